@@ -1,0 +1,198 @@
+r"""Graph filters and the local-readout GNN, with an exact fast path for a few target nodes.
+
+Letters: B batch (users), N nodes (movies), K taps, G input features, F output features,
+M nodes where a layer's output is needed, T target nodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from . import graph as graph_mod
+
+
+@dataclasses.dataclass(frozen=True)
+class GNNConfig:
+    """Architecture of a :class:`LocalGNN` (the store rebuilds a model from this)."""
+
+    features: tuple[int, ...] = (64, 32)  # output features of each graph-filter layer
+    taps: tuple[int, ...] = (5, 5)  # filter taps K per layer: S^0 .. S^(K-1)
+    in_features: int = 1  # features of the input graph signal G (1 = the ratings)
+    nonlinearity: Literal["relu", "none"] = "relu"  # "none" gives the linear graph filter
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(int(f) for f in self.features))
+        object.__setattr__(self, "taps", tuple(int(k) for k in self.taps))
+        if len(self.features) == 0:
+            raise ValueError("features=() is empty: give at least one layer width, e.g. (64, 32)")
+        if len(self.taps) != len(self.features):
+            raise ValueError(f"taps={self.taps} and features={self.features} must have one entry per layer")
+        if any(f < 1 for f in self.features):
+            raise ValueError(f"features={self.features}: every layer width must be >= 1")
+        if any(k < 1 for k in self.taps):
+            raise ValueError(f"taps={self.taps}: every layer needs >= 1 tap (1 = no graph shift)")
+        if self.in_features < 1:
+            raise ValueError(f"in_features={self.in_features} must be >= 1")
+        if self.nonlinearity not in ("relu", "none"):
+            raise ValueError(f"nonlinearity={self.nonlinearity!r}: choose 'relu' or 'none'")
+
+
+def to_torch_sparse(s: sp.spmatrix) -> torch.Tensor:
+    """scipy ``(N, N)`` -> torch sparse CSR float32."""
+    s = sp.csr_matrix(s, dtype=np.float32)
+    return torch.sparse_csr_tensor(torch.from_numpy(s.indptr).long(), torch.from_numpy(s.indices).long(),
+                                   torch.from_numpy(s.data), size=s.shape, check_invariants=False)
+
+
+def diffuse(x: torch.Tensor, s: torch.Tensor, taps: int) -> torch.Tensor:
+    r"""The shifted signals :math:`S^k X` for :math:`k = 0 .. K-1`, stacked along features.
+
+    Args:
+        x: ``(B, N, G)`` graph signals.
+        s: ``(N, N)`` torch sparse (or dense) shift operator.
+        taps: K.
+
+    Returns:
+        ``(B, N, K*G)``: entry ``[b, n, k*G + g]`` is ``(S^k X_b)[n, g]``.
+    """
+    b, n, g = x.shape
+    z = x.permute(1, 0, 2).reshape(n, b * g)  # (N, B*G)
+    out = [z]
+    for _ in range(taps - 1):
+        z = s @ z  # (N, B*G)
+        out.append(z)
+    zs = torch.stack(out, dim=1).reshape(n, taps, b, g)  # (N, K, B, G)
+    return zs.permute(2, 0, 1, 3).reshape(b, n, taps * g)  # (B, N, K*G)
+
+
+class GraphFilter(nn.Module):
+    r"""Polynomial graph filter (one GNN layer before its nonlinearity).
+
+    .. math::
+        Y = \sum_{k=0}^{K-1} S^k X H_k + b
+
+    Args:
+        in_features: G.
+        out_features: F.
+        taps: K (default 5); K = 1 is a node-wise linear map.
+        bias: add ``b`` (one per output feature, shared by all nodes; default True).
+
+    Shapes:
+        - :meth:`forward`: x ``(B, N, G)``, s ``(N, N)`` -> ``(B, N, F)``
+        - :meth:`combine`: z = ``S^k X`` at M nodes, stacked ``(B, M, K*G)`` -> ``(B, M, F)``
+    """
+
+    def __init__(self, in_features: int, out_features: int, taps: int = 5, bias: bool = True):
+        super().__init__()
+        self.taps = taps
+        self.weight = nn.Parameter(torch.empty(taps, in_features, out_features))  # H_k: (K, G, F)
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        bound = 1.0 / math.sqrt(in_features * taps)  # alegnn's initialisation
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def combine(self, z: torch.Tensor) -> torch.Tensor:
+        w = self.weight.reshape(-1, self.weight.shape[-1])  # (K*G, F)
+        return torch.addmm(self.bias, z.flatten(0, 1), w).unflatten(0, z.shape[:2]) if self.bias is not None \
+            else z @ w  # (B, M, F)
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return self.combine(diffuse(x, s, self.taps))
+
+
+@dataclasses.dataclass
+class LocalPlan:
+    r"""What the output at T target nodes depends on, for an exact partial forward pass.
+
+    With layers :math:`\ell = 1..L`, ``nodes[L]`` are the targets and ``nodes[ℓ-1]`` the nodes
+    within :math:`K_\ell - 1` hops of ``nodes[ℓ]``: layer ℓ's output is needed only at
+    ``nodes[ℓ]``, and :math:`(S^k Y)[V_\ell] = (S^k)[V_\ell, V_{\ell-1}] Y[V_{\ell-1}]` exactly
+    for :math:`k < K_\ell`, because a walk of k steps from :math:`V_\ell` stays in
+    :math:`V_{\ell-1}`.
+
+    Attributes:
+        nodes: ``nodes[ℓ]`` for ℓ = 1..L (index 0 unused: the input is needed at all nodes).
+        blocks: ``blocks[ℓ]`` = ``(K_ℓ, |V_ℓ|, |V_{ℓ-1}|)`` dense powers of S for ℓ = 2..L.
+    """
+
+    nodes: list[np.ndarray]
+    blocks: list[torch.Tensor | None]
+
+    @classmethod
+    def build(cls, s: sp.spmatrix, targets: Sequence[int], taps: Sequence[int]) -> "LocalPlan":
+        s = sp.csr_matrix(s, dtype=np.float64)
+        n_layers = len(taps)
+        nodes: list = [None] * (n_layers + 1)
+        blocks: list = [None] * (n_layers + 1)
+        nodes[n_layers] = np.asarray(targets, dtype=np.int64)
+        for layer in range(n_layers, 1, -1):
+            here = nodes[layer]
+            below = graph_mod.neighbours(s, here, taps[layer - 1] - 1)
+            rows = sp.csr_matrix((np.ones(len(here)), (np.arange(len(here)), here)), shape=(len(here), s.shape[0]))
+            powers = [rows]
+            for _ in range(taps[layer - 1] - 1):
+                powers.append(powers[-1] @ s)  # (|V_l|, N)
+            blocks[layer] = torch.tensor(np.stack([p[:, below].toarray() for p in powers]), dtype=torch.float32)
+            nodes[layer - 1] = below
+        return cls(nodes=nodes, blocks=blocks)
+
+    def first_layer_input(self, x: torch.Tensor, s: torch.Tensor, taps: int) -> torch.Tensor:
+        """``(S^k X)`` at ``nodes[1]`` for the whole data: ``(B, N, G)`` -> ``(B, |V_1|, K_1*G)``.
+        It depends on no parameter, so a trainer computes it once."""
+        return diffuse(x, s, taps)[:, torch.from_numpy(self.nodes[1])].contiguous()
+
+
+class LocalGNN(nn.Module):
+    r"""Stacked graph filters with a pointwise nonlinearity and a local linear readout.
+
+    .. math::
+        X_\ell = \sigma\Big(\sum_{k=0}^{K_\ell-1} S^k X_{\ell-1} H_{\ell k} + b_\ell\Big), \qquad
+        \hat y_n = [X_L]_{n,:}\, w + c
+
+    The readout ``(w, c)`` is the same linear map at every node; the prediction for movie ``n``
+    is the readout at node ``n``.
+
+    Args:
+        config: :class:`GNNConfig` (layers, taps, widths, nonlinearity).
+
+    Shapes:
+        - :meth:`forward`: x ``(B, N, G)``, s ``(N, N)`` -> ``(B, N)``
+        - :meth:`forward_local`: z ``(B, |V_1|, K_1*G)`` from :meth:`LocalPlan.first_layer_input`
+          -> ``(B, T)``, equal to ``forward(x, s)[:, targets]``.
+    """
+
+    def __init__(self, config: GNNConfig = GNNConfig()):
+        super().__init__()
+        self.config = config
+        widths = (config.in_features, *config.features)
+        self.layers = nn.ModuleList(GraphFilter(widths[i], widths[i + 1], config.taps[i])
+                                    for i in range(len(config.features)))
+        self.readout = nn.Linear(widths[-1], 1)
+
+    def _act(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.relu(y) if self.config.nonlinearity == "relu" else y
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = self._act(layer(x, s))  # (B, N, F_l)
+        return self.readout(x).squeeze(-1)  # (B, N)
+
+    def forward_local(self, z: torch.Tensor, plan: LocalPlan) -> torch.Tensor:
+        y = self._act(self.layers[0].combine(z))  # (B, |V_1|, F_1)
+        for i, layer in enumerate(self.layers[1:], start=2):
+            k, m, _ = plan.blocks[i].shape
+            zk = plan.blocks[i].flatten(0, 1) @ y  # (B, K_l*|V_l|, F_{l-1})
+            zk = zk.unflatten(1, (k, m)).transpose(1, 2).flatten(2)  # (B, |V_l|, K_l*F_{l-1})
+            y = self._act(layer.combine(zk))  # (B, |V_l|, F_l)
+        return self.readout(y).squeeze(-1)  # (B, T)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

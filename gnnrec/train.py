@@ -1,0 +1,130 @@
+"""Training loop: Smooth L1 + Adam, periodic validation, best and last weights, progress, cancel."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+
+class Cancelled(RuntimeError):
+    """Training was cancelled through the ``cancel`` callable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (the seed's values by default)."""
+
+    epochs: int = 40  # passes over the training users
+    batch_size: int = 5  # examples per Adam step
+    lr: float = 0.005  # Adam learning rate
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam moment decays
+    weight_decay: float = 0.0  # L2 penalty in Adam
+    valid_every: int = 5  # steps between validations (step 0 included)
+    seed: int = 0  # weight initialisation and shuffling
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("valid_every", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name}={v!r} must be an integer >= {lo}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr={self.lr!r} must be a positive number")
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Reported to the progress callback after every validation."""
+
+    epoch: int  # 0-based
+    step: int  # optimiser steps done
+    total_steps: int
+    loss: float  # mean training loss since the last report
+    valid_rmse: float
+    best_valid_rmse: float
+
+
+@dataclasses.dataclass
+class TrainResult:
+    best_state: dict  # weights with the lowest validation RMSE
+    last_state: dict  # weights after the final step
+    best_valid_rmse: float
+    best_step: int
+    history: list  # [(step, train loss, valid RMSE)]
+    seconds: float
+
+
+Batch = Sequence[torch.Tensor]
+StepFn = Callable[[nn.Module, Batch, bool], tuple[torch.Tensor, torch.Tensor]]
+
+
+def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: TrainConfig = TrainConfig(),
+        on_progress: Callable[[Progress], None] | None = None,
+        cancel: Callable[[], bool] | None = None) -> TrainResult:
+    """Train ``model`` in place and return its best and last weights.
+
+    Args:
+        model: any module (its weights are re-initialised by the caller, seeded).
+        train: tensors whose first dimension indexes training examples; batches are slices.
+        valid: the same for validation examples (scored all at once).
+        step_fn: ``(model, batch, training) -> (predictions, labels)``, both 1-D.
+        config: see :class:`TrainConfig`.
+        on_progress: called with a :class:`Progress` after each validation.
+        cancel: polled every step; when it returns True, :class:`Cancelled` is raised.
+
+    Returns:
+        :class:`TrainResult`. The model is left holding the last weights.
+    """
+    gen = torch.Generator().manual_seed(config.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
+                           foreach=False, fused=True)  # fused: one kernel per step, not ~6 per parameter
+    loss_fn = nn.SmoothL1Loss()
+    n = train[0].shape[0]
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    best_rmse, best_step, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
+    history, running, seen, step = [], 0.0, 0, 0
+    t0 = time.perf_counter()
+
+    def validate(epoch: int) -> None:
+        nonlocal best_rmse, best_step, best_state, running, seen
+        model.eval()
+        with torch.no_grad():
+            pred, label = step_fn(model, valid, False)
+            rmse = float(torch.sqrt(torch.mean((pred - label) ** 2)))
+        model.train()
+        if rmse < best_rmse:
+            best_rmse, best_step = rmse, step
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        loss = running / seen if seen else math.nan
+        history.append((step, loss, rmse))
+        running, seen = 0.0, 0
+        if on_progress is not None:
+            on_progress(Progress(epoch, step, total, loss, rmse, best_rmse))
+
+    model.train()
+    for epoch in range(config.epochs):
+        perm = torch.randperm(n, generator=gen)
+        for i in range(steps_per_epoch):
+            if step % config.valid_every == 0:
+                validate(epoch)
+            if cancel is not None and cancel():
+                raise Cancelled(f"training cancelled at step {step} of {total}")
+            idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
+            pred, label = step_fn(model, [t[idx] for t in train], True)
+            loss = loss_fn(pred, label)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            running += loss.item()
+            seen += 1
+            step += 1
+    validate(config.epochs - 1)
+    last_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return TrainResult(best_state, last_state, best_rmse, best_step, history, time.perf_counter() - t0)
