@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from typing import Callable
 
 import numpy as np
 
 from .data import MovieLens
-from .gnn import PRESETS, GNNPredictor, GNNPredictorConfig
+from .gnn import GNNPredictor, linear_twin, preset
 from .graph import GraphConfig, ItemGraph
 from .predict import ItemKNN, ItemMean, Predictor
 
@@ -52,18 +51,23 @@ class EvalConfig:
     target: int = DEFAULT_TARGET  # GroupLens movie id
     splits: int = 10  # number of random user splits
     seed: int = 0  # splits are seeded seed, seed+1, ...
-    graph: GraphConfig = GraphConfig()  # item graph, rebuilt per split from training users
-    gnn: str | GNNPredictorConfig = "seed"  # preset name or config of the GNN
-    linear: str | GNNPredictorConfig = "seed-linear"  # the linear graph filter
+    preset: str = "best"  # GNN recipe (gnn.PRESETS): "seed" is the reference configuration
     knn_k: int = 40  # neighbours of the k-NN baseline
+    epochs: int | None = None  # override the preset's epochs (None: keep)
+
+    def __post_init__(self) -> None:
+        preset(self.preset)  # raises on an unknown name
+        if self.splits < 1:
+            raise ValueError(f"splits={self.splits} must be >= 1")
 
 
-def _resolve(cfg: str | GNNPredictorConfig) -> GNNPredictorConfig:
-    if isinstance(cfg, GNNPredictorConfig):
-        return cfg
-    if cfg not in PRESETS:
-        raise ValueError(f"unknown preset {cfg!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[cfg]
+def split_models(cfg: EvalConfig, target_index: int, seed: int):
+    """The GNN and linear-filter configs and the graph config of one split."""
+    p = preset(cfg.preset)
+    train = dataclasses.replace(p.predictor.train, seed=seed,
+                                **({"epochs": cfg.epochs} if cfg.epochs is not None else {}))
+    gnn_cfg = dataclasses.replace(p.predictor, target=target_index, train=train)
+    return gnn_cfg, linear_twin(gnn_cfg), p.graph
 
 
 def rmse(pred, true) -> float:
@@ -76,11 +80,8 @@ def run_target_split(data: MovieLens, x: np.ndarray, split: TargetSplit, cfg: Ev
     t = cfg.target - 1
     rows = lambda users: x[users - 1]  # noqa: E731  GroupLens id -> matrix row
     train, valid, test = rows(split.train_users), rows(split.valid_users), rows(split.test_users)
-    graph = ItemGraph.build(train, cfg.graph)
-    gnn_cfg = dataclasses.replace(_resolve(cfg.gnn), target=t,
-                                  train=dataclasses.replace(_resolve(cfg.gnn).train, seed=split.seed))
-    lin_cfg = dataclasses.replace(_resolve(cfg.linear), target=t,
-                                  train=dataclasses.replace(_resolve(cfg.linear).train, seed=split.seed))
+    gnn_cfg, lin_cfg, graph_cfg = split_models(cfg, t, split.seed)
+    graph = ItemGraph.build(train, graph_cfg)
     gnn = GNNPredictor(gnn_cfg, "gnn").fit(train, graph, valid)
     models: dict[str, Predictor] = {
         "gnn": gnn,
@@ -117,8 +118,6 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
                     on_split: Callable[[int, dict], None] | None = None) -> dict:
     """The seed's protocol over ``cfg.splits`` splits; the JSON-ready result."""
     data.check_movie(cfg.target)
-    if cfg.splits < 1:
-        raise ValueError(f"splits={cfg.splits} must be >= 1")
     t0 = time.perf_counter()
     x = data.matrix()
     splits = []
@@ -132,7 +131,31 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
             "splits": splits, "summary": summarise(splits), "seconds": time.perf_counter() - t0}
 
 
-def config_dict(cfg) -> dict:
-    """A dataclass config as plain JSON (presets by name)."""
-    d = dataclasses.asdict(cfg)
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in d.items()}
+def config_dict(cfg: EvalConfig) -> dict:
+    """The experiment's config as plain JSON, the preset spelled out."""
+    gnn_cfg, _, graph_cfg = split_models(cfg, cfg.target - 1, cfg.seed)
+    return {**dataclasses.asdict(cfg), "gnn": dataclasses.asdict(gnn_cfg), "graph": dataclasses.asdict(graph_cfg)}
+
+
+def train_target_model(data: MovieLens, target: int, preset_name: str = "best", seed: int = 0,
+                       epochs: int | None = None, on_progress=None, cancel=None):
+    """Train the target model of one split (seeded) for the store; its test RMSE is the metric.
+
+    Returns:
+        ``(predictor, metrics, extra)`` ready for :func:`gnnrec.store.save`.
+    """
+    cfg = EvalConfig(target=target, splits=1, seed=seed, preset=preset_name, epochs=epochs)
+    split = target_split(data, target, seed)
+    x = data.matrix()
+    t = target - 1
+    train, valid, test = x[split.train_users - 1], x[split.valid_users - 1], x[split.test_users - 1]
+    gnn_cfg, _, graph_cfg = split_models(cfg, t, seed)
+    pred = GNNPredictor(gnn_cfg).fit(train, ItemGraph.build(train, graph_cfg), valid, on_progress, cancel)
+    x_test = test.copy()
+    x_test[:, t] = 0
+    res = pred.results[0]
+    metrics = {"test_rmse": rmse(pred.predict(x_test, [t]).values[:, 0], test[:, t]),
+               "valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
+    extra = {"preset": preset_name, "task": "target", "target": target, "split_seed": seed,
+             "train_users": split.train_users.tolist(), "history": [list(h) for h in res.history]}
+    return pred, metrics, extra

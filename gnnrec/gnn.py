@@ -14,12 +14,12 @@ import scipy.sparse as sp
 import torch
 
 from . import train as train_mod
-from .graph import ItemGraph
+from .graph import GraphConfig, ItemGraph
 from .models import GNNConfig, LocalGNN, LocalPlan, diffuse, to_torch_sparse
 from .predict import Predictor
 
-Encoding = Literal["raw", "centered", "centered+observed"]
-ENCODINGS = ("raw", "centered", "centered+observed")
+Encoding = Literal["raw", "centered", "centered+observed", "baseline", "baseline+observed"]
+ENCODINGS = ("raw", "centered", "centered+observed", "baseline", "baseline+observed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,27 +41,37 @@ class GNNPredictorConfig:
             raise ValueError(f"weights={self.weights!r}: choose 'best' or 'last'")
         if self.ensemble < 1:
             raise ValueError(f"ensemble={self.ensemble!r} must be >= 1")
-        channels = 2 if self.encoding == "centered+observed" else 1
+        channels = 2 if self.encoding.endswith("+observed") else 1
         if self.model.in_features != channels:
             object.__setattr__(self, "model", dataclasses.replace(self.model, in_features=channels))
 
 
-def encode(x: np.ndarray | torch.Tensor, encoding: str, global_mean: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ratings ``(B, N)`` (0 = unknown) -> graph signal ``(B, N, G)`` and output offset ``(B,)``.
+def encode(x: np.ndarray | torch.Tensor, encoding: str, global_mean: float,
+           item_means: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Ratings ``(B, N)`` (0 = unknown) -> graph signal ``(B, N, G)`` and output offset ``(B, N)``;
+    the prediction at node ``n`` is ``offset[:, n]`` plus the GNN's readout there.
 
-    ``raw``: the ratings, offset 0. ``centered``: rating minus the user's mean rating on rated
-    movies (0 elsewhere), offset the user's mean (the global mean for a user with no ratings).
-    ``centered+observed``: that plus a 0/1 channel marking rated movies.
+    - ``raw``: the ratings; offset 0 (the seed).
+    - ``centered``: :math:`r_{uj} - \bar r_u` on rated movies (0 elsewhere); offset :math:`\bar r_u`,
+      the user's mean (the global mean for a user with no ratings).
+    - ``baseline``: :math:`r_{uj} - \mu_j - b_u` with training item means :math:`\mu_j` and the
+      user's mean offset :math:`b_u = \mathrm{mean}_j (r_{uj} - \mu_j)`; offset :math:`\mu_n + b_u`.
+    - ``...+observed``: plus a 0/1 channel marking rated movies.
     """
     x = torch.as_tensor(x, dtype=torch.float32)
     if encoding == "raw":
-        return x.unsqueeze(-1), torch.zeros(x.shape[0])
+        return x.unsqueeze(-1), torch.zeros_like(x)
     mask = (x > 0).float()  # (B, N)
-    count = mask.sum(1)  # (B,)
-    mean = torch.where(count > 0, x.sum(1) / count.clamp(min=1), torch.tensor(global_mean))  # (B,)
-    centred = (x - mean[:, None]) * mask  # (B, N)
-    channels = [centred, mask] if encoding == "centered+observed" else [centred]
-    return torch.stack(channels, dim=-1), mean  # (B, N, G), (B,)
+    count = mask.sum(1, keepdim=True)  # (B, 1)
+    if encoding.startswith("baseline"):
+        mu = torch.as_tensor(item_means, dtype=torch.float32)[None, :]  # (1, N)
+        base = torch.where(count > 0, ((x - mu) * mask).sum(1, keepdim=True) / count.clamp(min=1), 0.0)  # (B, 1)
+        offset = mu + base  # (B, N)
+    else:
+        mean = torch.where(count > 0, x.sum(1, keepdim=True) / count.clamp(min=1), global_mean)  # (B, 1)
+        offset = mean.expand_as(x)  # (B, N)
+    channels = [(x - offset) * mask] + ([mask] if encoding.endswith("+observed") else [])
+    return torch.stack(channels, dim=-1), offset  # (B, N, G), (B, N)
 
 
 class GNNPredictor(Predictor):
@@ -85,18 +95,19 @@ class GNNPredictor(Predictor):
             on_progress: Callable[[train_mod.Progress], None] | None = None,
             cancel: Callable[[], bool] | None = None) -> "GNNPredictor":
         """Train on ``(U, N)`` ratings. Target task: every training user must have rated the
-        target; ``valid`` are held-out users (default: 10% of ``train``, seeded)."""
+        target; ``valid`` are held-out users (default: 10% of ``train``, seeded). All movies: see
+        :meth:`_fit_all`."""
         cfg = self.config
         self._set_means(train)
         self.graph = graph
         self._s = to_torch_sparse(graph.shift)
+        if cfg.target is None:
+            return self._fit_all(train, valid, on_progress, cancel)
         if valid is None:
             rng = np.random.default_rng(cfg.train.seed)
             perm = rng.permutation(train.shape[0])
             n_valid = max(1, round(0.1 * train.shape[0]))
             train, valid = train[perm[n_valid:]], train[perm[:n_valid]]
-        if cfg.target is None:
-            raise NotImplementedError("all-movies training is not built yet")
         t = cfg.target
         for name, rows in (("training", train), ("validation", valid)):
             if len(rows) == 0 or not (rows[:, t] > 0).all():
@@ -109,26 +120,81 @@ class GNNPredictor(Predictor):
             z, offset, y = batch
             return model.forward_local(z, plan)[:, 0] + offset, y
 
+        return self._train_members(tensors[0], tensors[1], step, on_progress, cancel)
+
+    def _train_members(self, train, valid, step, on_progress, cancel) -> "GNNPredictor":
+        cfg = self.config
         self.models, self.results = [], []
         for e in range(cfg.ensemble):
             tc = dataclasses.replace(cfg.train, seed=cfg.train.seed + e)
             torch.manual_seed(tc.seed)
             model = LocalGNN(cfg.model)
-            res = train_mod.fit(model, tensors[0], tensors[1], step, tc, on_progress, cancel)
+            res = train_mod.fit(model, train, valid, step, tc, on_progress, cancel)
             model.load_state_dict(res.best_state if cfg.weights == "best" else res.last_state)
             model.eval()
             self.models.append(model)
             self.results.append(res)
         return self
 
+    def _fit_all(self, train: np.ndarray, valid: np.ndarray | None, on_progress, cancel) -> "GNNPredictor":
+        """All movies: each step hides ``hide_fraction`` of every batch user's ratings and scores
+        the readout at the hidden nodes. ``valid`` holds other ratings of the same users (default:
+        5% of ``train``'s ratings, seeded); validation predicts them from ``train``."""
+        cfg = self.config
+        if valid is None or valid.shape != train.shape:
+            rng = np.random.default_rng(cfg.train.seed)
+            held = (train > 0) & (rng.random(train.shape) < 0.05)
+            valid, train = np.where(held, train, 0), np.where(held, 0, train)
+        x_train = torch.as_tensor(train, dtype=torch.float32)  # (U, N)
+        x_valid = torch.as_tensor(valid, dtype=torch.float32)  # (U, N)
+        gen = torch.Generator().manual_seed(cfg.train.seed)
+        s = self._s
+
+        def step(model, batch, training):
+            if training:
+                (x,) = batch  # (B, N)
+                hide = (torch.rand(x.shape, generator=gen) < cfg.hide_fraction) & (x > 0)
+                x_in, label = x * ~hide, x
+            else:
+                x_in, label = batch
+                hide = label > 0
+            preds = []
+            for i in range(0, x_in.shape[0], 64):  # chunks bound the (B, N, K*F) memory
+                sig, offset = self._encode(x_in[i:i + 64])
+                preds.append(model(sig, s) + offset)  # (b, N)
+            return torch.cat(preds)[hide], label[hide]
+
+        keep = (x_valid > 0).any(1)
+        return self._train_members((x_train,), (x_train[keep], x_valid[keep]), step, on_progress, cancel)
+
+    def _encode(self, x):
+        return encode(x, self.config.encoding, self.global_mean, self.item_means)
+
     def _target_tensors(self, rows: np.ndarray) -> list[torch.Tensor]:
         t = self.config.target
         x = rows.copy()
         y = torch.tensor(x[:, t], dtype=torch.float32)  # a copy: x[:, t] is zeroed next
         x[:, t] = 0
-        sig, offset = encode(x, self.config.encoding, self.global_mean)
+        sig, offset = self._encode(x)
+        offset = offset[:, t]  # (U,)
         z = self._plan.first_layer_input(sig, self._s, self.config.model.taps[0])  # (U, |V1|, K1*G)
         return [z, offset, y]
+
+    @classmethod
+    def restore(cls, config: GNNPredictorConfig, graph: ItemGraph, item_means: np.ndarray, item_known: np.ndarray,
+                global_mean: float, states: list[dict], name: str = "gnn") -> "GNNPredictor":
+        """Rebuild a fitted predictor from stored parts (see :mod:`gnnrec.store`)."""
+        pred = cls(config, name)
+        pred.graph, pred._s = graph, to_torch_sparse(graph.shift)
+        pred.item_means, pred.item_known, pred.global_mean = item_means, item_known, global_mean
+        if config.target is not None:
+            pred._plan = LocalPlan.build(graph.shift, [config.target], config.model.taps)
+        for state in states:
+            model = LocalGNN(config.model)
+            model.load_state_dict(state)
+            model.eval()
+            pred.models.append(model)
+        return pred
 
     def with_weights(self, which: Literal["best", "last"]) -> "GNNPredictor":
         """A copy predicting with the other weights of the same training (no retraining)."""
@@ -161,19 +227,45 @@ class GNNPredictor(Predictor):
         if cfg.target is not None:
             x = x.copy()
             x[:, cfg.target] = 0  # a target model never sees the rating it predicts
-        sig, offset = encode(x, cfg.encoding, self.global_mean)
+        sig, offset = self._encode(x)
+        offset = offset[:, torch.as_tensor(movies)]  # (B, T)
         with torch.no_grad():
             if cfg.target is not None and len(movies) == 1 and movies[0] == cfg.target:
                 z = self._plan.first_layer_input(sig, self._s, cfg.model.taps[0])
                 outs = [m.forward_local(z, self._plan) for m in self.models]  # E x (B, 1)
             else:
                 outs = [m(sig, self._s)[:, torch.as_tensor(movies)] for m in self.models]  # E x (B, T)
-            est = (torch.stack(outs).mean(0) + offset[:, None]).double().numpy()  # (B, T)
+            est = (torch.stack(outs).mean(0) + offset).double().numpy()  # (B, T)
         return np.where(self.reached(x, movies), est, np.nan)
 
 
-PRESETS: dict[str, GNNPredictorConfig] = {
-    # the seed's exact configuration: raw ratings, 2 layers (64, 32), 5 taps, best-on-validation
-    "seed": GNNPredictorConfig(),
-    "seed-linear": GNNPredictorConfig(model=GNNConfig(nonlinearity="none")),
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named GNN recipe: the predictor and the graph it runs on."""
+
+    predictor: GNNPredictorConfig
+    graph: GraphConfig
+    description: str
+
+
+_ALL_TRAIN = train_mod.TrainConfig(epochs=8, batch_size=32, valid_every=27)  # all movies: ~27 steps/epoch
+
+PRESETS: dict[str, Preset] = {
+    "seed": Preset(GNNPredictorConfig(), GraphConfig(k=10, min_common=1),
+                   "the seed/reference: raw ratings in, k=10 graph with no co-rater minimum"),
+    "best": Preset(GNNPredictorConfig(encoding="centered+observed"), GraphConfig(k=10, min_common=10),
+                   "ratings centred by the user's mean plus an observed channel; k=10 graph, >=10 co-raters"),
+    "all": Preset(GNNPredictorConfig(encoding="centered", train=_ALL_TRAIN), GraphConfig(k=10, min_common=10),
+                  "one model for every movie: centred ratings, random hiding, k=10 graph, >=10 co-raters"),
 }
+
+
+def preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def linear_twin(cfg: GNNPredictorConfig) -> GNNPredictorConfig:
+    """The same predictor without nonlinearity: a (multi-layer) linear graph filter."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, nonlinearity="none"))

@@ -20,6 +20,7 @@ class GraphConfig:
     k: int = 10  # neighbours kept per node (alegnn reference 10, course lab 40)
     min_common: int = 1  # co-raters needed for a non-zero weight (below: weight 0)
     sign: Literal["positive", "abs"] = "positive"  # keep the k largest weights, or largest |weights|
+    shrinkage: float = 0.0  # lambda: weights times n / (n + lambda), n = co-raters (0 = none)
     normalize: Literal["spectral", "none"] = "spectral"  # divide by the spectral radius
 
     def __post_init__(self) -> None:
@@ -27,13 +28,15 @@ class GraphConfig:
             raise ValueError(f"graph neighbours k={self.k!r} must be an integer >= 1")
         if not isinstance(self.min_common, int) or self.min_common < 1:
             raise ValueError(f"min_common={self.min_common!r} must be an integer >= 1")
+        if not self.shrinkage >= 0:
+            raise ValueError(f"shrinkage={self.shrinkage!r} must be >= 0")
         if self.sign not in ("positive", "abs"):
             raise ValueError(f"sign={self.sign!r}: choose 'positive' or 'abs'")
         if self.normalize not in ("spectral", "none"):
             raise ValueError(f"normalize={self.normalize!r}: choose 'spectral' or 'none'")
 
 
-def pearson(x: np.ndarray, min_common: int = 1) -> np.ndarray:
+def pearson(x: np.ndarray, min_common: int = 1, shrinkage: float = 0.0) -> np.ndarray:
     r"""Pearson correlation of every pair of columns over the rows that rated both.
 
     .. math::
@@ -47,6 +50,8 @@ def pearson(x: np.ndarray, min_common: int = 1) -> np.ndarray:
     Args:
         x: ``(U, N)`` ratings, 0 = not rated.
         min_common: pairs with fewer co-raters get weight 0 (default 1).
+        shrinkage: if > 0, multiply each correlation by ``n / (n + shrinkage)`` with ``n`` the
+            co-raters, pulling weakly supported pairs towards 0 (default 0: plain Pearson).
 
     Returns:
         ``(N, N)`` float64 correlations, symmetric, zero diagonal; 0 where undefined (fewer than
@@ -67,6 +72,8 @@ def pearson(x: np.ndarray, min_common: int = 1) -> np.ndarray:
     ok = (n >= max(min_common, 2)) & (var_l > 1e-9) & (var_m > 1e-9)
     w = np.where(ok, w, 0.0)
     np.clip(w, -1.0, 1.0, out=w)
+    if shrinkage > 0:
+        w *= n / (n + shrinkage)
     np.fill_diagonal(w, 0.0)
     return w
 
@@ -135,19 +142,20 @@ class ItemGraph:
     """Both views of one training split's item graph.
 
     Attributes:
-        corr: ``(N, N)`` float32 Pearson correlations before sparsification (k-NN uses these).
+        corr: ``(N, N)`` float32 Pearson correlations before sparsification (k-NN uses these);
+            None in a graph restored from a checkpoint, which keeps only the shift.
         shift: ``(N, N)`` CSR graph shift operator ``S`` (the GNN's graph).
         config: how it was built.
     """
 
-    corr: np.ndarray
+    corr: np.ndarray | None
     shift: sp.csr_matrix
     config: GraphConfig
 
     @classmethod
     def build(cls, x: np.ndarray, config: GraphConfig = GraphConfig()) -> "ItemGraph":
         """From ``(U, N)`` training ratings (0 = not rated)."""
-        w = pearson(x, config.min_common)
+        w = pearson(x, config.min_common, config.shrinkage)
         a = sparsify(w, config.k, config.sign)
         if config.normalize == "spectral":
             rho = spectral_radius(a)

@@ -178,7 +178,9 @@ class LocalGNN(nn.Module):
         self.readout = nn.Linear(widths[-1], 1)
 
     def _act(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.relu(y) if self.config.nonlinearity == "relu" else y
+        if self.config.nonlinearity == "none":
+            return y
+        return torch.relu(y) if torch.is_grad_enabled() else y.relu_()  # in place: no graph to keep
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine:  `make run` (the app)  and  `make test` (all tests).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PORT    ?= 8501
+TORCH   ?= torch==2.13.0
+
+.PHONY: setup data run test test-fast bench chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU build first: a looser spec would pull a multi-GB CUDA build
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m gnnrec data
+
+run: data
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: data chromium
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: data
+	$(PY) -m pytest -q -m "not browser" $(PYTEST_ARGS)
+
+bench: data
+	$(PY) bench/train_speed.py
+	$(PY) bench/experiment.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache screenshots

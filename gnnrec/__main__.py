@@ -1,0 +1,7 @@
+"""``python -m gnnrec``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""Command line: ``python -m gnnrec {data,evaluate,train,models,recommend}``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import data as data_mod
+from . import store
+
+
+def _print_table(summary: dict, title: str) -> None:
+    print(title)
+    print(f"{'model':<12} {'RMSE mean':>10} {'± std':>8}")
+    for name, s in sorted(summary.items(), key=lambda kv: kv[1]["mean"]):
+        print(f"{name:<12} {s['mean']:>10.4f} {s['std']:>8.4f}")
+
+
+def _write_json(path: str | None, obj: dict) -> None:
+    if path:
+        data_mod.atomic_write_bytes(Path(path), json.dumps(obj, indent=1).encode())
+        print(f"wrote {path}")
+
+
+def cmd_data(args) -> int:
+    d = data_mod.load()
+    print(f"MovieLens-100K from {d.source}, cached in {data_mod.cache_dir()}: {len(d.ratings)} ratings, "
+          f"{d.ratings['user'].nunique()} users, {len(d.movies)} movies; fingerprint {d.fingerprint()}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import evaluate
+
+    d = data_mod.load()
+    args.preset = args.preset or ("best" if args.task == "target" else "all")
+    if args.task == "target":
+        cfg = evaluate.EvalConfig(target=args.target, splits=args.splits, seed=args.seed, preset=args.preset)
+        res = evaluate.evaluate_target(d, cfg, on_split=lambda i, r: print(
+            f"split {i + 1}/{args.splits} (seed {r['seed']}): " +
+            ", ".join(f"{k} {v:.4f}" for k, v in r["rmse"].items()), flush=True))
+        title = f"{d.title(args.target)}: RMSE over {args.splits} splits ({res['seconds']:.1f} s)"
+    else:
+        from . import allmovies
+
+        res = allmovies.evaluate_all(d, splits=args.splits, seed=args.seed, preset_name=args.preset, on_split=lambda i, r: print(
+            f"split {i + 1}/{args.splits}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["rmse"].items()), flush=True))
+        title = f"All movies: RMSE over {args.splits} random 90/10 rating splits ({res['seconds']:.1f} s)"
+    _print_table(res["summary"], title)
+    _write_json(args.json, res)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import evaluate
+
+    d = data_mod.load()
+    t0 = time.perf_counter()
+    args.preset = args.preset or ("best" if args.task == "target" else "all")
+    name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
+    store.check_name(name)
+    if args.task == "target":
+        ckpt_pred, metrics, extra = evaluate.train_target_model(d, args.target, args.preset, seed=args.seed,
+                                                                epochs=args.epochs)
+    else:
+        from . import allmovies
+
+        ckpt_pred, metrics, extra = allmovies.train_all_model(d, args.preset, seed=args.seed, epochs=args.epochs)
+    path = store.save(ckpt_pred, name, metrics=metrics, data_fingerprint=d.fingerprint(), extra=extra)
+    print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - t0:.1f} s; "
+          f"metrics: {json.dumps(metrics)}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    names = store.list_names()
+    if not names:
+        print(f"no models in {store.models_dir()}")
+    for n in names:
+        try:
+            c = store.load(n)
+            print(f"{n:<28} target={c.config.target} preset={c.extra.get('preset')} metrics={json.dumps(c.metrics)}")
+        except store.StoreError as e:
+            print(f"{n:<28} UNREADABLE: {e}")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    from . import recommend as rec
+
+    ratings = {}
+    for item in args.rate:
+        movie, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--rate {item!r}: write MOVIE_ID=RATING, e.g. --rate 50=5")
+        try:
+            mid = int(movie)
+        except ValueError:
+            raise ValueError(f"--rate {item!r}: movie id {movie!r} is not an integer") from None
+        if mid in ratings:
+            raise ValueError(f"movie {mid} is rated twice (--rate {item}); give each movie once")
+        ratings[mid] = value
+    result = rec.recommend(ratings, top=args.top, min_raters=args.min_raters, model=args.model)
+    print(rec.format_result(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gnnrec", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("data", help="fetch MovieLens-100K into the cache and check it").set_defaults(fn=cmd_data)
+
+    e = sub.add_parser("evaluate", help="RMSE of GNN, linear filter, k-NN and item mean over random splits")
+    e.add_argument("--task", choices=["target", "all"], default="target")
+    e.add_argument("--target", type=int, default=50, help="GroupLens movie id (default 50, Star Wars)")
+    e.add_argument("--splits", type=int, default=10)
+    e.add_argument("--seed", type=int, default=0, help="splits are seeded SEED, SEED+1, ...")
+    e.add_argument("--preset", default=None, help="GNN preset: seed (the reference configuration), best "
+                   "(default for --task target) or all (default for --task all)")
+    e.add_argument("--json", help="write every prediction and the summary here")
+    e.set_defaults(fn=cmd_evaluate)
+
+    t = sub.add_parser("train", help="train a GNN and save it in the model store")
+    t.add_argument("--task", choices=["target", "all"], default="target")
+    t.add_argument("--target", type=int, default=50)
+    t.add_argument("--preset", default=None, help="default: best for --task target, all for --task all")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    t.add_argument("--name", help="model name in models/ (default from task and preset)")
+    t.set_defaults(fn=cmd_train)
+
+    sub.add_parser("models", help="list the stored models").set_defaults(fn=cmd_models)
+
+    r = sub.add_parser("recommend", help="predictions and top-N lists for a new user")
+    r.add_argument("--rate", action="append", default=[], metavar="MOVIE=RATING", required=True)
+    r.add_argument("--top", type=int, default=10)
+    r.add_argument("--min-raters", type=int, default=20, help="skip movies with fewer ratings (default 20)")
+    r.add_argument("--model", default=None, help="all-movies model name (default: the committed one)")
+    r.set_defaults(fn=cmd_recommend)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, data_mod.DataError, store.StoreError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,185 @@
+"""Tests for gnnrec.predict: the predictor API (fallback, strict, index checks), ItemMean, ItemKNN
+against hand-computed values and a brute-force loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from gnnrec.graph import GraphConfig, ItemGraph
+from gnnrec.predict import ItemKNN, ItemMean, PredictionImpossible, Predictions
+
+# Training ratings (U=3, N=5), 0 = not rated.
+#   movie means: m0 = (4+2+3)/3 = 3, m1 = (2+4)/2 = 3, m2 = (5+3)/2 = 4, m3 = (1+3)/2 = 2,
+#   m4 nobody -> global mean (4+2+5+2+4+1+3+3+3)/9 = 27/9 = 3
+TRAIN = np.array([
+    [4, 2, 5, 0, 0],
+    [2, 4, 0, 1, 0],
+    [3, 0, 3, 3, 0],
+], dtype=float)
+MEANS = np.array([3.0, 3.0, 4.0, 2.0, 3.0])
+
+# Hand-written correlations (symmetric, zero diagonal); movie 4 correlates with nothing.
+CORR = np.array([
+    [0.0, 0.8, 0.5, -0.6, 0.0],
+    [0.8, 0.0, 0.2, 0.4, 0.0],
+    [0.5, 0.2, 0.0, 0.1, 0.0],
+    [-0.6, 0.4, 0.1, 0.0, 0.0],
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+], dtype=np.float32)
+
+
+def hand_graph(corr: np.ndarray = CORR) -> ItemGraph:
+    return ItemGraph(corr=corr, shift=sp.csr_matrix(corr), config=GraphConfig())
+
+
+# -- ItemMean --------------------------------------------------------------------------------------
+def test_item_mean_values_and_fallback():
+    model = ItemMean().fit(TRAIN)
+    assert model.global_mean == pytest.approx(3.0)
+    user = np.array([[0, 5, 1, 4, 0], [1, 1, 1, 1, 1]], dtype=float)
+    p = model.predict(user)
+    assert isinstance(p, Predictions)
+    np.testing.assert_allclose(p.values, np.tile(MEANS, (2, 1)))
+    # movie 4 has no training rating: global mean, marked as fallback
+    np.testing.assert_array_equal(p.fallback, np.tile([False, False, False, False, True], (2, 1)))
+    # a subset of movies, in the order asked
+    q = model.predict(user[0], [3, 0, 2])
+    np.testing.assert_allclose(q.values, [[2.0, 3.0, 4.0]])
+    assert not q.fallback.any()
+
+
+def test_item_mean_global_mean_differs_from_default():
+    train = np.array([[5, 0], [5, 0]], dtype=float)
+    p = ItemMean().fit(train).predict(np.zeros(2), [1])
+    assert p.values[0, 0] == 5.0 and p.fallback[0, 0]
+
+
+def test_item_mean_strict_raises_for_unknown_movie():
+    model = ItemMean().fit(TRAIN)
+    with pytest.raises(PredictionImpossible):
+        model.predict(np.zeros(5), [0, 4], strict=True)
+    assert model.predict(np.zeros(5), [0, 1], strict=True).values.tolist() == [[3.0, 3.0]]
+
+
+@pytest.mark.parametrize("movies", [[5], [0, 7], [-1], [2, -3]])
+def test_movie_index_out_of_range(movies):
+    for model in (ItemMean().fit(TRAIN), ItemKNN(k=2).fit(TRAIN, hand_graph())):
+        with pytest.raises(ValueError, match="out of range"):
+            model.predict(np.zeros(5), movies)
+
+
+def test_prediction_impossible_is_value_error():
+    assert issubclass(PredictionImpossible, ValueError)
+
+
+# -- ItemKNN: hand-computed ------------------------------------------------------------------------
+USER = np.array([0, 5, 1, 4, 0], dtype=float)  # rated movies 1, 2, 3
+
+
+def test_knn_hand_computed_k1():
+    model = ItemKNN(k=1).fit(TRAIN, hand_graph())
+    p = model.predict(USER, [0, 3])
+    # movie 0, top-1 positive among rated {1: 0.8, 2: 0.5, 3: -0.6} is movie 1:
+    #   3 + 0.8 * (5 - 3) / 0.8 = 5
+    # movie 3 (the user's own rating of 3 is never used), top-1 among {1: 0.4, 2: 0.1} is movie 1:
+    #   2 + 0.4 * (5 - 3) / 0.4 = 4
+    np.testing.assert_allclose(p.values, [[5.0, 4.0]], atol=1e-6)
+    assert not p.fallback.any()
+
+
+@pytest.mark.parametrize("k", [2, 3, 40])
+def test_knn_hand_computed_k2_and_more(k):
+    model = ItemKNN(k=k).fit(TRAIN, hand_graph())
+    p = model.predict(USER, [0, 3, 1])
+    # movie 0: neighbours 1 (0.8) and 2 (0.5); movie 3 (w = -0.6) is never used
+    #   3 + (0.8 * (5 - 3) + 0.5 * (1 - 4)) / (0.8 + 0.5) = 3 + 0.1 / 1.3
+    m0 = 3.0 + (0.8 * 2.0 + 0.5 * -3.0) / 1.3
+    # movie 3: neighbours 1 (0.4) and 2 (0.1): 2 + (0.4 * 2 + 0.1 * -3) / 0.5 = 3
+    m3 = 2.0 + (0.4 * 2.0 + 0.1 * -3.0) / 0.5
+    # movie 1 (rated by the user, excluded itself): neighbours 2 (0.2), 3 (0.4)
+    #   3 + (0.2 * (1 - 4) + 0.4 * (4 - 2)) / 0.6
+    m1 = 3.0 + (0.2 * -3.0 + 0.4 * 2.0) / 0.6
+    np.testing.assert_allclose(p.values, [[m0, m3, m1]], atol=1e-6)
+    assert m0 == pytest.approx(3.0769230769, abs=1e-9) and m3 == pytest.approx(3.0)
+
+
+def test_knn_ties_at_kth_weight_kept():
+    corr = CORR.copy()
+    corr[0, 2] = corr[2, 0] = 0.8  # movies 1 and 2 now tie at 0.8 for movie 0
+    model = ItemKNN(k=1).fit(TRAIN, hand_graph(corr))
+    p = model.predict(USER, [0])
+    expected = 3.0 + (0.8 * 2.0 + 0.8 * -3.0) / 1.6  # both kept
+    assert p.values[0, 0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_knn_fallback_no_positive_neighbour():
+    model = ItemKNN(k=5).fit(TRAIN, hand_graph())
+    users = np.array([
+        [0, 0, 0, 4, 0],  # rated only movie 3: w(0, 3) = -0.6 < 0
+        [0, 5, 1, 4, 0],  # movie 4 correlates with nothing
+        [0, 0, 0, 0, 0],  # rated nothing
+    ], dtype=float)
+    p = model.predict(users, [0, 4])
+    np.testing.assert_array_equal(p.fallback, [[True, True], [False, True], [True, True]])
+    assert p.values[0, 0] == 3.0 and p.values[2, 0] == 3.0  # item mean of movie 0
+    np.testing.assert_allclose(p.values[:, 1], 3.0)  # movie 4: global mean
+    assert p.values[1, 0] == pytest.approx(3.0 + 0.1 / 1.3, abs=1e-6)
+    # estimate shows the impossibility as NaN
+    est = model.estimate(users.astype(np.float32), np.array([0, 4]))
+    assert np.isnan(est[0, 0]) and np.isnan(est[1, 1]) and np.isfinite(est[1, 0])
+
+
+def test_knn_strict_raises():
+    model = ItemKNN(k=5).fit(TRAIN, hand_graph())
+    with pytest.raises(PredictionImpossible, match="movie index 0"):
+        model.predict(np.array([0, 0, 0, 4, 0], dtype=float), [0], strict=True)
+    # possible everywhere asked -> no exception, same values as non-strict
+    a = model.predict(USER, [0, 3], strict=True)
+    b = model.predict(USER, [0, 3])
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_knn_rejects_k0():
+    with pytest.raises(ValueError):
+        ItemKNN(k=0)
+
+
+# -- ItemKNN against a brute-force loop on a real Pearson graph -------------------------------------
+def knn_reference(train, corr, x, k):
+    n = train.shape[1]
+    rated_cols = train > 0
+    glob = train[rated_cols].mean()
+    mu = np.array([train[rated_cols[:, j], j].mean() if rated_cols[:, j].any() else glob for j in range(n)])
+    out = np.full((x.shape[0], n), np.nan)
+    for b in range(x.shape[0]):
+        for t in range(n):
+            cands = [(float(corr[t, j]), j) for j in range(n) if x[b, j] > 0 and j != t and corr[t, j] > 0]
+            if not cands:
+                continue
+            cands.sort(reverse=True)
+            kth = cands[min(k, len(cands)) - 1][0]
+            chosen = [(w, j) for w, j in cands if w >= kth]
+            num = sum(w * (x[b, j] - mu[j]) for w, j in chosen)
+            den = sum(abs(w) for w, _ in chosen)
+            out[b, t] = mu[t] + num / den
+    return out, mu
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_knn_matches_brute_force(k):
+    rng = np.random.default_rng(k)
+    train = rng.integers(1, 6, size=(40, 12)).astype(float)
+    train[rng.random(train.shape) < 0.5] = 0
+    train[:, 11] = 0  # a movie nobody rated
+    graph = ItemGraph.build(train, GraphConfig(k=3))
+    users = rng.integers(1, 6, size=(6, 12)).astype(float)
+    users[rng.random(users.shape) < 0.6] = 0
+    users[0] = 0
+    model = ItemKNN(k=k).fit(train, graph)
+    p = model.predict(users)
+    ref, mu = knn_reference(train, graph.corr, users, k)
+    np.testing.assert_array_equal(p.fallback, np.isnan(ref))
+    np.testing.assert_allclose(p.values, np.where(np.isnan(ref), mu, ref), atol=1e-5)
+    assert (~p.fallback).sum() > 10  # most entries were really predicted

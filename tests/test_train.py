@@ -1,0 +1,173 @@
+"""Tests for gnnrec.train: learning, determinism, best/last weights, progress, cancel, config."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gnnrec.train import Cancelled, Progress, TrainConfig, TrainResult, fit
+
+
+def synthetic(seed: int = 0, n_train: int = 60, n_valid: int = 20):
+    rng = np.random.default_rng(seed)
+    w = np.array([1.5, -2.0, 0.5])
+    x = rng.normal(size=(n_train + n_valid, 3))
+    y = x @ w + 0.7 + 0.05 * rng.normal(size=n_train + n_valid)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    return (xt[:n_train], yt[:n_train]), (xt[n_train:], yt[n_train:])
+
+
+def step(model, batch, training):
+    x, y = batch
+    return model(x).squeeze(-1), y
+
+
+def new_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Linear(3, 1)
+
+
+def rmse(model, valid) -> float:
+    with torch.no_grad():
+        pred, label = step(model, valid, False)
+    return float(torch.sqrt(torch.mean((pred - label) ** 2)))
+
+
+CFG = TrainConfig(epochs=4, batch_size=8, lr=0.05, valid_every=3, seed=0)  # 8 steps/epoch, 32 steps
+
+
+def test_fit_decreases_valid_rmse():
+    train, valid = synthetic()
+    model = new_model()
+    before = rmse(model, valid)
+    res = fit(model, train, valid, step, CFG)
+    assert isinstance(res, TrainResult)
+    first, last = res.history[0][2], res.history[-1][2]
+    assert first == pytest.approx(before, rel=1e-6)  # step 0 validates the initial weights
+    assert last < 0.5 * first
+    assert res.best_valid_rmse < 0.5 * before
+    # the model is left holding the last weights
+    assert rmse(model, valid) == pytest.approx(last, rel=1e-6)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, res.last_state[k])
+    assert res.seconds >= 0
+
+
+def test_fit_deterministic_with_seed():
+    train, valid = synthetic()
+    a = fit(new_model(), train, valid, step, CFG)
+    b = fit(new_model(), train, valid, step, CFG)
+    assert len(a.history) == len(b.history)
+    for ha, hb in zip(a.history, b.history):
+        assert ha[0] == hb[0]
+        assert (math.isnan(ha[1]) and math.isnan(hb[1])) or ha[1] == hb[1]
+        assert ha[2] == hb[2]
+    assert a.best_step == b.best_step and a.best_valid_rmse == b.best_valid_rmse
+    for k in a.last_state:
+        assert torch.equal(a.last_state[k], b.last_state[k])
+        assert torch.equal(a.best_state[k], b.best_state[k])
+    # another shuffling seed gives another trajectory (the seed is really used)
+    c = fit(new_model(), train, valid, step, TrainConfig(**{**CFG.__dict__, "seed": 1}))
+    assert [h[2] for h in c.history] != [h[2] for h in a.history]
+
+
+def test_best_state_is_minimum_of_history():
+    train, valid = synthetic(1)
+    # a large learning rate makes the validation RMSE go up and down
+    cfg = TrainConfig(epochs=3, batch_size=4, lr=0.8, valid_every=2, seed=0)
+    model = new_model(1)
+    res = fit(model, train, valid, step, cfg)
+    rmses = [h[2] for h in res.history]
+    i = int(np.argmin(rmses))  # first occurrence of the minimum
+    assert res.best_valid_rmse == rmses[i]
+    assert res.best_step == res.history[i][0]
+    model.load_state_dict(res.best_state)
+    assert rmse(model, valid) == pytest.approx(res.best_valid_rmse, rel=1e-6)
+    # best and last differ here, and best is a copy (not a view of the live weights)
+    assert res.best_step != res.history[-1][0]
+    assert any(not torch.equal(res.best_state[k], res.last_state[k]) for k in res.best_state)
+
+
+def test_history_losses_are_means_since_last_report():
+    train, valid = synthetic()
+    losses = []
+
+    def recording(model, batch, training):
+        pred, label = step(model, batch, training)
+        if training:
+            losses.append(float(nn.SmoothL1Loss()(pred.detach(), label)))
+        return pred, label
+
+    res = fit(new_model(), train, valid, recording, CFG)
+    steps = [h[0] for h in res.history]
+    assert math.isnan(res.history[0][1])  # nothing trained before step 0
+    for (s0, _, _), (s1, loss, _) in zip(res.history, res.history[1:]):
+        assert loss == pytest.approx(np.mean(losses[s0:s1]), rel=1e-5)
+    assert steps[-1] == len(losses) == 32
+
+
+def test_on_progress_schedule():
+    train, valid = synthetic()
+    seen: list[Progress] = []
+    res = fit(new_model(), train, valid, step, CFG, on_progress=seen.append)
+    total = 32  # ceil(60 / 8) = 8 steps per epoch, 4 epochs
+    expected_steps = list(range(0, total, 3)) + [total]
+    assert [p.step for p in seen] == expected_steps
+    assert all(p.total_steps == total for p in seen)
+    assert [p.epoch for p in seen] == [min(s // 8, 3) for s in expected_steps]
+    assert [p.valid_rmse for p in seen] == [h[2] for h in res.history]
+    np.testing.assert_allclose([p.best_valid_rmse for p in seen],
+                               np.minimum.accumulate([p.valid_rmse for p in seen]))
+    assert seen[-1].best_valid_rmse == res.best_valid_rmse
+
+
+def test_on_progress_no_duplicate_when_total_divisible():
+    train, valid = synthetic()
+    seen = []
+    cfg = TrainConfig(epochs=2, batch_size=10, lr=0.05, valid_every=4, seed=0)  # 6 steps/epoch, 12 steps
+    fit(new_model(), train, valid, step, cfg, on_progress=lambda p: seen.append(p.step))
+    assert seen == [0, 4, 8, 12]
+
+
+def test_cancel_raises_cancelled():
+    train, valid = synthetic()
+    polls, trained = [], []
+
+    def cancel():
+        polls.append(1)
+        return len(polls) >= 4
+
+    def counting(model, batch, training):
+        if training:
+            trained.append(1)
+        return step(model, batch, training)
+
+    with pytest.raises(Cancelled, match="step 3"):
+        fit(new_model(), train, valid, counting, CFG, cancel=cancel)
+    assert len(polls) == 4 and len(trained) == 3
+    assert issubclass(Cancelled, RuntimeError)
+
+
+def test_cancel_false_runs_to_the_end():
+    train, valid = synthetic()
+    polls = []
+    res = fit(new_model(), train, valid, step, CFG, cancel=lambda: polls.append(1) or False)
+    assert len(polls) == 32 and res.history[-1][0] == 32
+
+
+@pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(lr=0), dict(lr=-0.1), dict(lr=float("inf")),
+                                    dict(lr=float("nan")), dict(batch_size=0), dict(valid_every=0),
+                                    dict(epochs=1.5)])
+def test_train_config_rejects(kwargs):
+    with pytest.raises(ValueError):
+        TrainConfig(**kwargs)
+
+
+def test_train_config_defaults():
+    cfg = TrainConfig(betas=[0.8, 0.99])
+    assert cfg.betas == (0.8, 0.99)
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.valid_every) == (40, 5, 0.005, 5)
