@@ -155,6 +155,23 @@ def test_pearson_shift_invariant_in_ratings():
     np.testing.assert_allclose(g.pearson(x), g.pearson(shifted), atol=1e-9)
 
 
+@pytest.mark.parametrize("shrinkage", [0.0, 2.0, 25.0])
+def test_pearson_shrinkage(shrinkage):
+    x = random_ratings(8)
+    co = (x != 0).astype(float).T @ (x != 0).astype(float)
+    ref = pearson_reference(x, 1) * co / (co + shrinkage)
+    w = g.pearson(x, 1, shrinkage)
+    np.testing.assert_allclose(w, ref, atol=1e-10)
+    np.testing.assert_array_equal(np.diag(w), 0.0)
+    if shrinkage > 0:  # strictly smaller in magnitude wherever non-zero
+        plain = g.pearson(x, 1)
+        nz = plain != 0
+        assert nz.any() and np.all(np.abs(w[nz]) < np.abs(plain[nz]))
+    # ItemGraph.build passes the option through
+    ig = ItemGraph.build(x, GraphConfig(k=2, shrinkage=shrinkage))
+    np.testing.assert_allclose(ig.corr, ref.astype(np.float32), atol=1e-6)
+
+
 # -- sparsify --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sign", ["positive", "abs"])
 @pytest.mark.parametrize("k", [1, 2, 3, 11, 40])
@@ -252,7 +269,8 @@ def test_item_graph_build_no_edges():
 
 
 @pytest.mark.parametrize("kwargs", [dict(k=0), dict(k=-1), dict(min_common=0), dict(sign="x"),
-                                    dict(normalize="max"), dict(k=2.5)])
+                                    dict(normalize="max"), dict(k=2.5), dict(shrinkage=-1.0),
+                                    dict(shrinkage=float("nan"))])
 def test_graph_config_rejects(kwargs):
     with pytest.raises(ValueError):
         GraphConfig(**kwargs)

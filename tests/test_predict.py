@@ -183,3 +183,17 @@ def test_knn_matches_brute_force(k):
     np.testing.assert_array_equal(p.fallback, np.isnan(ref))
     np.testing.assert_allclose(p.values, np.where(np.isnan(ref), mu, ref), atol=1e-5)
     assert (~p.fallback).sum() > 10  # most entries were really predicted
+
+
+def test_knn_never_uses_the_targets_own_rating():
+    # a correlation matrix with self-correlation 1 on the diagonal (as np.corrcoef gives):
+    # predicting movie 1 for a user who rated it must still ignore that rating
+    corr = CORR.copy()
+    np.fill_diagonal(corr, 1.0)
+    model = ItemKNN(k=1).fit(TRAIN, hand_graph(corr))
+    user = np.array([0, 2, 1, 4, 0], dtype=float)
+    p = model.predict(user, [1])
+    # top-1 among the other rated movies {2: 0.2, 3: 0.4} is movie 3: 3 + 0.4 * (4 - 2) / 0.4 = 5
+    # (using its own rating would give 3 + 1 * (2 - 3) / 1 = 2)
+    assert p.values[0, 0] == pytest.approx(5.0, abs=1e-6)
+    assert not p.fallback[0, 0]
