@@ -6,7 +6,7 @@ from .gnn import PRESETS, GNNPredictor, GNNPredictorConfig
 from .graph import GraphConfig, ItemGraph
 from .models import GNNConfig, LocalGNN
 from .predict import ItemKNN, ItemMean, PredictionImpossible, Predictions, Predictor
-from .recommend import Recommendations, Recommender, recommend
+from .recommender import Recommendations, Recommender, recommend
 from .store import StoreError
 from .train import TrainConfig
 

@@ -90,7 +90,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_recommend(args) -> int:
-    from . import recommend as rec
+    from . import recommender as rec
 
     ratings = {}
     for item in args.rate:

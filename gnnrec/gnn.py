@@ -137,35 +137,36 @@ class GNNPredictor(Predictor):
         return self
 
     def _fit_all(self, train: np.ndarray, valid: np.ndarray | None, on_progress, cancel) -> "GNNPredictor":
-        """All movies: each step hides ``hide_fraction`` of every batch user's ratings and scores
-        the readout at the hidden nodes. ``valid`` holds other ratings of the same users (default:
-        5% of ``train``'s ratings, seeded); validation predicts them from ``train``."""
+        """All movies. ``hide_fraction`` of the training ratings (seeded) become labels and leave
+        both the input and the *training* graph, which is rebuilt from the rest: a graph built
+        with the labels leaks them, and a model trained on such a graph learns the leak (it then
+        scores worse than the bare baseline on new ratings). ``valid`` holds other ratings of the
+        same users (default 5% of ``train``); validation predicts them from ``train`` on the
+        graph passed to :meth:`fit`, exactly as a test rating is predicted."""
         cfg = self.config
+        rng = np.random.default_rng(cfg.train.seed)
         if valid is None or valid.shape != train.shape:
-            rng = np.random.default_rng(cfg.train.seed)
             held = (train > 0) & (rng.random(train.shape) < 0.05)
             valid, train = np.where(held, train, 0), np.where(held, 0, train)
-        x_train = torch.as_tensor(train, dtype=torch.float32)  # (U, N)
-        x_valid = torch.as_tensor(valid, dtype=torch.float32)  # (U, N)
-        gen = torch.Generator().manual_seed(cfg.train.seed)
-        s = self._s
+        label = (train > 0) & (rng.random(train.shape) < cfg.hide_fraction)
+        inputs = np.where(label, 0, train)
+        s_train = to_torch_sparse(ItemGraph.build(inputs, self.graph.config).shift)
+        s_valid = self._s
 
         def step(model, batch, training):
-            if training:
-                (x,) = batch  # (B, N)
-                hide = (torch.rand(x.shape, generator=gen) < cfg.hide_fraction) & (x > 0)
-                x_in, label = x * ~hide, x
-            else:
-                x_in, label = batch
-                hide = label > 0
+            x_in, y = batch  # (B, N) input ratings, (B, N) labels (0 = none)
+            s = s_train if training else s_valid
             preds = []
             for i in range(0, x_in.shape[0], 64):  # chunks bound the (B, N, K*F) memory
                 sig, offset = self._encode(x_in[i:i + 64])
                 preds.append(model(sig, s) + offset)  # (b, N)
-            return torch.cat(preds)[hide], label[hide]
+            known = y > 0
+            return torch.cat(preds)[known], y[known]
 
-        keep = (x_valid > 0).any(1)
-        return self._train_members((x_train,), (x_train[keep], x_valid[keep]), step, on_progress, cancel)
+        as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        has_label, has_valid = label.any(1), (valid > 0).any(1)
+        return self._train_members((as_t(inputs[has_label]), as_t(np.where(label, train, 0)[has_label])),
+                                   (as_t(train[has_valid]), as_t(valid[has_valid])), step, on_progress, cancel)
 
     def _encode(self, x):
         return encode(x, self.config.encoding, self.global_mean, self.item_means)

@@ -93,6 +93,8 @@ def sparsify(w: np.ndarray, k: int, sign: str = "positive") -> sp.csr_matrix:
     score = np.abs(w) if sign == "abs" else np.where(w > 0, w, 0.0)
     nn = w.shape[0]
     kk = min(k, nn - 1)
+    if kk < 1:  # a single node has no neighbours
+        return sp.csr_matrix(w.shape, dtype=np.float64)
     kth = -np.partition(-score, kk - 1, axis=1)[:, kk - 1 : kk]  # (N, 1) k-th largest score per row
     keep = (score >= kth) & (score > 0)  # (N, N)
     a = sp.csr_matrix(np.where(keep, w, 0.0))
@@ -125,7 +127,7 @@ def neighbours(s: sp.spmatrix, nodes, hops: int = 1) -> np.ndarray:
     """Indices of the nodes within ``hops`` edges of ``nodes`` (an index or several; themselves
     included), sorted."""
     reach = np.zeros(s.shape[0], dtype=bool)
-    reach[np.asarray(nodes)] = True
+    reach[np.asarray(nodes, dtype=np.int64)] = True
     frontier = reach.copy()
     pattern = sp.csr_matrix(s != 0, dtype=np.int32)
     for _ in range(hops):
