@@ -178,8 +178,14 @@ class GNNPredictor(Predictor):
         x[:, t] = 0
         sig, offset = self._encode(x)
         offset = offset[:, t]  # (U,)
-        z = self._plan.first_layer_input(sig, self._s, self.config.model.taps[0])  # (U, |V1|, K1*G)
+        z = self._first_input(sig)
         return [z, offset, y]
+
+    def _first_input(self, sig: torch.Tensor) -> torch.Tensor:
+        z = self._plan.first_layer_input(sig, self._s, self.config.model.taps[0])  # (U, |V1|, K1*G)
+        if self.config.model.nonlinearity == "none" and len(self.config.model.taps) > 1:
+            z = self._plan.fold(z)  # (U, K2, |V2|, K1*G): a linear filter trains on 25 numbers a user
+        return z
 
     @classmethod
     def restore(cls, config: GNNPredictorConfig, graph: ItemGraph, item_means: np.ndarray, item_known: np.ndarray,
@@ -232,7 +238,7 @@ class GNNPredictor(Predictor):
         offset = offset[:, torch.as_tensor(movies)]  # (B, T)
         with torch.no_grad():
             if cfg.target is not None and len(movies) == 1 and movies[0] == cfg.target:
-                z = self._plan.first_layer_input(sig, self._s, cfg.model.taps[0])
+                z = self._first_input(sig)
                 outs = [m.forward_local(z, self._plan) for m in self.models]  # E x (B, 1)
             else:
                 outs = [m(sig, self._s)[:, torch.as_tensor(movies)] for m in self.models]  # E x (B, T)

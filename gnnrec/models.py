@@ -149,6 +149,14 @@ class LocalPlan:
         It depends on no parameter, so a trainer computes it once."""
         return diffuse(x, s, taps)[:, torch.from_numpy(self.nodes[1])].contiguous()
 
+    def fold(self, z: torch.Tensor) -> torch.Tensor:
+        r"""For a model whose first layer has no nonlinearity: push layer 2's block contraction
+        below layer 1, :math:`P_2[k] (Z H_1 + b_1) = (P_2[k] Z) H_1 + (P_2[k] 1) b_1`, so the
+        parameter-free part :math:`P_2[k] Z` is computed once.
+        ``(B, |V_1|, K_1*G)`` -> ``(B, K_2, |V_2|, K_1*G)``."""
+        assert len(self.nodes) > 2, "folding needs a second layer"
+        return torch.einsum("kmn,bng->bkmg", self.blocks[2], z)
+
 
 class LocalGNN(nn.Module):
     r"""Stacked graph filters with a pointwise nonlinearity and a local linear readout.
@@ -166,6 +174,7 @@ class LocalGNN(nn.Module):
     Shapes:
         - :meth:`forward`: x ``(B, N, G)``, s ``(N, N)`` -> ``(B, N)``
         - :meth:`forward_local`: z ``(B, |V_1|, K_1*G)`` from :meth:`LocalPlan.first_layer_input`
+          (or ``(B, K_2, |V_2|, K_1*G)`` from :meth:`LocalPlan.fold` when the model is linear)
           -> ``(B, T)``, equal to ``forward(x, s)[:, targets]``.
     """
 
@@ -188,8 +197,18 @@ class LocalGNN(nn.Module):
         return self.readout(x).squeeze(-1)  # (B, N)
 
     def forward_local(self, z: torch.Tensor, plan: LocalPlan) -> torch.Tensor:
-        y = self._act(self.layers[0].combine(z))  # (B, |V_1|, F_1)
-        for i, layer in enumerate(self.layers[1:], start=2):
+        start = 2
+        if z.dim() == 4:  # folded input (LocalPlan.fold): layer 1 is linear, layer 2 contracted already
+            b, k, m, _ = z.shape
+            ones = plan.blocks[2].sum(-1)  # (K_2, |V_2|): P_2[k] 1
+            y1 = z @ self.layers[0].weight.flatten(0, 1)  # (B, K_2, |V_2|, F_1)
+            if self.layers[0].bias is not None:
+                y1 = y1 + ones[None, :, :, None] * self.layers[0].bias
+            y = self._act(self.layers[1].combine(y1.transpose(1, 2).flatten(2)))  # (B, |V_2|, F_2)
+            start = 3
+        else:
+            y = self._act(self.layers[0].combine(z))  # (B, |V_1|, F_1)
+        for i, layer in enumerate(self.layers[start - 1:], start=start):
             k, m, _ = plan.blocks[i].shape
             zk = plan.blocks[i].flatten(0, 1) @ y  # (B, K_l*|V_l|, F_{l-1})
             zk = zk.unflatten(1, (k, m)).transpose(1, 2).flatten(2)  # (B, |V_l|, K_l*F_{l-1})

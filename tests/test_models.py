@@ -270,3 +270,18 @@ def test_default_parameter_count_matches_alegnn():
     assert out.shape == (1, 1682)
     # with no input and no edges every node gets the same output
     assert torch.allclose(out, out[0, 0].expand_as(out))
+
+
+@pytest.mark.parametrize("features,taps", [((4, 3), (3, 4)), ((5, 2, 3), (2, 3, 2)), ((6, 4), (5, 5))])
+def test_folded_linear_fast_path_equals_forward(features, taps):
+    """A linear model's folded input (P_2 Z computed once) gives the full computation exactly."""
+    s_np = random_graph(7)
+    s = to_torch_sparse(s_np)
+    model = make_model(GNNConfig(features=features, taps=taps, nonlinearity="none"), seed=3)
+    x = torch.randn(4, s_np.shape[0], 1)
+    targets = [0, 9, 17]
+    plan = LocalPlan.build(s_np, targets, taps)
+    folded = plan.fold(plan.first_layer_input(x, s, taps[0]))
+    assert folded.shape == (4, taps[1], len(plan.nodes[2]), taps[0])
+    with torch.no_grad():
+        assert torch.allclose(model.forward_local(folded, plan), model(x, s)[:, targets], atol=1e-5)
