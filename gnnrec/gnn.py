@@ -19,6 +19,7 @@ from .models import GNNConfig, LocalGNN, LocalPlan, diffuse, to_torch_sparse
 from .predict import Predictor
 
 Encoding = Literal["raw", "centered", "centered+observed", "baseline", "baseline+observed"]
+CHUNK = 64  # users per full-graph forward pass outside training: ~140 MB of activations at N=1682
 ENCODINGS = ("raw", "centered", "centered+observed", "baseline", "baseline+observed")
 
 
@@ -137,36 +138,49 @@ class GNNPredictor(Predictor):
         return self
 
     def _fit_all(self, train: np.ndarray, valid: np.ndarray | None, on_progress, cancel) -> "GNNPredictor":
-        """All movies. ``hide_fraction`` of the training ratings (seeded) become labels and leave
-        both the input and the *training* graph, which is rebuilt from the rest: a graph built
-        with the labels leaks them, and a model trained on such a graph learns the leak (it then
-        scores worse than the bare baseline on new ratings). ``valid`` holds other ratings of the
-        same users (default 5% of ``train``); validation predicts them from ``train`` on the
-        graph passed to :meth:`fit`, exactly as a test rating is predicted."""
+        """All movies. Every epoch, ``hide_fraction`` of the training ratings (seeded) become
+        labels and leave both the input and the *training* graph, which is rebuilt from the
+        rest: a graph built with the labels leaks them, and a model trained on such a graph
+        learns the leak (it then scores worse than the bare baseline on new ratings). ``valid``
+        holds other ratings of the same users (default 5% of ``train``); validation predicts
+        them from ``train`` on the graph passed to :meth:`fit`, exactly as a test rating is
+        predicted."""
         cfg = self.config
         rng = np.random.default_rng(cfg.train.seed)
         if valid is None or valid.shape != train.shape:
             held = (train > 0) & (rng.random(train.shape) < 0.05)
             valid, train = np.where(held, train, 0), np.where(held, 0, train)
-        label = (train > 0) & (rng.random(train.shape) < cfg.hide_fraction)
-        inputs = np.where(label, 0, train)
-        s_train = to_torch_sparse(ItemGraph.build(inputs, self.graph.config).shift)
-        s_valid = self._s
+        users = np.flatnonzero((train > 0).sum(1) >= 2)  # a user needs an input and a label
+        steps_per_epoch = -(-len(users) // cfg.train.batch_size)
+        state = {"calls": 0}
+
+        def resample() -> None:
+            label = (train > 0) & (rng.random(train.shape) < cfg.hide_fraction)
+            inputs = np.where(label, 0, train)
+            state["x"] = torch.as_tensor(inputs, dtype=torch.float32)  # (U, N)
+            state["y"] = torch.as_tensor(np.where(label, train, 0), dtype=torch.float32)  # (U, N)
+            state["s"] = to_torch_sparse(ItemGraph.build(inputs, self.graph.config).shift)
 
         def step(model, batch, training):
-            x_in, y = batch  # (B, N) input ratings, (B, N) labels (0 = none)
-            s = s_train if training else s_valid
+            if training:
+                if state["calls"] % steps_per_epoch == 0:
+                    resample()
+                state["calls"] += 1
+                (rows,) = batch
+                x_in, y, s = state["x"][rows], state["y"][rows], state["s"]
+            else:
+                (x_in, y), s = batch, self._s
             preds = []
-            for i in range(0, x_in.shape[0], 64):  # chunks bound the (B, N, K*F) memory
-                sig, offset = self._encode(x_in[i:i + 64])
+            for i in range(0, x_in.shape[0], CHUNK):  # chunks bound the (B, N, K*F) memory
+                sig, offset = self._encode(x_in[i:i + CHUNK])
                 preds.append(model(sig, s) + offset)  # (b, N)
             known = y > 0
             return torch.cat(preds)[known], y[known]
 
+        has_valid = (valid > 0).any(1)
         as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-        has_label, has_valid = label.any(1), (valid > 0).any(1)
-        return self._train_members((as_t(inputs[has_label]), as_t(np.where(label, train, 0)[has_label])),
-                                   (as_t(train[has_valid]), as_t(valid[has_valid])), step, on_progress, cancel)
+        return self._train_members((torch.as_tensor(users),), (as_t(train[has_valid]), as_t(valid[has_valid])),
+                                   step, on_progress, cancel)
 
     def _encode(self, x):
         return encode(x, self.config.encoding, self.global_mean, self.item_means)
@@ -234,15 +248,18 @@ class GNNPredictor(Predictor):
         if cfg.target is not None:
             x = x.copy()
             x[:, cfg.target] = 0  # a target model never sees the rating it predicts
-        sig, offset = self._encode(x)
-        offset = offset[:, torch.as_tensor(movies)]  # (B, T)
+        cols = torch.as_tensor(movies)
+        local = cfg.target is not None and len(movies) == 1 and movies[0] == cfg.target
+        est = np.empty((x.shape[0], len(movies)))  # (B, T)
         with torch.no_grad():
-            if cfg.target is not None and len(movies) == 1 and movies[0] == cfg.target:
-                z = self._first_input(sig)
-                outs = [m.forward_local(z, self._plan) for m in self.models]  # E x (B, 1)
-            else:
-                outs = [m(sig, self._s)[:, torch.as_tensor(movies)] for m in self.models]  # E x (B, T)
-            est = (torch.stack(outs).mean(0) + offset).double().numpy()  # (B, T)
+            for i in range(0, x.shape[0], CHUNK):  # chunks bound the (B, N, K*F) activations
+                sig, offset = self._encode(x[i:i + CHUNK])
+                if local:
+                    z = self._first_input(sig)
+                    outs = [m.forward_local(z, self._plan) for m in self.models]  # E x (b, 1)
+                else:
+                    outs = [m(sig, self._s)[:, cols] for m in self.models]  # E x (b, T)
+                est[i:i + CHUNK] = (torch.stack(outs).mean(0) + offset[:, cols]).double().numpy()
         return np.where(self.reached(x, movies), est, np.nan)
 
 
