@@ -107,8 +107,14 @@ def test_graph_filter_init_bound():
 def test_to_torch_sparse_roundtrip():
     a = random_graph(3, n=12, isolated=2)
     t = to_torch_sparse(a)
-    assert t.layout == torch.sparse_csr and t.dtype == torch.float32
+    assert t.shape == a.shape
     np.testing.assert_allclose(t.to_dense().numpy(), a.toarray(), atol=1e-7)
+    z = torch.randn(12, 3, dtype=torch.float32, requires_grad=True)
+    y = t @ z
+    np.testing.assert_allclose(y.detach().numpy(), a.toarray() @ z.detach().numpy(), rtol=1e-5, atol=1e-6)
+    g = torch.randn(12, 3)
+    y.backward(g)  # the gradient of S @ z is S^T @ g
+    np.testing.assert_allclose(z.grad.numpy(), a.toarray().T @ g.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- LocalGNN full forward against NumPy ---------------------------------------------------------------

@@ -1,0 +1,202 @@
+"""Pictures for the app: the pyvis neighbourhood graph (self-contained, works offline) and the
+plotly charts. No Streamlit in here.
+
+The pyvis HTML inlines vis-network's script and style (``cdn_resources="in_line"``) and drops the
+CDN links pyvis 0.3.2's template adds regardless (bootstrap); :func:`external_refs` lists any
+``src``/``href``/``@import``/``url()`` that still points off the machine, and
+:func:`neighbourhood_html` refuses to return HTML that has one.
+
+Titles are user-visible text from the data and may hold HTML: every text that reaches HTML is
+escaped here, and the tooltips are turned into DOM elements from that escaped markup.
+"""
+
+from __future__ import annotations
+
+import html as html_mod
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+
+from .service import MODEL_LABELS, Neighbourhood, stars
+
+POSITIVE, NEGATIVE = "#1a9850", "#d73027"  # edge colours: correlation > 0 / < 0
+TARGET, RATED, OTHER = "#e66101", "#fdb863", "#5e81ac"  # node colours
+
+_EXTERNAL = re.compile(
+    r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//)"""  # attributes
+    r"""|(?:@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//)"""  # css imports
+    r"""|(?:url\(\s*["']?\s*(?:https?:)?//)""",  # css url()
+    re.IGNORECASE)
+_TAG_WITH_URL = re.compile(
+    r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//[^>]*>(?:\s*</script>)?""",
+    re.IGNORECASE | re.DOTALL)
+
+
+def external_refs(html: str) -> list[str]:
+    """Every place in ``html`` that would make a browser fetch from another host."""
+    return [html[max(0, m.start() - 20): m.end() + 60] for m in _EXTERNAL.finditer(html)]
+
+
+def strip_external(html: str) -> str:
+    """Remove ``<script src=http...>`` and ``<link href=http...>`` tags."""
+    return _TAG_WITH_URL.sub("", html)
+
+
+def esc(text) -> str:
+    """HTML-escape data text. "href" is also broken up (pyvis switches to an innerHTML tooltip
+    when a node title contains that word)."""
+    return html_mod.escape(str(text), quote=True).replace("href", "hr&#101;f").replace("HREF", "HR&#69;F")
+
+
+def _short(title: str, n: int = 26) -> str:
+    return title if len(title) <= n else title[: n - 1] + "…"
+
+
+# turn each node's escaped-HTML title into a DOM element (vis shows a string title as plain text)
+_TOOLTIP_JS = """
+                  nodes.forEach(function (n) {
+                    if (typeof n.title === "string") {
+                      var el = document.createElement("div");
+                      el.innerHTML = n.title;
+                      nodes.update({id: n.id, title: el});
+                    }
+                  });
+                  network = new vis.Network(container, data, options);"""
+
+
+def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
+    """A self-contained interactive vis-network page of the neighbourhood: node size by
+    popularity, edge width and colour by correlation, rated movies starred."""
+    from pyvis.network import Network
+
+    net = Network(height=f"{int(height_px)}px", width="100%", bgcolor="#ffffff", font_color="#222222",
+                  cdn_resources="in_line", directed=False)
+    nodes = nb.nodes
+    top = max(1, int(nodes["raters"].max()))
+    for row in nodes.itertuples(index=False):
+        year = f" ({row.year})" if pd.notna(row.year) else ""
+        rated = pd.notna(row.your_rating)
+        lines = [f"<b>{esc(row.title)}{esc(year)}</b>", esc(row.genres or "no genre"),
+                 f"{row.raters} ratings in MovieLens"]
+        if row.hop == 0:
+            lines.append("the movie you picked")
+        else:
+            lines.append(f"correlation with it: {row.corr:+.2f}" if pd.notna(row.corr) else "")
+            if row.hop == 2 and row.via:
+                lines.append(f"2 hops, via {esc(row.via)}")
+        if rated:
+            lines.append(f"your rating: {stars(row.your_rating)} ({row.your_rating:g})")
+        label = _short(str(row.title)) + (f"\n{stars(row.your_rating)}" if rated else "")
+        colour = TARGET if row.hop == 0 else (RATED if rated else OTHER)
+        net.add_node(int(row.movie), label=label, title="<br>".join(x for x in lines if x),
+                     size=float(8 + 30 * math.sqrt(row.raters / top)),
+                     color={"background": colour, "border": "#7f3b08" if rated else "#2e3440",
+                            "highlight": {"background": colour, "border": "#000000"}},
+                     borderWidth=3 if rated or row.hop == 0 else 1,
+                     shape="star" if rated and row.hop != 0 else "dot",
+                     font={"size": 16 if row.hop == 0 else 12, "strokeWidth": 3, "strokeColor": "#ffffff"})
+    for e in nb.edges.itertuples(index=False):
+        c = float(e.corr)
+        net.add_edge(int(e.source), int(e.target), width=float(1 + 7 * abs(c)), title=f"correlation {c:+.2f}",
+                     color={"color": POSITIVE if c > 0 else NEGATIVE, "opacity": 0.35 + 0.6 * abs(c)},
+                     dashes=bool(c < 0))
+    net.set_options(json.dumps({
+        "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 150, "fit": True},
+                    "forceAtlas2Based": {"gravitationalConstant": -60, "springLength": 110}},
+        "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
+        "edges": {"smooth": False},
+    }))
+    page = net.generate_html(notebook=False)
+    page = strip_external(page)
+    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _TOOLTIP_JS, page, count=1)
+    if n != 1:
+        raise RuntimeError("unexpected pyvis template: cannot install the escaped tooltips")
+    page = page.replace("<center>\n<h1></h1>\n</center>", "").replace(
+        "<center>\n          <h1></h1>\n        </center>", "")
+    page = page.replace("<head>", "<head>\n<style>body{margin:0;font-family:sans-serif}"
+                        ".vis-tooltip{max-width:320px;white-space:normal}</style>", 1)
+    left = external_refs(page)
+    if left:
+        raise RuntimeError(f"the graph page would load from the network: {left[:2]}")
+    return page
+
+
+# -- plotly charts ------------------------------------------------------------------------------------------
+def _go():
+    import plotly.graph_objects as go
+
+    return go
+
+
+def rmse_bars(summary: pd.DataFrame, title: str = ""):
+    """Mean RMSE per model with ± std error bars (over splits)."""
+    go = _go()
+    colours = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
+    fig = go.Figure(go.Bar(
+        x=[esc(x) for x in summary["label"]], y=summary["mean"],
+        error_y={"type": "data", "array": summary["std"], "visible": True},
+        marker_color=[colours.get(m, "#888888") for m in summary["model"]],
+        text=[f"{v:.3f}" for v in summary["mean"]], textposition="outside",
+        hovertemplate="%{x}: RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
+    lo = float(max(0.0, (summary["mean"] - summary["std"]).min() - 0.1))
+    fig.update_layout(title=esc(title), yaxis_title="test RMSE (lower is better)", yaxis_range=[lo, None],
+                      margin={"t": 50, "b": 40, "l": 60, "r": 20}, height=380)
+    return fig
+
+
+def prediction_scatter(points: pd.DataFrame):
+    """Predicted vs true rating per test user (true ratings jittered so that points separate)."""
+    go = _go()
+    fig = go.Figure()
+    rng = np.random.default_rng(0)
+    for model, g in points.groupby("model", sort=False):
+        fig.add_trace(go.Scatter(
+            x=g["rating"] + rng.uniform(-0.18, 0.18, len(g)), y=g["pred"], mode="markers", name=esc(MODEL_LABELS.get(model, model)),
+            marker={"size": 6, "opacity": 0.6},
+            customdata=np.stack([g["rating"], g["split"], g["user"].fillna(-1)], axis=1),
+            hovertemplate="true %{customdata[0]:.0f}, predicted %{y:.2f}<br>split %{customdata[1]}, "
+                          "user %{customdata[2]}<extra>%{fullData.name}</extra>"))
+    fig.add_trace(go.Scatter(x=[0.6, 5.4], y=[0.6, 5.4], mode="lines", name="perfect",
+                             line={"dash": "dot", "color": "#888888"}, hoverinfo="skip"))
+    fig.update_layout(xaxis_title="true rating (jittered)", yaxis_title="predicted rating", height=400,
+                      margin={"t": 30, "b": 40, "l": 60, "r": 20}, legend={"orientation": "h", "y": 1.08})
+    return fig
+
+
+def training_curve(history: pd.DataFrame):
+    """Training loss and validation RMSE against optimiser steps."""
+    go = _go()
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=history["step"], y=history["valid RMSE"], name="validation RMSE",
+                             mode="lines+markers", line={"color": "#e66101"}), secondary_y=False)
+    fig.add_trace(go.Scatter(x=history["step"], y=history["train loss"], name="training loss (Smooth L1)",
+                             mode="lines+markers", line={"color": "#5e3c99", "dash": "dot"}), secondary_y=True)
+    fig.update_layout(height=340, margin={"t": 30, "b": 40, "l": 60, "r": 60}, legend={"orientation": "h", "y": 1.12},
+                      xaxis_title="optimiser step")
+    fig.update_yaxes(title_text="validation RMSE", secondary_y=False)
+    fig.update_yaxes(title_text="training loss", secondary_y=True)
+    return fig
+
+
+def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame):
+    """GNN vs k-NN predicted rating of every unrated movie; the largest disagreements marked."""
+    go = _go()
+    p = predictions
+    fig = go.Figure(go.Scattergl(
+        x=p["knn"], y=p["gnn"], mode="markers", name="movies", marker={"size": 4, "opacity": 0.35, "color": "#5e81ac"},
+        text=[esc(t) for t in p["title"]], hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
+    if len(highlight):
+        fig.add_trace(go.Scatter(
+            x=highlight["knn"], y=highlight["gnn"], mode="markers", name="largest disagreements",
+            marker={"size": 10, "color": "#e66101", "line": {"width": 1, "color": "#000"}},
+            text=[esc(t) for t in highlight["title"]], hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[1, 5], y=[1, 5], mode="lines", name="agree", line={"dash": "dot", "color": "#888"},
+                             hoverinfo="skip"))
+    fig.update_layout(xaxis_title="k-NN prediction", yaxis_title="GNN prediction", height=380,
+                      margin={"t": 30, "b": 40, "l": 60, "r": 20}, legend={"orientation": "h", "y": 1.1})
+    return fig
