@@ -1,0 +1,24 @@
+"""gnnrec: graph-neural-network movie recommendations on MovieLens-100K.
+
+    streamlit run app.py
+
+The pages live in pages/; each reads its widgets, calls gnnrec.service and shows the result.
+"""
+
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="gnnrec: GNN movie recommendations", page_icon="🎬", layout="wide")
+
+PAGES = [
+    st.Page("pages/recommend.py", title="Recommend", icon="⭐", default=True),
+    st.Page("pages/neighbourhood.py", title="Neighbourhood", icon="🕸️", url_path="neighbourhood"),
+    st.Page("pages/compare.py", title="Compare", icon="📊", url_path="compare"),
+    st.Page("pages/train.py", title="Train", icon="🛠️", url_path="train"),
+]
+
+page = st.navigation(PAGES)
+common.init()
+common.sidebar()
+page.run()

@@ -1,0 +1,307 @@
+"""Shared by the app's pages: Streamlit caches around :mod:`gnnrec.service`, the session's
+ratings (and the callbacks that change them), and the sidebar. Not a page itself.
+
+Caching: ``st.cache_data`` for the data, the model list, recommendations, explanations,
+neighbourhoods and saved results (copies: nothing cached is ever mutated);
+``st.cache_resource`` for the recommender of a model, keyed by its name and file signature, so a
+changed file is reloaded and one session's choice never changes another's.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gnnrec import data as data_mod
+from gnnrec import service, store
+
+DEFAULT_TARGET = 50  # Star Wars (1977)
+
+
+# -- cached data and models -------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Loading MovieLens-100K (downloaded once, then cached) …")
+def _data():
+    return service.load_data()
+
+
+def data() -> data_mod.MovieLens | None:
+    """The data, or None after showing what went wrong."""
+    try:
+        return _data()
+    except data_mod.DataError as e:
+        st.error(f"The MovieLens-100K data could not be loaded: {e}")
+        return None
+
+
+def require_data() -> data_mod.MovieLens:
+    d = data()
+    if d is None:
+        st.stop()
+    return d
+
+
+@st.cache_data(show_spinner=False)
+def data_info() -> dict:
+    return service.data_status(_data())
+
+
+@st.cache_data(show_spinner=False)
+def labels() -> dict[int, str]:
+    return service.movie_labels(_data())
+
+
+@st.cache_data(show_spinner=False)
+def _models(signature: tuple, fingerprint: str) -> list[service.ModelInfo]:
+    return service.list_models(fingerprint)
+
+
+def models() -> list[service.ModelInfo]:
+    """Every stored model (reloaded when a model file changes)."""
+    return _models(service.store_signature(), data_info()["fingerprint"])
+
+
+def usable_models() -> list[str]:
+    return [m.name for m in models() if m.ok and m.all_movies]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model and the item correlations …")
+def _recommender(name: str, signature: tuple, fingerprint: str):
+    return service.load_recommender(name, _data())
+
+
+def model_name() -> str | None:
+    return st.session_state.get("model_name")
+
+
+def recommender():
+    """``(recommender, None)`` for the session's model, or ``(None, error text)``."""
+    name = model_name()
+    if name is None:
+        return None, ("no usable all-movies model in the store "
+                      f"({store.models_dir()}); train one on the Train page or with `python -m gnnrec train --task all`")
+    try:
+        return _recommender(name, service.model_signature(name), data_info()["fingerprint"]), None
+    except (store.StoreError, ValueError) as e:
+        return None, f"model {name!r} cannot be used: {e}"
+
+
+def model_key() -> tuple:
+    name = model_name()
+    return name, service.model_signature(name) if name else None
+
+
+@st.cache_resource(show_spinner="Computing item correlations …")
+def _correlations(fingerprint: str):
+    return service.correlations(_data())
+
+
+def correlations():
+    """The active model's k-NN correlations, else ones computed from the data (no model needed)."""
+    rec, _ = recommender()
+    if rec is not None:
+        return ("model",) + model_key(), rec.knn.corr
+    fp = data_info()["fingerprint"]
+    return ("data", fp), _correlations(fp)
+
+
+# -- cached results -------------------------------------------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec):
+    return service.recommend(_rec, dict(ratings), top, min_raters)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def explanation(key: tuple, ratings: tuple, movie: int, model: str, _rec):
+    return service.explain(_rec, dict(ratings), movie, model)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def prediction(key: tuple, ratings: tuple, movie: int, _rec):
+    return service.predict_movie(_rec, dict(ratings), movie)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int, _rec):
+    return service.disagreements(_rec, recommendations(key, ratings, top, min_raters, _rec), n)
+
+
+@st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")
+def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr):
+    from gnnrec import viz
+
+    nb = service.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common)
+    return nb, viz.neighbourhood_html(nb)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def saved_result(path: str, mtime_ns: int) -> dict:
+    return service.load_result(path)
+
+
+# -- the session's ratings -------------------------------------------------------------------------------
+def ratings() -> dict[int, float]:
+    return st.session_state.setdefault("ratings", {})
+
+
+def rkey() -> tuple:
+    return service.ratings_key(ratings())
+
+
+def flash(level: str, text: str) -> None:
+    """A message shown once, at the top of the next page run (callbacks cannot draw)."""
+    st.session_state.setdefault("flash", []).append((level, text))
+
+
+def show_flash() -> None:
+    for level, text in st.session_state.pop("flash", []):
+        getattr(st, level)(text)
+
+
+def _set_ratings(new: dict, message: str | None = None) -> None:
+    old = ratings()
+    if new != old:
+        st.session_state["ratings_undo"] = dict(old)
+    st.session_state["ratings"] = dict(new)
+    if message:
+        flash("success", message)
+
+
+def on_rate() -> None:
+    """Stars clicked: rate the movie in the search box."""
+    ss = st.session_state
+    movie, value = ss.get("rate_movie"), ss.get("rate_stars")
+    if value is None:
+        return
+    if movie is None:
+        flash("warning", "Pick a movie in the search box first, then click the stars.")
+    else:
+        new = dict(ratings())
+        new[int(movie)] = int(value) + 1  # st.feedback stars: 0..4
+        ss["ratings"] = new
+        ss["rate_movie"] = None
+    ss["rate_stars"] = None
+
+
+def on_remove() -> None:
+    picked = st.session_state.get("remove_sel") or []
+    if picked:
+        _set_ratings({m: r for m, r in ratings().items() if m not in set(picked)},
+                     f"Removed {len(picked)} rating(s). 'Undo' brings them back.")
+    st.session_state["remove_sel"] = []
+
+
+def on_clear() -> None:
+    if ratings():
+        _set_ratings({}, "Cleared your ratings. 'Undo' brings them back.")
+
+
+def on_undo() -> None:
+    prev = st.session_state.pop("ratings_undo", None)
+    if prev is not None:
+        st.session_state["ratings_undo"] = dict(ratings())
+        st.session_state["ratings"] = prev
+        flash("info", f"Restored your previous {len(prev)} rating(s).")
+
+
+def on_load_user() -> None:
+    user = st.session_state.get("ml_user")
+    try:
+        new = service.user_ratings(_data(), user)
+    except (ValueError, data_mod.DataError) as e:
+        flash("error", str(e))
+        return
+    _set_ratings(new, f"Loaded MovieLens user {user}'s {len(new)} ratings (your previous ones: 'Undo').")
+
+
+def on_import() -> None:
+    up = st.session_state.get("import_csv")
+    if up is None:
+        return
+    try:
+        raw = up.read(service.MAX_IMPORT_BYTES + 1)
+        new = service.parse_ratings_csv(raw)
+    except service.RatingsError as e:
+        flash("error", f"Import of {up.name!r} failed, your ratings are unchanged: {e}")
+        return
+    except Exception as e:  # noqa: BLE001  an unreadable upload: say so, keep the ratings
+        flash("error", f"Import of {up.name!r} failed ({type(e).__name__}); your ratings are unchanged.")
+        return
+    if st.session_state.get("import_mode", "Merge") == "Replace":
+        merged = new
+    else:
+        merged = {**ratings(), **new}
+    _set_ratings(merged, f"Imported {len(new)} rating(s) from {up.name!r}; you now have {len(merged)}.")
+
+
+def sync_link() -> str | None:
+    """Write the ratings into the URL (``?r=...``); return the share link, or None if too many."""
+    r = ratings()
+    qp = st.query_params
+    if not r or len(r) > service.MAX_LINK_RATINGS:
+        if "r" in qp:
+            del qp["r"]
+        return None
+    enc = service.encode_share(r)
+    if qp.get("r") != enc:
+        qp["r"] = enc
+    name = model_name()
+    base = st.context.url or ""
+    extra = f"&model={name}" if name and name != service.DEFAULT_MODEL else ""
+    return f"{base}?r={enc}{extra}"
+
+
+# -- session start and sidebar ------------------------------------------------------------------------------
+def init() -> None:
+    """Once per session: ratings (and model) from a share link; problems noted for the page."""
+    ss = st.session_state
+    if ss.get("_init_done"):
+        return
+    ss["_init_done"] = True
+    ss.setdefault("ratings", {})
+    try:
+        params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    except Exception:  # noqa: BLE001  never fail on a URL
+        params = {}
+    got, model, problems = service.read_query(params)
+    if got:
+        ss["ratings"] = got
+        flash("info", f"Loaded {len(got)} rating(s) from the link.")
+    if model is not None:
+        ss["_link_model"] = model
+    for p in problems:
+        flash("warning", p)
+
+
+def sidebar() -> None:
+    """Model choice and data status, on every page."""
+    ss = st.session_state
+    with st.sidebar:
+        d = data()
+        if d is None:
+            return
+        info = data_info()
+        all_models = models()
+        usable = [m.name for m in all_models if m.ok and m.all_movies]
+        wanted = ss.pop("_link_model", None)
+        if wanted is not None:
+            if wanted in usable:
+                ss["model_name"] = wanted
+            else:
+                flash("warning", f"The link asks for model {wanted!r}, which is not a usable model here; "
+                                 f"using {ss.get('model_name') or service.default_model(all_models)!r} instead.")
+        if ss.get("model_name") not in usable:
+            ss["model_name"] = service.default_model(all_models)
+        by_name = {m.name: m for m in all_models}
+        if usable:
+            st.selectbox("Active model", usable, key="model_name",
+                         help="The all-movies GNN used for recommendations. Train new ones on the Train page.")
+            m = by_name[ss["model_name"]]
+            st.caption(m.describe())
+        broken = [m for m in all_models if not m.ok]
+        for m in broken:
+            st.error(m.error)
+        if not usable:
+            st.error("No usable all-movies model: recommendations need one. Train one on the Train page.")
+        st.divider()
+        st.caption(f"**Data:** MovieLens-100K ({info['source']}), {info['ratings']:,} ratings, "
+                   f"{info['users']} users, {info['movies']:,} movies · fingerprint `{info['fingerprint']}`")
+        st.caption(f"**You:** {len(ratings())} rated movie(s)")

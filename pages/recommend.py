@@ -1,0 +1,115 @@
+"""Recommend: rate movies, see the GNN's and the k-NN's top lists side by side, and why."""
+
+import streamlit as st
+
+from gnnrec import service
+from pages import common
+
+st.title("⭐ Recommendations")
+st.caption("Rate a few movies; a graph neural network and an item k-NN, both on the MovieLens-100K "
+           "item-correlation graph, each recommend what you have not seen.")
+common.show_flash()
+data = common.require_data()
+labels = common.labels()
+
+# -- rate ---------------------------------------------------------------------------------------------
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
+                 placeholder="Type part of a title, e.g. Star Wars …")
+    st.caption("…then click the stars to rate it (click again on another movie to rate more).")
+    st.feedback("stars", key="rate_stars", on_change=common.on_rate)
+with right:
+    st.number_input("MovieLens user id", min_value=1, max_value=service.N_USERS, value=1, step=1, key="ml_user")
+    st.button("Start from this MovieLens user", key="load_user", on_click=common.on_load_user,
+              help="Replaces your ratings by a real user's (Undo brings yours back).")
+
+ratings = common.ratings()
+link = common.sync_link()
+with st.expander(f"Your ratings ({len(ratings)})", expanded=bool(ratings) and len(ratings) <= 12):
+    if ratings:
+        st.dataframe(service.ratings_table(data, ratings), hide_index=True, key="ratings_table",
+                     column_config={"movie": st.column_config.NumberColumn("id", format="%d"),
+                                    "year": st.column_config.NumberColumn(format="%d")})
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    c1.multiselect("Remove", list(ratings), format_func=labels.get, key="remove_sel")
+    c2.button("Remove", key="remove_btn", on_click=common.on_remove, disabled=not ratings)
+    c3.button("Clear all", key="clear_ratings", on_click=common.on_clear, disabled=not ratings)
+    c1, c2 = st.columns(2)
+    c1.button("Undo last change", key="undo_ratings", on_click=common.on_undo,
+              disabled="ratings_undo" not in st.session_state)
+    c2.download_button("Export CSV", service.ratings_to_csv(data, ratings), file_name="gnnrec-ratings.csv",
+                       mime="text/csv", key="export_csv", disabled=not ratings, on_click="ignore")
+    st.radio("Import", ["Merge", "Replace"], key="import_mode", horizontal=True,
+             help="Merge: the file's ratings are added to yours (its value wins for a movie in both).")
+    st.file_uploader("Import a CSV with columns movie,rating (as exported)", type=["csv"], key="import_csv",
+                     on_change=common.on_import)
+    if link:
+        st.caption("Share these ratings with this link:")
+        st.code(link, language=None)
+    elif ratings:
+        st.caption(f"Over {service.MAX_LINK_RATINGS} ratings do not fit a link; share an exported CSV.")
+
+if not ratings:
+    st.info("Rate at least one movie (or start from a MovieLens user) to get recommendations.")
+    st.stop()
+
+rec, error = common.recommender()
+if rec is None:
+    st.error(error)
+    st.stop()
+
+# -- recommendations -------------------------------------------------------------------------------------
+c1, c2 = st.columns(2)
+top = c1.slider("How many recommendations", 5, 30, 10, key="top_n")
+min_raters = c2.slider("Only movies with at least this many MovieLens ratings", 0, 200, 20, step=5, key="min_raters",
+                       help="Rarely rated movies get extreme predictions from few opinions.")
+key, rk = common.model_key(), common.rkey()
+try:
+    res = common.recommendations(key, rk, top, min_raters, rec)
+except ValueError as e:
+    st.error(f"{e}")
+    st.stop()
+
+columns = {"movie": None, "both": st.column_config.CheckboxColumn("in both", help="in both top lists"),
+           "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★"),
+           "year": st.column_config.NumberColumn(format="%d"),
+           "fallback": st.column_config.CheckboxColumn("mean only", help="the model could not use any of your "
+                                                       "ratings here and gave the movie's mean rating")}
+g, k = st.columns(2, gap="large")
+for col, model, title in ((g, "gnn", f"GNN · model `{res.model}`"), (k, "knn", "k-NN · item correlations")):
+    with col:
+        st.subheader(title)
+        st.dataframe(service.top_table(res, model), hide_index=True, column_config=columns, key=f"top_{model}")
+agree = int(res.top["gnn"]["agree"].sum())
+st.caption(f"✔ **in both**: {agree} of the top {top} are recommended by both models.")
+
+# -- why -------------------------------------------------------------------------------------------------
+st.subheader("Why?")
+choices = list(dict.fromkeys([*res.top["gnn"]["movie"], *res.top["knn"]["movie"]]))
+movie = st.selectbox("Explain the prediction for", choices, format_func=labels.get, key="explain_movie")
+g, k = st.columns(2, gap="large")
+for col, model in ((g, "gnn"), (k, "knn")):
+    table, note = common.explanation(key, rk, int(movie), model, rec)
+    with col:
+        st.caption(note)
+        st.dataframe(table.head(10), hide_index=True, key=f"why_{model}",
+                     column_config={"movie": None, "effect": st.column_config.NumberColumn(format="%+.2f"),
+                                    "weight": st.column_config.NumberColumn(format="%.2f"),
+                                    "your_rating": st.column_config.NumberColumn("your rating", format="%g ★")})
+
+# -- one movie ------------------------------------------------------------------------------------------
+st.subheader("Predict one movie")
+target = st.selectbox("Movie", list(labels), index=None, format_func=labels.get, key="target_movie",
+                      placeholder="Type a title to see both models' predicted rating …")
+if target is not None:
+    p = common.prediction(key, rk, int(target), rec)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("GNN predicts", f"{p['gnn']:.2f} ★", help="mean only" if p["gnn_fallback"] else None)
+    c2.metric("k-NN predicts", f"{p['knn']:.2f} ★", help="mean only" if p["knn_fallback"] else None)
+    c3.metric("MovieLens mean", f"{p['mean']:.2f} ★", help=f"{p['raters']} ratings")
+    c4.metric("You rated it", f"{p['rated']:g} ★" if p["rated"] is not None else "—")
+    if p["rated"] is not None:
+        st.caption("You rated this movie, so both predictions use your other ratings only.")
+    if p["gnn_fallback"] or p["knn_fallback"]:
+        st.caption("A model marked 'mean only' could not reach this movie from your ratings on the graph.")
