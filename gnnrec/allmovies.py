@@ -38,9 +38,7 @@ def ratings_matrix(data: MovieLens, rows: np.ndarray) -> np.ndarray:
 def fit_models(train: np.ndarray, preset_name: str = "all", seed: int = 0, epochs: int | None = None,
                on_progress=None, cancel=None, knn_k: int = 40) -> dict[str, Predictor]:
     """GNN, k-NN and item mean fitted on one training rating matrix (graph from it alone)."""
-    p = preset(preset_name)
-    if p.predictor.target is not None:
-        raise ValueError(f"preset {preset_name!r} is a one-target recipe; use an all-movies preset such as 'all'")
+    p = preset(preset_name, task="all")
     train_cfg = dataclasses.replace(p.predictor.train, seed=seed,
                                     **({"epochs": epochs} if epochs is not None else {}))
     # validation ratings stay out of the GNN's graph: a graph built with them leaks their values

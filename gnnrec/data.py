@@ -101,11 +101,10 @@ class MovieLens:
     def check_movie(self, movie: int) -> int:
         """Return ``movie`` as an int if it is a known id, else raise a ValueError that says
         what the valid ids are."""
-        try:
-            m = int(movie)
-        except (TypeError, ValueError):
-            raise ValueError(f"movie id {movie!r} is not an integer; use a MovieLens id 1..{N_MOVIES}") from None
-        if m != movie or not 1 <= m <= N_MOVIES:
+        if isinstance(movie, (bool, np.bool_)) or not isinstance(movie, (int, np.integer)):
+            raise ValueError(f"movie id {movie!r} is not an integer; use a MovieLens id 1..{N_MOVIES}")
+        m = int(movie)
+        if not 1 <= m <= N_MOVIES:
             raise ValueError(f"unknown movie id {movie!r}: MovieLens-100K ids run 1..{N_MOVIES}")
         return m
 
@@ -141,6 +140,12 @@ def validate(ratings: pd.DataFrame, movies: pd.DataFrame) -> None:
 def _finish(ratings: pd.DataFrame, movies: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     ratings = ratings.astype({"user": np.int64, "movie": np.int64, "rating": np.int64, "timestamp": np.int64})
     movies = movies.sort_values("movie").reset_index(drop=True)
+    # a year left in the title ("... (1995)", GroupLens "... (1995) (V)"): move it to its column
+    m = movies["title"].str.extract(r"^(?P<t>.*?)\s*\((?P<y>\d{4})\)(?:\s*\(V\))?\s*$")
+    has = m["t"].notna()
+    movies.loc[has, "title"] = m.loc[has, "t"]
+    movies["year"] = pd.to_numeric(movies["year"], errors="coerce")
+    movies.loc[has & movies["year"].isna(), "year"] = pd.to_numeric(m.loc[has, "y"])
     movies["year"] = movies["year"].astype("Int64")
     return ratings.reset_index(drop=True), movies[["movie", "title", "year", "genres"]]
 

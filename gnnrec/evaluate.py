@@ -42,7 +42,7 @@ def target_split(data: MovieLens, target: int, seed: int) -> TargetSplit:
     n_train -= n_valid
     if min(n_train, n_valid, n - n_train - n_valid) < 1:
         raise ValueError(f"movie {target} ({data.title(target)}) has {n} raters: too few to split into "
-                         "train/validation/test users; pick a movie with at least 10 ratings")
+                         "train/validation/test users (at least 7 needed); pick a more popular movie")
     perm = np.random.default_rng(seed).permutation(users)
     return TargetSplit(seed, np.sort(perm[:n_train]), np.sort(perm[n_train:n_train + n_valid]),
                        np.sort(perm[n_train + n_valid:]))
@@ -60,14 +60,14 @@ class EvalConfig:
     epochs: int | None = None  # override the preset's epochs (None: keep)
 
     def __post_init__(self) -> None:
-        preset(self.preset)  # raises on an unknown name
+        preset(self.preset, task="target")  # raises on an unknown name or an all-movies recipe
         if self.splits < 1:
             raise ValueError(f"splits={self.splits} must be >= 1")
 
 
 def split_models(cfg: EvalConfig, target_index: int, seed: int):
     """The GNN and linear-filter configs and the graph config of one split."""
-    p = preset(cfg.preset)
+    p = preset(cfg.preset, task="target")
     train = dataclasses.replace(p.predictor.train, seed=seed,
                                 **({"epochs": cfg.epochs} if cfg.epochs is not None else {}))
     gnn_cfg = dataclasses.replace(p.predictor, target=target_index, train=train)

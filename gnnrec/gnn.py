@@ -270,6 +270,7 @@ class Preset:
     predictor: GNNPredictorConfig
     graph: GraphConfig
     description: str
+    task: Literal["target", "all"] = "target"  # what the training schedule is made for
 
 
 _ALL_TRAIN = train_mod.TrainConfig(epochs=8, batch_size=32, valid_every=27)  # all movies: ~27 steps/epoch
@@ -280,14 +281,20 @@ PRESETS: dict[str, Preset] = {
     "best": Preset(GNNPredictorConfig(encoding="centered+observed"), GraphConfig(k=10, min_common=10),
                    "ratings centred by the user's mean plus an observed channel; k=10 graph, >=10 co-raters"),
     "all": Preset(GNNPredictorConfig(encoding="centered", train=_ALL_TRAIN), GraphConfig(k=10, min_common=10),
-                  "one model for every movie: centred ratings, random hiding, k=10 graph, >=10 co-raters"),
+                  "one model for every movie: centred ratings, random hiding, k=10 graph, >=10 co-raters",
+                  task="all"),
 }
 
 
-def preset(name: str) -> Preset:
+def preset(name: str, task: str | None = None) -> Preset:
+    """The preset called ``name``; with ``task``, refuse one made for the other task."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name]
+    p = PRESETS[name]
+    if task is not None and p.task != task:
+        fits = sorted(n for n, q in PRESETS.items() if q.task == task)
+        raise ValueError(f"preset {name!r} is made for the {p.task!r} task, not {task!r}; choose one of {fits}")
+    return p
 
 
 def linear_twin(cfg: GNNPredictorConfig) -> GNNPredictorConfig:

@@ -51,7 +51,7 @@ def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
             movie, value = item
         except (TypeError, ValueError):
             raise ValueError(f"{item!r} is not a (movie id, rating) pair") from None
-        if isinstance(movie, bool) or not isinstance(movie, (int, np.integer, str)):
+        if isinstance(movie, (bool, np.bool_)) or not isinstance(movie, (int, np.integer, str)):
             raise ValueError(f"movie id {movie!r} is not an integer id 1..{data_mod.N_MOVIES}")
         try:
             mid = int(movie)
@@ -61,11 +61,14 @@ def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
             raise ValueError(f"unknown movie id {movie!r}: MovieLens-100K ids run 1..{data_mod.N_MOVIES}")
         if mid in out:
             raise ValueError(f"movie {mid} is rated twice; give each movie once")
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"rating {value!r} of movie {mid} is not a number; use 1-5")
         try:
             r = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"rating {value!r} of movie {mid} is not a number; use 1-5") from None
-        if isinstance(value, bool) or not math.isfinite(r) or not 1 <= r <= 5:
+        except (TypeError, ValueError, OverflowError):
+            shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
+            raise ValueError(f"rating {shown} of movie {mid} is not a number; use 1-5") from None
+        if not math.isfinite(r) or not 1 <= r <= 5:
             raise ValueError(f"rating {value!r} of movie {mid} is outside 1-5")
         out[mid] = r
     return out

@@ -86,10 +86,10 @@ def ratings_key(ratings: Mapping[int, float]) -> tuple:
 
 
 def ratings_table(data: data_mod.MovieLens, ratings: Mapping[int, float]) -> pd.DataFrame:
-    """The user's ratings for display: ``movie, title, year, stars, rating``, newest last."""
-    rows = [(m, data.movies.at[m - 1, "title"], data.movies.at[m - 1, "year"], stars(r), r)
+    """The user's ratings for display: ``movie, title, year, your rating`` (stars), newest last."""
+    rows = [(m, data.movies.at[m - 1, "title"], data.movies.at[m - 1, "year"], f"{stars(r)}  {r:g}")
             for m, r in ratings.items()]
-    return pd.DataFrame(rows, columns=["movie", "title", "year", "stars", "rating"])
+    return pd.DataFrame(rows, columns=["movie", "title", "year", "your rating"])
 
 
 def user_ratings(data: data_mod.MovieLens, user) -> dict[int, float]:
@@ -552,12 +552,12 @@ def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int
 
 
 def neighbour_table(nb: Neighbourhood) -> pd.DataFrame:
-    """The neighbours (not the movie itself) for a sortable table."""
+    """The neighbours (not the movie itself) for a sortable table, strongest first."""
     t = nb.nodes.iloc[1:]
-    return pd.DataFrame({"title": t["title"].to_numpy(), "year": t["year"].to_numpy(), "hop": t["hop"].to_numpy(),
-                         "correlation": t["corr"].to_numpy(), "via": t["via"].to_numpy(),
-                         "raters": t["raters"].to_numpy(), "your rating": t["your_rating"].to_numpy(),
-                         "genres": t["genres"].to_numpy(), "movie": t["movie"].to_numpy()})
+    return pd.DataFrame({"title": t["title"].to_numpy(), "correlation": t["corr"].to_numpy(),
+                         "hop": t["hop"].to_numpy(), "raters": t["raters"].to_numpy(),
+                         "your rating": t["your_rating"].to_numpy(), "year": t["year"].to_numpy(),
+                         "via": t["via"].to_numpy(), "genres": t["genres"].to_numpy(), "movie": t["movie"].to_numpy()})
 
 
 # -- evaluation results --------------------------------------------------------------------------------
@@ -792,8 +792,9 @@ class Job:
     :meth:`snapshot` (thread-safe copies).
     """
 
-    def __init__(self, kind: str, label: str, fn: Callable[[Callable, Callable[[], bool]], object]):
-        self.kind, self.label, self._fn = kind, label, fn
+    def __init__(self, kind: str, label: str, fn: Callable[[Callable, Callable[[], bool]], object],
+                 total: int | None = None):
+        self.kind, self.label, self._fn, self.total = kind, label, fn, total
         self.started, self.finished = time.time(), None
         self.state = "running"  # running, done, failed, cancelled
         self.result = None
@@ -861,14 +862,14 @@ def active_job() -> Job | None:
         return _active
 
 
-def start_job(kind: str, label: str, fn) -> Job:
+def start_job(kind: str, label: str, fn, total: int | None = None) -> Job:
     """Start ``fn`` in the background unless another job runs (JobBusy says which)."""
     global _active
     with _slot_lock:
         if _active is not None and _active.running:
             raise JobBusy(f"another {_active.kind} ({_active.label}) is running for {_active.elapsed():.0f} s; "
                           "this shared host runs one at a time: wait for it to finish, then start yours")
-        job = Job(kind, label, fn)
+        job = Job(kind, label, fn, total)
         _active = job
     job.thread.start()
     return job
@@ -879,7 +880,7 @@ def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder:
     spec.check()
     name = check_new_name(name, folder)
     return start_job("training", name, lambda report, cancelled: train_model(
-        data, spec, name, on_progress=report, cancel=cancelled, folder=folder))
+        data, spec, name, on_progress=report, cancel=cancelled, folder=folder), total=spec.steps())
 
 
 _eval_results: dict[tuple, dict] = {}  # finished live evaluations, shared by all sessions (bounded)
@@ -917,7 +918,13 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
                        on_split=lambda i, rec: report((i, {"seed": rec["seed"], "rmse": rec["rmse"]})))
         return _remember(key, res)
 
-    return start_job("evaluation", f"{data.title(target)}, {splits} split(s), preset {preset}", run)
+    return start_job("evaluation", f"{data.title(target)}, {splits} split(s), preset {preset}", run, total=int(splits))
+
+
+def history_table(history: Iterable) -> pd.DataFrame:
+    """A stored training history ``[(step, train loss, valid RMSE)]`` as a table like :func:`history_frame`."""
+    rows = [(int(h[0]), None, h[1], h[2], None) for h in history]
+    return pd.DataFrame(rows, columns=["step", "epoch", "train loss", "valid RMSE", "best valid RMSE"])
 
 
 def history_frame(events: Iterable[Progress]) -> pd.DataFrame:

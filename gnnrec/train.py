@@ -80,7 +80,20 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
 
     Returns:
         :class:`TrainResult`. The model is left holding the last weights.
+
+    Runs on one thread: at these batch sizes a second thread gains nothing, and when another
+    process holds the other core, OpenMP's barriers made each step up to 100x slower (measured:
+    Adam's fused step 24 ms instead of 0.05 ms).
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit(model, train, valid, step_fn, config, on_progress, cancel)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(model, train, valid, step_fn, config, on_progress, cancel) -> TrainResult:
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
                            foreach=False, fused=True)  # fused: one kernel per step, not ~6 per parameter

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .service import MODEL_LABELS, Neighbourhood, stars
 
+COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
 POSITIVE, NEGATIVE = "#1a9850", "#d73027"  # edge colours: correlation > 0 / < 0
 TARGET, RATED, OTHER = "#e66101", "#fdb863", "#5e81ac"  # node colours
 
@@ -117,7 +118,8 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     page = page.replace("<center>\n<h1></h1>\n</center>", "").replace(
         "<center>\n          <h1></h1>\n        </center>", "")
     page = page.replace("<head>", "<head>\n<style>body{margin:0;font-family:sans-serif}"
-                        ".vis-tooltip{max-width:320px;white-space:normal}</style>", 1)
+                        ".vis-tooltip{max-width:320px;white-space:normal}"
+                        "#mynetwork{box-sizing:border-box;border-radius:6px}.card{border:0}</style>", 1)
     left = external_refs(page)
     if left:
         raise RuntimeError(f"the graph page would load from the network: {left[:2]}")
@@ -134,13 +136,11 @@ def _go():
 def rmse_bars(summary: pd.DataFrame, title: str = ""):
     """Mean RMSE per model with ± std error bars (over splits)."""
     go = _go()
-    colours = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
     fig = go.Figure(go.Bar(
-        x=[esc(x) for x in summary["label"]], y=summary["mean"],
-        error_y={"type": "data", "array": summary["std"], "visible": True},
-        marker_color=[colours.get(m, "#888888") for m in summary["model"]],
-        text=[f"{v:.3f}" for v in summary["mean"]], textposition="outside",
-        hovertemplate="%{x}: RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
+        x=[f"{esc(l)}<br><b>{m:.3f}</b> ± {sd:.3f}" for l, m, sd in zip(summary["label"], summary["mean"], summary["std"])],
+        y=summary["mean"], error_y={"type": "data", "array": summary["std"], "visible": True},
+        marker_color=[COLOURS.get(m, "#888888") for m in summary["model"]],
+        hovertemplate="RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
     lo = float(max(0.0, (summary["mean"] - summary["std"]).min() - 0.1))
     fig.update_layout(title=esc(title), yaxis_title="test RMSE (lower is better)", yaxis_range=[lo, None],
                       margin={"t": 50, "b": 40, "l": 60, "r": 20}, height=380)
@@ -155,7 +155,7 @@ def prediction_scatter(points: pd.DataFrame):
     for model, g in points.groupby("model", sort=False):
         fig.add_trace(go.Scatter(
             x=g["rating"] + rng.uniform(-0.18, 0.18, len(g)), y=g["pred"], mode="markers", name=esc(MODEL_LABELS.get(model, model)),
-            marker={"size": 6, "opacity": 0.6},
+            marker={"size": 6, "opacity": 0.6, "color": COLOURS.get(model, "#888888")},
             customdata=np.stack([g["rating"], g["split"], g["user"].fillna(-1)], axis=1),
             hovertemplate="true %{customdata[0]:.0f}, predicted %{y:.2f}<br>split %{customdata[1]}, "
                           "user %{customdata[2]}<extra>%{fullData.name}</extra>"))

@@ -246,9 +246,6 @@ def test_parse_recbole_tiny():
     assert ratings.to_dict("list") == {"user": [1, 3], "movie": [2, 1], "rating": [4, 5], "timestamp": [100, 101]}
 
 
-@pytest.mark.xfail(strict=True, reason="gnnrec/data.py parse_recbole: RecBole's line for movie 1412 has the "
-                   "year inside the title ('... (1995)') and 'V' as its year (GroupLens: '... (1995) (V)'); "
-                   "the year is lost (NA) and stays in the title")
 def test_parse_recbole_year_in_title():
     inter = b"user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1412\t4\t100\n"
     item = ("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"

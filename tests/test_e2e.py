@@ -1,0 +1,220 @@
+"""End to end: a real ``streamlit run app.py`` driven by headless Chromium (Playwright), with every
+request off this machine blocked. A user rates three movies and gets both models' lists, opens
+the neighbourhood graph (drawn offline), looks at the comparison, and trains a tiny GNN.
+
+Screenshots of every page go to ``screenshots/`` (git-ignored). The server's models folder is a
+temporary copy, so the retraining never writes into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "screenshots"
+CHROMIUM = os.environ.get("GNNREC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+TIMEOUT_MS = 90_000
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (`make chromium` installs it)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def synthetic_result() -> dict:
+    """A small evaluation in the format of gnnrec.evaluate.evaluate_target (test numbers)."""
+    models = {"gnn": 0.05, "gnn_last": 0.1, "linear": 0.2, "knn": 0.3, "item_mean": 0.45}
+    splits = []
+    for s in range(3):
+        test = [{"user": u, "movie": 50, "rating": float(1 + u % 5),
+                 "pred": {m: round(1 + u % 5 + (off + 0.02 * s) * (-1) ** u, 3) for m, off in models.items()}}
+                for u in range(1, 41)]
+        splits.append({"seed": s, "test": test, "rmse": {m: off + 0.02 * s for m, off in models.items()},
+                       "best_step": 100 + s})
+    per = {m: [off + 0.02 * s for s in range(3)] for m, off in models.items()}
+    summary = {m: {"mean": sum(v) / 3, "std": 0.0163, "per_split": v} for m, v in per.items()}
+    return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
+            "splits": splits, "summary": summary}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    models, results = tmp / "models", tmp / "results"
+    models.mkdir()
+    results.mkdir()
+    for f in (ROOT / "models").glob("*.pt"):
+        shutil.copy(f, models / f.name)
+    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result()))
+    port = free_port()
+    env = dict(os.environ, GNNREC_MODELS_DIR=str(models), GNNREC_RESULTS_DIR=str(results))
+    log = open(tmp / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}: {(tmp / 'server.log').read_text()[-2000:]}")
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("streamlit did not become healthy within 60 s")
+            time.sleep(0.3)
+        yield {"url": url, "models": models, "log": tmp / "server.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    SHOTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        blocked: list[str] = []
+        local = (server["url"], server["url"].replace("127.0.0.1", "localhost"), "data:", "blob:", "about:")
+
+        def route(r):
+            if r.request.url.startswith(local):
+                r.continue_()
+            else:
+                blocked.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.blocked = blocked
+        pg.goto(server["url"] + "/")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def wait_idle(page) -> None:
+    """Until Streamlit has finished the current run."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
+
+
+def goto_page(page, link: str, heading: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+    page.get_by_role("heading", level=1).filter(has_text=heading).wait_for()
+
+
+def snap(page, name: str) -> None:
+    """Screenshot the whole page: Streamlit scrolls inside its main block, so the viewport is made
+    as tall as that block for the shot."""
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : 1000; }")
+    page.set_viewport_size({"width": 1400, "height": int(min(max(height + 40, 1000), 6000))})
+    page.wait_for_timeout(700)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def rate(page, title: str, stars: int, n_after: int) -> None:
+    box = page.get_by_role("combobox", name="Find a movie")
+    box.click()
+    box.fill(title)
+    page.get_by_role("option").filter(has_text=title).first.click()
+    wait_idle(page)
+    page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
+    page.get_by_text(f"Your ratings ({n_after})").wait_for()
+    wait_idle(page)
+
+
+def test_rate_three_movies_and_see_both_models(page):
+    page.get_by_text("Rate at least one movie").wait_for()
+    for n, (title, stars) in enumerate((("Star Wars", 5), ("Return of the Jedi", 4), ("Toy Story", 2)), start=1):
+        rate(page, title, stars, n)
+    page.get_by_role("heading", name="GNN · model all-movies").wait_for()
+    page.get_by_role("heading", name="k-NN · item correlations").wait_for()
+    page.get_by_text("are recommended by both models").wait_for()
+    assert page.get_by_test_id("stDataFrame").count() >= 4  # your ratings, two top lists, explanations
+    assert "r=" in page.url  # the share link is the page's URL
+    wait_idle(page)
+    snap(page, "recommend")
+
+
+def test_neighbourhood_graph_draws_offline(page):
+    goto_page(page, "Neighbourhood", "Neighbourhood")
+    frame = page.frame_locator("[data-testid='stIFrame'] iframe, iframe").first
+    canvas = frame.locator("canvas").first
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100
+    page.wait_for_timeout(1500)  # let the layout settle
+    painted = canvas.evaluate("""c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 0; i < d.length; i += 4) { if (d[i + 3] > 0 && (d[i] < 230 || d[i + 1] < 230 || d[i + 2] < 230)) n++; }
+        return n; }""")
+    assert painted > 500, "the vis canvas is blank"
+    assert page.blocked == [], f"requests off the machine: {page.blocked[:5]}"
+    snap(page, "neighbourhood")
+
+
+def test_compare_page_shows_results_and_disagreements(page):
+    goto_page(page, "Compare", "Compare the models")
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    page.get_by_text("Where the two models disagree for you").wait_for()
+    page.locator(".st-key-cmp_disagree_plot [data-testid='stPlotlyChart'], .st-key-cmp_disagree_plot").first.wait_for()
+    wait_idle(page)
+    page.wait_for_timeout(800)
+    snap(page, "compare")
+
+
+def test_tiny_retraining_shows_progress_and_saves(page, server):
+    goto_page(page, "Train", "Train a GNN")
+    layers = page.locator(".st-key-tr_layers input")
+    layers.fill("1")
+    layers.press("Enter")
+    page.locator(".st-key-tr_taps_1").wait_for(state="detached")
+    wait_idle(page)
+    for key, value in (("tr_taps_0", "2"), ("tr_width_0", "4"), ("tr_epochs", "1"), ("tr_batch", "64")):
+        box = page.locator(f".st-key-{key} input")
+        box.fill(value)
+        box.press("Tab")
+    name = page.get_by_role("textbox", name="Save as (new model name)")
+    name.fill("e2e-tiny")
+    name.press("Tab")
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Training 'e2e-tiny'").first.wait_for()  # the progress bar's text
+    page.get_by_text("Saved model e2e-tiny").wait_for(timeout=180_000)
+    assert (server["models"] / "e2e-tiny.pt").is_file()
+    page.get_by_role("button", name="Use e2e-tiny now").click()
+    wait_idle(page)
+    assert page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value() == "e2e-tiny"
+    page.wait_for_timeout(500)
+    snap(page, "train")

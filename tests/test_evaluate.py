@@ -1,0 +1,188 @@
+"""Tests for gnnrec.evaluate: the reference user split, RMSE and the summary, the experiment's config,
+and one cheap end-to-end split (one epoch, a movie with few raters)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from gnnrec import evaluate
+from gnnrec.evaluate import EvalConfig, rmse, summarise, target_split
+
+SMALL = 27  # "Bad Boys" (1995): 57 raters, so one split trains in well under a second
+
+
+# -- target_split ---------------------------------------------------------------------------------
+@pytest.mark.integration
+def test_star_wars_split(movielens):
+    s = target_split(movielens, 50, 0)
+    assert (len(s.train_users), len(s.valid_users), len(s.test_users)) == (473, 52, 58)
+    tr, va, te = set(s.train_users), set(s.valid_users), set(s.test_users)
+    assert not (tr & va or tr & te or va & te)
+    r = movielens.ratings
+    raters = set(r.loc[r["movie"] == 50, "user"])
+    assert tr | va | te == raters and len(raters) == 583
+    for part in (s.train_users, s.valid_users, s.test_users):
+        assert (np.diff(part) > 0).all()  # sorted GroupLens ids
+    assert s.seed == 0
+
+
+@pytest.mark.integration
+def test_split_deterministic_per_seed(movielens):
+    a, b = target_split(movielens, 50, 3), target_split(movielens, 50, 3)
+    for part in ("train_users", "valid_users", "test_users"):
+        np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+    c = target_split(movielens, 50, 4)
+    assert not np.array_equal(a.test_users, c.test_users)
+    assert len(c.test_users) == len(a.test_users)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("movie", [1, 181, SMALL])
+def test_split_sizes_follow_formula(movielens, movie):
+    n = int(movielens.n_raters()[movie - 1])
+    s = target_split(movielens, movie, 1)
+    n_train = round(0.9 * n)
+    n_valid = round(0.1 * n_train)
+    assert len(s.valid_users) == n_valid
+    assert len(s.train_users) == n_train - n_valid
+    assert len(s.test_users) == n - n_train
+    x = movielens.matrix()
+    for users in (s.train_users, s.valid_users, s.test_users):
+        assert (x[users - 1, movie - 1] > 0).all()  # every split user rated the movie
+
+
+@pytest.mark.integration
+def test_too_few_raters(movielens):
+    nr = movielens.n_raters()
+    for count in (1, 2, 6):
+        movie = int(np.flatnonzero(nr == count)[0]) + 1
+        with pytest.raises(ValueError, match=rf"movie {movie} \(.*\) has {count} raters: too few"):
+            target_split(movielens, movie, 0)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("movie", [0, 1683, 99999, -5])
+def test_unknown_movie(movielens, movie):
+    with pytest.raises(ValueError, match=rf"unknown movie id {movie}"):
+        target_split(movielens, movie, 0)
+
+
+# -- rmse, summarise ------------------------------------------------------------------------------
+def test_rmse_matches_numpy():
+    rng = np.random.default_rng(0)
+    p, t = rng.uniform(1, 5, 50), rng.integers(1, 6, 50)
+    assert rmse(p, t) == pytest.approx(np.sqrt(np.mean((p - t) ** 2)), rel=1e-12)
+    assert rmse([3, 4], [3, 4]) == 0.0
+    assert rmse([1.0, 5.0], [2.0, 3.0]) == pytest.approx(np.sqrt(2.5))
+    assert isinstance(rmse(p, t), float)
+
+
+def test_summarise_recomputes():
+    def split(preds_a, preds_b, ratings):
+        return {"test": [{"rating": r, "pred": {"a": pa, "b": pb}} for pa, pb, r in zip(preds_a, preds_b, ratings)]}
+
+    splits = [split([4, 3], [5, 5], [4, 4]), split([2, 2, 2], [3, 1, 5], [1, 3, 5])]
+    out = summarise(splits)
+    assert list(out) == ["a", "b"]
+    per_a = [np.sqrt(0.5), np.sqrt((1 + 1 + 9) / 3)]
+    per_b = [1.0, np.sqrt((4 + 4 + 0) / 3)]
+    np.testing.assert_allclose(out["a"]["per_split"], per_a)
+    np.testing.assert_allclose(out["b"]["per_split"], per_b)
+    assert out["a"]["mean"] == pytest.approx(np.mean(per_a))
+    assert out["a"]["std"] == pytest.approx(np.std(per_a))  # population std over splits
+    assert out["b"]["std"] == pytest.approx(abs(per_b[0] - per_b[1]) / 2)
+    assert summarise([]) == {}
+
+
+# -- config ---------------------------------------------------------------------------------------
+def test_eval_config_validation():
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        EvalConfig(preset="nope")
+    with pytest.raises(ValueError, match="splits=0"):
+        EvalConfig(splits=0)
+    assert EvalConfig().target == 50 and EvalConfig().preset == "best"
+
+
+def test_split_models_and_config_dict():
+    cfg = EvalConfig(target=SMALL, preset="best", epochs=3)
+    gnn_cfg, lin_cfg, graph_cfg = evaluate.split_models(cfg, SMALL - 1, seed=7)
+    assert gnn_cfg.target == SMALL - 1
+    assert gnn_cfg.train.seed == 7 and gnn_cfg.train.epochs == 3
+    assert gnn_cfg.model.nonlinearity == "relu" and lin_cfg.model.nonlinearity == "none"
+    assert dataclasses.replace(lin_cfg, model=gnn_cfg.model) == gnn_cfg  # otherwise the same
+    assert graph_cfg == evaluate.preset("best").graph
+    default_epochs = evaluate.split_models(EvalConfig(), 49, 0)[0].train.epochs
+    assert default_epochs == evaluate.preset("best").predictor.train.epochs
+    d = evaluate.config_dict(cfg)
+    assert json.loads(json.dumps(d))["gnn"]["model"]["features"] == list(gnn_cfg.model.features)  # JSON-ready
+    assert d["target"] == SMALL and d["gnn"]["target"] == SMALL - 1 and d["graph"]["min_common"] == 10
+
+
+# -- one cheap end-to-end split -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_result(movielens):
+    calls = []
+    res = evaluate.evaluate_target(movielens, EvalConfig(target=SMALL, splits=1, seed=2, epochs=1),
+                                   on_split=lambda i, r: calls.append(i))
+    return res, calls
+
+
+@pytest.mark.integration
+def test_evaluate_target_records(movielens, small_result):
+    res, calls = small_result
+    assert calls == [0]
+    assert res["task"] == "target" and res["target"] == SMALL and res["title"] == movielens.title(SMALL)
+    assert res["data_fingerprint"] == movielens.fingerprint()
+    json.dumps(res)  # JSON-ready as is
+    (s,) = res["splits"]
+    split = target_split(movielens, SMALL, 2)
+    assert s["seed"] == 2
+    assert s["train_users"] == split.train_users.tolist() and s["valid_users"] == split.valid_users.tolist()
+    assert [r["user"] for r in s["test"]] == split.test_users.tolist()
+    x = movielens.matrix()
+    for r in s["test"]:
+        assert r["movie"] == SMALL
+        assert r["rating"] == x[r["user"] - 1, SMALL - 1]  # the true label
+        assert set(r["pred"]) == {"gnn", "gnn_last", "linear", "knn", "item_mean"}
+        assert all(np.isfinite(v) for v in r["pred"].values())
+        assert set(r["fallback"]) <= set(r["pred"])
+    # the item mean is the training users' mean rating of the movie
+    item_mean = x[split.train_users - 1, SMALL - 1].mean()
+    assert {r["pred"]["item_mean"] for r in s["test"]} == {round(float(item_mean), 5)}
+    for name, summ in res["summary"].items():
+        hand = np.sqrt(np.mean([(r["pred"][name] - r["rating"]) ** 2 for r in s["test"]]))
+        assert summ["mean"] == pytest.approx(hand, rel=1e-12) and summ["std"] == 0.0
+        assert s["rmse"][name] == pytest.approx(hand, abs=1e-4)  # unrounded predictions
+
+
+@pytest.mark.integration
+def test_label_never_in_input(movielens, small_result):
+    """Changing the test users' own ratings of the movie changes the labels, not the predictions."""
+    res, _ = small_result
+    cfg = EvalConfig(target=SMALL, splits=1, seed=2, epochs=1)
+    split = target_split(movielens, SMALL, 2)
+    x = movielens.matrix()
+    x[split.test_users - 1, SMALL - 1] = 6 - x[split.test_users - 1, SMALL - 1]
+    rec = evaluate.run_target_split(movielens, x, split, cfg)
+    before = res["splits"][0]["test"]
+    assert [r["pred"] for r in rec["test"]] == [r["pred"] for r in before]  # also: deterministic
+    assert [r["rating"] for r in rec["test"]] == [6 - r["rating"] for r in before]
+
+
+@pytest.mark.integration
+def test_train_target_model(movielens):
+    pred, metrics, extra = evaluate.train_target_model(movielens, SMALL, "best", seed=1, epochs=1)
+    assert pred.config.target == SMALL - 1 and pred.config.train.epochs == 1 and pred.models
+    split = target_split(movielens, SMALL, 1)
+    assert extra["train_users"] == split.train_users.tolist()
+    assert extra["task"] == "target" and extra["target"] == SMALL and extra["preset"] == "best"
+    x = movielens.matrix()[split.test_users - 1]
+    y = x[:, SMALL - 1].copy()
+    x[:, SMALL - 1] = 0
+    assert metrics["test_rmse"] == pytest.approx(rmse(pred.predict(x, [SMALL - 1]).values[:, 0], y), rel=1e-9)
+    assert set(metrics) == {"test_rmse", "valid_rmse", "best_step", "train_seconds"}
+    json.dumps([metrics, extra])

@@ -1,0 +1,263 @@
+"""Tests for gnnrec.recommender: input validation, recommendations from the committed all-movies model
+(predictions, top lists, filters), explanations (k-NN additivity, GNN leave-one-out) and the
+receptive-field fallback."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gnnrec import graph as graph_mod, store
+from gnnrec.gnn import GNNPredictor, GNNPredictorConfig
+from gnnrec.graph import GraphConfig
+from gnnrec.recommender import Recommender, format_result, parse_ratings
+
+USER = {50: 5, 181: 4, 1: 2}  # Star Wars 5, Return of the Jedi 4, Toy Story 2
+
+
+# -- parse_ratings --------------------------------------------------------------------------------
+@pytest.mark.parametrize("ratings, message", [
+    ({}, "no ratings given"),
+    ([], "no ratings given"),
+    ({0: 5}, "unknown movie id 0"),
+    ({1683: 5}, "unknown movie id 1683"),
+    ({-1: 5}, "unknown movie id -1"),
+    ({"abc": 5}, "movie id 'abc' is not an integer"),
+    ({"5.0": 5}, "movie id '5.0' is not an integer"),
+    ({50.0: 5}, "movie id 50.0 is not an integer"),
+    ({None: 5}, "movie id None is not an integer"),
+    ({True: 5}, "movie id True is not an integer"),
+    ({50: 0}, "rating 0 of movie 50 is outside 1-5"),
+    ({50: 6}, "rating 6 of movie 50 is outside 1-5"),
+    ({50: 0.99}, "rating 0.99 of movie 50 is outside 1-5"),
+    ({50: -3}, "rating -3 of movie 50 is outside 1-5"),
+    ({50: float("nan")}, "rating nan of movie 50 is outside 1-5"),
+    ({50: float("inf")}, "rating inf of movie 50 is outside 1-5"),
+    ({50: "x"}, "rating 'x' of movie 50 is not a number"),
+    ({50: None}, "rating None of movie 50 is not a number"),
+    ({50: True}, "rating True of movie 50 is not a number"),
+    ({50: False}, "rating False of movie 50 is not a number"),
+    ({50: "9"}, "rating '9' of movie 50 is outside 1-5"),
+    ([(50, 5), (50, 4)], "movie 50 is rated twice"),
+    ([("50", 5), (50, 4)], "movie 50 is rated twice"),
+    ([(50, 5, 1)], r"\(50, 5, 1\) is not a \(movie id, rating\) pair"),
+    ([50], "50 is not a .movie id, rating. pair"),
+], ids=repr)
+def test_parse_ratings_errors(ratings, message):
+    with pytest.raises(ValueError, match=message):
+        parse_ratings(ratings)
+
+
+def test_parse_ratings_valid():
+    assert parse_ratings({50: 5, "181": "4", np.int64(1): 2.5}) == {50: 5.0, 181: 4.0, 1: 2.5}
+    assert parse_ratings([(1682, 1), ("1", 5.0)]) == {1682: 1.0, 1: 5.0}
+    assert parse_ratings(((m, r) for m, r in [(7, 3)])) == {7: 3.0}
+    out = parse_ratings({"50": np.float32(4.5)})
+    assert out == {50: 4.5} and all(type(k) is int and type(v) is float for k, v in out.items())
+
+
+def test_parse_ratings_huge_int():
+    with pytest.raises(ValueError, match="of movie 50"):
+        parse_ratings({50: 10 ** 400})
+
+
+def test_parse_ratings_numpy_bool():
+    with pytest.raises(ValueError, match="of movie 50"):
+        parse_ratings({50: np.True_})
+
+
+# -- recommend ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def rec(movielens):
+    return Recommender.load(data=movielens)
+
+
+@pytest.fixture(scope="module")
+def result(rec):
+    return rec.recommend(USER, top=10)
+
+
+@pytest.mark.integration
+def test_recommender_uses_committed_model(rec, movielens):
+    assert rec.checkpoint.name == "all-movies" and rec.gnn.config.target is None
+    assert rec.checkpoint.data_fingerprint == movielens.fingerprint()
+
+
+@pytest.mark.integration
+def test_predictions_cover_unrated_movies(result):
+    p = result.predictions
+    assert len(p) == 1679
+    assert p["movie"].is_unique and not p["movie"].isin(USER).any()
+    assert set(p.columns) >= {"movie", "title", "year", "genres", "n_raters", "gnn", "knn",
+                              "gnn_fallback", "knn_fallback"}
+    for name in ("gnn", "knn"):
+        assert p[name].between(1, 5).all() and p[name].notna().all()
+    assert result.ratings == {50: 5.0, 181: 4.0, 1: 2.0} and result.model == "all-movies"
+
+
+@pytest.mark.integration
+def test_predictions_match_models(rec, result):
+    x = np.zeros((1, 1682), dtype=np.float32)
+    for m, r in USER.items():
+        x[0, m - 1] = r
+    movies = result.predictions["movie"].to_numpy() - 1
+    g, k = rec.gnn.predict(x), rec.knn.predict(x)
+    np.testing.assert_allclose(result.predictions["gnn"], np.clip(g.values[0, movies], 1, 5))
+    np.testing.assert_allclose(result.predictions["knn"], np.clip(k.values[0, movies], 1, 5))
+    np.testing.assert_array_equal(result.predictions["gnn_fallback"], g.fallback[0, movies])
+    np.testing.assert_array_equal(result.predictions["n_raters"], rec.data.n_raters()[movies])
+
+
+@pytest.mark.integration
+def test_top_lists(result):
+    p = result.predictions
+    both = set(result.top["gnn"]["movie"]) & set(result.top["knn"]["movie"])
+    for name in ("gnn", "knn"):
+        top = result.top[name]
+        assert len(top) == 10
+        assert (np.diff(top[name].to_numpy()) <= 0).all()  # best first
+        assert not top["movie"].isin(USER).any()
+        assert top[name].iloc[0] == p[name].max()
+        assert top[name].iloc[-1] >= p[name].nlargest(10).iloc[-1]
+        assert list(top["agree"]) == [m in both for m in top["movie"]]
+        assert list(top.index) == list(range(10))
+
+
+@pytest.mark.integration
+def test_min_raters_filters(rec, result):
+    res = rec.recommend(USER, top=10, min_raters=100)
+    assert len(res.predictions) == 1679  # predictions stay complete; only the lists are filtered
+    eligible = res.predictions[res.predictions["n_raters"] >= 100]
+    for name in ("gnn", "knn"):
+        top = res.top[name]
+        assert (top["n_raters"] >= 100).all()
+        assert list(top["movie"]) == list(eligible.nlargest(10, name)["movie"])
+    # the unfiltered GNN list holds a movie with < 100 raters, so the filter did something
+    assert (result.top["gnn"]["n_raters"] < 100).any() or (result.top["knn"]["n_raters"] < 100).any()
+
+
+@pytest.mark.integration
+def test_changing_a_rating_changes_predictions(rec, result):
+    other = rec.recommend({**USER, 50: 1}, top=10)
+    for name in ("gnn", "knn"):
+        assert not np.allclose(other.predictions[name], result.predictions[name])
+    assert other.ratings[50] == 1.0
+
+
+@pytest.mark.integration
+def test_recommend_errors(rec):
+    with pytest.raises(ValueError, match="top=0"):
+        rec.recommend(USER, top=0)
+    with pytest.raises(ValueError, match="rating 7 of movie 50"):
+        rec.recommend({50: 7})
+
+
+@pytest.mark.integration
+def test_format_result(result):
+    text = format_result(result)
+    assert "Top 10 by GNN" in text and "Top 10 by KNN" in text
+    for name in ("gnn", "knn"):
+        for row in result.top[name].itertuples():
+            assert f"{row.title} ({row.year}) [id {row.movie}]" in text
+    assert "[id 50]" not in text
+
+
+@pytest.mark.integration
+def test_target_model_refused(movielens):
+    # refused from its config alone, before any use: an untrained target predictor is enough
+    ckpt = store.Checkpoint(name="t", predictor=GNNPredictor(GNNPredictorConfig(target=26)),
+                            graph_config=GraphConfig(), metrics={}, data_fingerprint=movielens.fingerprint(),
+                            created="", extra={})
+    with pytest.raises(ValueError, match="'t' predicts only movie 27.*--task all"):
+        Recommender(movielens, ckpt)
+
+
+# -- explain --------------------------------------------------------------------------------------
+def user_vector(ratings: dict) -> np.ndarray:
+    x = np.zeros((1, 1682), dtype=np.float32)
+    for m, r in ratings.items():
+        x[0, m - 1] = r
+    return x
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("movie", [172, 96, 1682])
+def test_explain_knn_additive(rec, movie):
+    user = {**USER, 174: 5, 98: 2, 127: 4}
+    ex = rec.explain(user, movie, model="knn")
+    t = movie - 1
+    pred = rec.knn.predict(user_vector(user), [t]).values[0, 0]
+    assert pred == pytest.approx(rec.knn.item_means[t] + ex["effect"].sum(), abs=1e-9)
+    assert sorted(ex["movie"]) == sorted(user) and list(ex["your_rating"]) == [user[m] for m in ex["movie"]]
+    assert (np.diff(ex["effect"].abs().to_numpy()) <= 0).all()  # biggest effect first
+    if ex["weight"].sum() > 0:
+        assert ex["weight"].sum() == pytest.approx(1.0)
+        assert (ex["weight"] >= 0).all()
+
+
+@pytest.mark.integration
+def test_explain_knn_nonzero(rec):
+    ex = rec.explain(USER, 172, model="knn")  # The Empire Strikes Back, correlated with Star Wars
+    assert (ex["effect"].abs() > 0).any()
+    assert ex.loc[ex["movie"] == 50, "effect"].iloc[0] > 0  # a 5 for Star Wars pulls it up
+
+
+@pytest.mark.integration
+def test_explain_gnn_leave_one_out(rec):
+    movie = 172
+    ex = rec.explain(USER, movie, model="gnn")
+    t = movie - 1
+    x = user_vector(USER)
+    base = rec.gnn.predict(x, [t]).values[0, 0]
+    assert not rec.gnn.predict(x, [t]).fallback[0, 0]
+    by_hand = {}
+    for m in USER:
+        y = x.copy()
+        y[0, m - 1] = 0
+        by_hand[m] = base - rec.gnn.predict(y, [t]).values[0, 0]
+    assert sorted(ex["movie"]) == sorted(USER)
+    for row in ex.itertuples():
+        assert row.effect == pytest.approx(by_hand[row.movie], abs=1e-6)
+        assert math.isnan(row.weight)
+    assert (ex["effect"].abs() > 1e-6).any()  # the check above could fail
+    assert (np.diff(ex["effect"].abs().to_numpy()) <= 0).all()
+
+
+@pytest.mark.integration
+def test_explain_errors(rec):
+    with pytest.raises(ValueError, match="model='svd'"):
+        rec.explain(USER, 172, model="svd")
+    with pytest.raises(ValueError, match="unknown movie id 0"):
+        rec.explain(USER, 0)
+    with pytest.raises(ValueError, match="no ratings given"):
+        rec.explain({}, 172)
+
+
+# -- the receptive-field fallback -----------------------------------------------------------------
+@pytest.mark.integration
+def test_isolated_movie_gives_fallback(rec):
+    s = rec.gnn.graph.shift
+    isolated = np.flatnonzero(np.diff(s.indptr) == 0)
+    assert len(isolated) > 0
+    movie = int(isolated[0]) + 1
+    res = rec.recommend({movie: 5}, top=5)
+    p = res.predictions
+    assert len(p) == 1681
+    assert p["gnn_fallback"].all()
+    # the fallback is the movie's mean rating
+    np.testing.assert_allclose(p["gnn"], np.clip(rec.gnn.item_means[p["movie"] - 1], 1, 5))
+
+
+@pytest.mark.integration
+def test_fallback_outside_receptive_field(rec):
+    """Rating only Star Wars: movies more than the receptive field's hops away fall back, the rest do not."""
+    res = rec.recommend({50: 5}, top=5)
+    p = res.predictions
+    hops = rec.gnn.receptive_field()
+    reach = set(graph_mod.neighbours(rec.gnn.graph.shift, [49], hops=hops) + 1)
+    inside = p["movie"].isin(reach).to_numpy()
+    assert inside.any() and (~inside).any()
+    assert not p["gnn_fallback"][inside].any()
+    assert p["gnn_fallback"][~inside].all()
