@@ -30,7 +30,7 @@ def main() -> None:
     for target in (int(t) for t in args.targets.split(",")):
         t0 = time.perf_counter()
         res = evaluate.evaluate_target(d, evaluate.EvalConfig(target=target, splits=args.splits, seed=args.seed,
-                                                              preset=args.preset))
+                                                              preset=args.preset), workers=2)
         secs = time.perf_counter() - t0
         s = res["summary"]
         out[target] = {"title": res["title"], "seconds": secs, "summary": s}

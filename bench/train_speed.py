@@ -16,7 +16,7 @@ import torch
 
 from gnnrec import data as data_mod
 from gnnrec import evaluate
-from gnnrec.gnn import GNNPredictor, preset
+from gnnrec.gnn import GNNPredictor
 from gnnrec.graph import ItemGraph
 
 

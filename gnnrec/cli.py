@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -40,7 +39,7 @@ def cmd_evaluate(args) -> int:
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     if args.task == "target":
         cfg = evaluate.EvalConfig(target=args.target, splits=args.splits, seed=args.seed, preset=args.preset)
-        res = evaluate.evaluate_target(d, cfg, on_split=lambda i, r: print(
+        res = evaluate.evaluate_target(d, cfg, workers=args.workers, on_split=lambda i, r: print(
             f"split {i + 1}/{args.splits} (seed {r['seed']}): " +
             ", ".join(f"{k} {v:.4f}" for k, v in r["rmse"].items()), flush=True))
         title = f"{d.title(args.target)}: RMSE over {args.splits} splits ({res['seconds']:.1f} s)"
@@ -122,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--preset", default=None, help="GNN preset: seed (the reference configuration), best "
                    "(default for --task target) or all (default for --task all)")
     e.add_argument("--json", help="write every prediction and the summary here")
+    e.add_argument("--workers", type=int, default=2, help="processes running target-task splits at once (default 2)")
     e.set_defaults(fn=cmd_evaluate)
 
     t = sub.add_parser("train", help="train a GNN and save it in the model store")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import multiprocessing
-import os
 import time
 from typing import Callable
 
@@ -13,8 +12,8 @@ import numpy as np
 import torch
 
 from .data import MovieLens
-from .gnn import GNNPredictor, linear_twin, preset
-from .graph import GraphConfig, ItemGraph
+from .gnn import GNNPredictor, Preset, linear_twin, preset
+from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, Predictor
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
@@ -55,19 +54,27 @@ class EvalConfig:
     target: int = DEFAULT_TARGET  # GroupLens movie id
     splits: int = 10  # number of random user splits
     seed: int = 0  # splits are seeded seed, seed+1, ...
-    preset: str = "best"  # GNN recipe (gnn.PRESETS): "seed" is the reference configuration
+    preset: str | Preset = "best"  # GNN recipe: a name in gnn.PRESETS ("seed" is the reference) or a Preset
     knn_k: int = 40  # neighbours of the k-NN baseline
     epochs: int | None = None  # override the preset's epochs (None: keep)
 
     def __post_init__(self) -> None:
-        preset(self.preset, task="target")  # raises on an unknown name or an all-movies recipe
+        resolve_preset(self.preset)  # raises on an unknown name or an all-movies recipe
         if self.splits < 1:
             raise ValueError(f"splits={self.splits} must be >= 1")
 
 
+def resolve_preset(p: str | Preset) -> Preset:
+    if isinstance(p, Preset):
+        if p.task != "target":
+            raise ValueError(f"this preset is made for the {p.task!r} task, not 'target'")
+        return p
+    return preset(p, task="target")
+
+
 def split_models(cfg: EvalConfig, target_index: int, seed: int):
     """The GNN and linear-filter configs and the graph config of one split."""
-    p = preset(cfg.preset, task="target")
+    p = resolve_preset(cfg.preset)
     train = dataclasses.replace(p.predictor.train, seed=seed,
                                 **({"epochs": cfg.epochs} if cfg.epochs is not None else {}))
     gnn_cfg = dataclasses.replace(p.predictor, target=target_index, train=train)
@@ -129,16 +136,17 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
     """The seed's protocol over ``cfg.splits`` splits; the JSON-ready result.
 
     Args:
-        workers: processes running splits at once (default: the CPU count, at most 2 and at
-            most the number of splits); 1 runs in this process. Every split runs on one thread
-            either way, so results do not depend on it.
+        workers: processes running splits at once (default 1: in this process; the CLI and the
+            benchmarks use 2). Every split runs on one thread either way, so results do not
+            depend on it. Workers are spawned: a script calling this needs the
+            ``if __name__ == "__main__":`` guard.
         on_split: called as ``on_split(i, record)`` in split order as each split finishes.
     """
     data.check_movie(cfg.target)
     t0 = time.perf_counter()
     x = data.matrix()
     splits = [target_split(data, cfg.target, cfg.seed + i) for i in range(cfg.splits)]
-    workers = min(workers or min(os.cpu_count() or 1, 2), cfg.splits)
+    workers = min(workers or 1, cfg.splits)
     records: list[dict] = []
     if workers <= 1:
         threads = torch.get_num_threads()
@@ -165,7 +173,9 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
 def config_dict(cfg: EvalConfig) -> dict:
     """The experiment's config as plain JSON, the preset spelled out."""
     gnn_cfg, _, graph_cfg = split_models(cfg, cfg.target - 1, cfg.seed)
-    return {**dataclasses.asdict(cfg), "gnn": dataclasses.asdict(gnn_cfg), "graph": dataclasses.asdict(graph_cfg)}
+    d = dataclasses.asdict(cfg)
+    d["preset"] = cfg.preset if isinstance(cfg.preset, str) else "custom"
+    return {**d, "gnn": dataclasses.asdict(gnn_cfg), "graph": dataclasses.asdict(graph_cfg)}
 
 
 def train_target_model(data: MovieLens, target: int, preset_name: str = "best", seed: int = 0,

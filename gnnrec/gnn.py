@@ -15,7 +15,7 @@ import torch
 
 from . import train as train_mod
 from .graph import GraphConfig, ItemGraph
-from .models import GNNConfig, LocalGNN, LocalPlan, diffuse, to_torch_sparse
+from .models import GNNConfig, LocalGNN, LocalPlan, to_torch_sparse
 from .predict import Predictor
 
 Encoding = Literal["raw", "centered", "centered+observed", "baseline", "baseline+observed"]
@@ -29,17 +29,19 @@ class GNNPredictorConfig:
 
     model: GNNConfig = GNNConfig()  # layers, taps, widths
     train: train_mod.TrainConfig = train_mod.TrainConfig()  # optimiser and schedule
-    encoding: Encoding = "raw"  # raw ratings (seed) / minus the user's mean, added back at the output
+    encoding: Encoding = "raw"  # graph signal and output offset: see encode(); "raw" is the seed's
     target: int | None = None  # movie column the model is trained for; None = every movie
     weights: Literal["best", "last"] = "best"  # which weights predict: best on validation, or last
     ensemble: int = 1  # models trained with seeds seed..seed+E-1, predictions averaged
-    hide_fraction: float = 0.2  # all-movies training: share of a user's ratings hidden per step
+    hide_fraction: float = 0.2  # all-movies training: share of the ratings made labels, redrawn each epoch
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding={self.encoding!r}: choose one of {ENCODINGS}")
         if self.weights not in ("best", "last"):
             raise ValueError(f"weights={self.weights!r}: choose 'best' or 'last'")
+        if not 0 < self.hide_fraction < 1:
+            raise ValueError(f"hide_fraction={self.hide_fraction!r} must be between 0 and 1")
         if self.ensemble < 1:
             raise ValueError(f"ensemble={self.ensemble!r} must be >= 1")
         channels = 2 if self.encoding.endswith("+observed") else 1
@@ -273,16 +275,18 @@ class Preset:
     task: Literal["target", "all"] = "target"  # what the training schedule is made for
 
 
-_ALL_TRAIN = train_mod.TrainConfig(epochs=8, batch_size=32, valid_every=27)  # all movies: ~27 steps/epoch
+_ALL_TRAIN = train_mod.TrainConfig(epochs=10, batch_size=32, valid_every=27)  # all movies: ~28 steps an epoch
 
 PRESETS: dict[str, Preset] = {
     "seed": Preset(GNNPredictorConfig(), GraphConfig(k=10, min_common=1),
                    "the seed/reference: raw ratings in, k=10 graph with no co-rater minimum"),
     "best": Preset(GNNPredictorConfig(encoding="centered+observed"), GraphConfig(k=10, min_common=10),
                    "ratings centred by the user's mean plus an observed channel; k=10 graph, >=10 co-raters"),
-    "all": Preset(GNNPredictorConfig(encoding="centered", train=_ALL_TRAIN), GraphConfig(k=10, min_common=10),
-                  "one model for every movie: centred ratings, random hiding, k=10 graph, >=10 co-raters",
-                  task="all"),
+    "all": Preset(GNNPredictorConfig(encoding="baseline+observed", train=_ALL_TRAIN),
+                  GraphConfig(k=20, min_common=10, shrinkage=25.0),
+                  "one model for every movie: ratings minus item mean and user offset, observed channel; "
+                  "labels resampled each epoch and kept out of the training graph; k=20 graph, >=10 co-raters, "
+                  "correlations shrunk by n/(n+25)", task="all"),
 }
 
 

@@ -175,7 +175,7 @@ def recommend(ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0,
 
 def format_result(res: Recommendations) -> str:
     """Both top-N lists as text, titles included."""
-    lines = [f"Your ratings: " + ", ".join(f"{m}={r:g}" for m, r in res.ratings.items()), ""]
+    lines = ["Your ratings: " + ", ".join(f"{m}={r:g}" for m, r in res.ratings.items()), ""]
     for name in MODELS:
         lines.append(f"Top {len(res.top[name])} by {name.upper()} (model {res.model if name == 'gnn' else 'k-NN'}):")
         for i, row in res.top[name].iterrows():

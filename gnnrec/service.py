@@ -38,7 +38,6 @@ MAX_IMPORT_BYTES = 1_000_000  # an import CSV larger than this is refused
 MAX_IMPORT_ROWS = 2_000  # ... and so is one with more data rows (there are only 1,682 movies)
 MAX_LINK_RATINGS = 200  # more ratings than this do not fit a sensible share link
 MAX_QUERY_CHARS = 4_000
-QUERY_KEYS = ("r", "model")  # the app's own query parameters
 STREAMLIT_QUERY_KEYS = ("embed", "embed_options")  # Streamlit's own: ignored silently
 EXPLAIN_MAX = 64  # the GNN's leave-one-out explanation covers at most this many ratings
 MAX_LIVE_SPLITS = 3  # live evaluation on a shared host: 10-30 s per split
@@ -72,12 +71,6 @@ def stars(rating: float) -> str:
     """``4 -> "★★★★☆"`` (rounded to whole stars)."""
     n = int(round(float(rating)))
     return "★" * n + "☆" * (5 - n)
-
-
-def _clean(ratings: Mapping[int, float]) -> dict[int, float]:
-    """Validated ratings with integral values as ints (4.0 -> 4)."""
-    out = parse_ratings(ratings)
-    return {m: (int(r) if float(r).is_integer() else r) for m, r in out.items()}
 
 
 def ratings_key(ratings: Mapping[int, float]) -> tuple:
@@ -268,17 +261,17 @@ class ModelInfo:
         if not self.ok:
             return "unreadable"
         m = self.config.get("model", {})
-        parts = [f"widths {tuple(m.get('features', ()))}", f"taps {tuple(m.get('taps', ()))}",
-                 f"k={self.graph.get('k')}"]
+        parts = [f"widths {' × '.join(map(str, m.get('features', ())))}",
+                 f"taps {' × '.join(map(str, m.get('taps', ())))}", f"graph k={self.graph.get('k')}"]
         if "valid_rmse" in self.metrics:
             parts.insert(0, f"valid RMSE {self.metrics['valid_rmse']:.4f}")
         return ", ".join(parts)
 
 
 def store_signature(folder: Path | None = None) -> tuple:
-    """``((name, mtime_ns, size), ...)`` of the model files: changes when any model changes."""
+    """``(folder, (name, mtime_ns, size), ...)`` of the model files: changes when any model changes."""
     folder = folder or store.models_dir()
-    out = []
+    out: list = [str(folder)]
     for name in store.list_names(folder):
         try:
             st = (folder / f"{name}.pt").stat()
@@ -289,12 +282,13 @@ def store_signature(folder: Path | None = None) -> tuple:
 
 
 def model_signature(name: str, folder: Path | None = None) -> tuple:
-    """``(mtime_ns, size)`` of one model file, ``None`` parts if it is missing."""
+    """``(path, mtime_ns, size)`` of one model file, ``None`` parts if it is missing."""
     try:
-        st = store.path_for(name, folder).stat()
-        return st.st_mtime_ns, st.st_size
+        path = store.path_for(name, folder)
+        st = path.stat()
+        return str(path), st.st_mtime_ns, st.st_size
     except (OSError, store.StoreError):
-        return None, None
+        return None, None, None
 
 
 def list_models(data_fingerprint: str | None = None, folder: Path | None = None) -> list[ModelInfo]:
@@ -327,7 +321,7 @@ def models_table(models: Iterable[ModelInfo]) -> pd.DataFrame:
             "taps": " × ".join(map(str, mc.get("taps", ()))) or None,
             "k": m.graph.get("k"), "epochs": tc.get("epochs"), "lr": tc.get("lr"), "batch": tc.get("batch_size"),
             "train s": m.metrics.get("train_seconds"), "created": m.created[:19].replace("T", " "),
-            "made by": m.extra.get("made_by", m.extra.get("preset", "")),
+            "recipe": m.extra.get("preset", ""), "made by": m.extra.get("made_by", "cli"),
         })
     return pd.DataFrame(rows)
 
@@ -457,8 +451,7 @@ def disagreements(rec: Recommender, res: Recommendations, n: int = 10) -> pd.Dat
                      "hops from your ratings": int(hops[m]) if hops[m] >= 0 else None,
                      "closest rated movie": rec.data.title(int(rated[j]) + 1),
                      "its correlation": round(float(c[j]), 2),
-                     "knn fell back": bool(p["knn_fallback"].iat[i]),
-                     "gnn fell back": bool(p["gnn_fallback"].iat[i])})
+                     "mean only": ", ".join(n for n in ("gnn", "knn") if p[f"{n}_fallback"].iat[i]) or ""})
     return pd.DataFrame(rows)
 
 
@@ -556,7 +549,8 @@ def neighbour_table(nb: Neighbourhood) -> pd.DataFrame:
     t = nb.nodes.iloc[1:]
     return pd.DataFrame({"title": t["title"].to_numpy(), "correlation": t["corr"].to_numpy(),
                          "hop": t["hop"].to_numpy(), "raters": t["raters"].to_numpy(),
-                         "your rating": t["your_rating"].to_numpy(), "year": t["year"].to_numpy(),
+                         "your rating": [stars(r) if pd.notna(r) else "" for r in t["your_rating"]],
+                         "year": t["year"].to_numpy(),
                          "via": t["via"].to_numpy(), "genres": t["genres"].to_numpy(), "movie": t["movie"].to_numpy()})
 
 
@@ -888,8 +882,9 @@ _eval_lock = threading.Lock()
 EVAL_CACHE_SIZE = 16
 
 
-def eval_key(data: data_mod.MovieLens, target: int, splits: int, preset: str) -> tuple:
-    return (data.fingerprint(), int(target), int(splits), str(preset))
+def eval_key(fingerprint: str, target: int, splits: int, preset: str) -> tuple:
+    """What identifies a live evaluation: the data and the request."""
+    return (str(fingerprint), int(target), int(splits), str(preset))
 
 
 def cached_evaluation(key: tuple) -> dict | None:
@@ -911,7 +906,7 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
     """Check the request, then evaluate in the background; events are ``(split index, record)``;
     the result is also kept for :func:`cached_evaluation`."""
     check_eval_request(data, target, splits, preset)
-    key = eval_key(data, target, splits, preset)
+    key = eval_key(data.fingerprint(), target, splits, preset)
 
     def run(report, cancelled):
         res = evaluate(data, target, splits, preset,

@@ -23,6 +23,7 @@ import pandas as pd
 from .service import MODEL_LABELS, Neighbourhood, stars
 
 COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
+SHORT = {"gnn": "GNN", "gnn_last": "GNN (last)", "linear": "Linear", "knn": "k-NN", "item_mean": "Item mean"}
 POSITIVE, NEGATIVE = "#1a9850", "#d73027"  # edge colours: correlation > 0 / < 0
 TARGET, RATED, OTHER = "#e66101", "#fdb863", "#5e81ac"  # node colours
 
@@ -106,7 +107,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                      dashes=bool(c < 0))
     net.set_options(json.dumps({
         "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 150, "fit": True},
-                    "forceAtlas2Based": {"gravitationalConstant": -60, "springLength": 110}},
+                    "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 150, "avoidOverlap": 0.6}},
         "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
         "edges": {"smooth": False},
     }))
@@ -137,12 +138,17 @@ def rmse_bars(summary: pd.DataFrame, title: str = ""):
     """Mean RMSE per model with ± std error bars (over splits)."""
     go = _go()
     fig = go.Figure(go.Bar(
-        x=[f"{esc(l)}<br><b>{m:.3f}</b> ± {sd:.3f}" for l, m, sd in zip(summary["label"], summary["mean"], summary["std"])],
-        y=summary["mean"], error_y={"type": "data", "array": summary["std"], "visible": True},
+        x=[esc(SHORT.get(m, l)) for m, l in zip(summary["model"], summary["label"])], y=summary["mean"],
+        error_y={"type": "data", "array": summary["std"], "visible": True, "color": "#333333"},
         marker_color=[COLOURS.get(m, "#888888") for m in summary["model"]],
-        hovertemplate="RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
+        customdata=[esc(l) for l in summary["label"]],
+        hovertemplate="%{customdata}: RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
     lo = float(max(0.0, (summary["mean"] - summary["std"]).min() - 0.1))
-    fig.update_layout(title=esc(title), yaxis_title="test RMSE (lower is better)", yaxis_range=[lo, None],
+    hi = float((summary["mean"] + summary["std"]).max())
+    for x, (m, sd) in enumerate(zip(summary["mean"], summary["std"])):
+        fig.add_annotation(x=x, y=m + sd, text=f"{m:.3f}", showarrow=False, yshift=10, font={"size": 12})
+    fig.update_layout(title=esc(title), yaxis_title="test RMSE (lower is better)",
+                      yaxis_range=[lo, hi + 0.08 * (hi - lo) + 0.02], xaxis_tickangle=0,
                       margin={"t": 50, "b": 40, "l": 60, "r": 20}, height=380)
     return fig
 
