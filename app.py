@@ -9,13 +9,13 @@ import streamlit as st
 
 from pages import common
 
-st.set_page_config(page_title="gnnrec: GNN movie recommendations", page_icon="🎬", layout="wide")
+st.set_page_config(page_title="gnnrec: GNN movie recommendations", layout="wide")  # default icon: served locally
 
 PAGES = [
-    st.Page("pages/recommend.py", title="Recommend", icon="⭐", default=True),
-    st.Page("pages/neighbourhood.py", title="Neighbourhood", icon="🕸️", url_path="neighbourhood"),
-    st.Page("pages/compare.py", title="Compare", icon="📊", url_path="compare"),
-    st.Page("pages/train.py", title="Train", icon="🛠️", url_path="train"),
+    st.Page("pages/recommend.py", title="Recommend", default=True),
+    st.Page("pages/neighbourhood.py", title="Neighbourhood", url_path="neighbourhood"),
+    st.Page("pages/compare.py", title="Compare", url_path="compare"),
+    st.Page("pages/train.py", title="Train", url_path="train"),
 ]
 
 page = st.navigation(PAGES)

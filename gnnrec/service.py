@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_mod
-from . import store
+from . import jobs, store
 from .gnn import PRESETS, GNNPredictor, GNNPredictorConfig
 from .graph import GraphConfig, ItemGraph
 from .models import GNNConfig, LocalGNN
@@ -155,8 +155,7 @@ def parse_ratings_csv(raw: bytes) -> dict[int, float]:
         if len(problems) >= 5:
             problems.append("…")
             break
-        cell = lambda i: row[i].strip() if i < len(row) else ""  # noqa: E731
-        m_txt, r_txt = cell(movie_col), cell(rating_col)
+        m_txt, r_txt = (row[i].strip() if i < len(row) else "" for i in (movie_col, rating_col))
         try:
             mid = int(m_txt)
         except ValueError:
@@ -375,14 +374,16 @@ def explain(rec: Recommender, ratings: Mapping[int, float], movie: int, model: s
         note = (f"k-NN: the prediction is the movie's mean plus these {len(used)} weighted deviations"
                 if len(used) else "k-NN: none of your rated movies is positively correlated with it, so "
                 "it predicts the movie's mean rating")
+        if len(used):
+            note += "; " + _driver(used.iloc[0])
         return used.reset_index(drop=True) if len(used) else df.head(0), note
     if model != "gnn":
         raise ValueError(f"model={model!r}: choose 'gnn' or 'knn'")
     t = movie - 1
     x = rec.vector(ratings)
     rated = np.array(sorted(ratings)) - 1  # (R,)
-    note = "GNN: change of the prediction if that one rating were removed (the GNN is nonlinear: " \
-           "effects need not add up)"
+    note = "GNN: change of the prediction if that one rating were removed (nonlinear: the effects " \
+           "need not add up)"
     if len(rated) > EXPLAIN_MAX:
         closeness = np.abs(rec.knn.corr[t, rated])
         rated = np.sort(rated[np.argsort(-closeness, kind="stable")[:EXPLAIN_MAX]])
@@ -397,7 +398,12 @@ def explain(rec: Recommender, ratings: Mapping[int, float], movie: int, model: s
     df = pd.DataFrame({"movie": rated + 1, "title": rec.movies["title"].to_numpy()[rated],
                        "your_rating": x[0, rated], "effect": effect})
     df = df.reindex(df["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
-    return df, note
+    return df, note + "; " + _driver(df.iloc[0])
+
+
+def _driver(row) -> str:
+    """"your ★★★★★ for Star Wars moved it most (+0.67)"."""
+    return f"your {stars(row['your_rating'])} for {row['title']} moved it most ({row['effect']:+.2f})"
 
 
 def predict_movie(rec: Recommender, ratings: Mapping[int, float], movie: int) -> dict:
@@ -774,16 +780,15 @@ def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
 
 
 # -- background jobs ------------------------------------------------------------------------------------
-class JobBusy(RuntimeError):
-    """Another training or evaluation is running in this app (one at a time on a shared host)."""
+JobBusy = jobs.Busy  # another training or evaluation holds the server (one at a time on a shared host)
 
 
 class Job:
     """One background computation (training or evaluation) with progress events and a cancel flag.
 
     ``fn(report, cancelled)`` runs in a daemon thread; ``report(event)`` appends to
-    :attr:`events`; ``cancelled()`` is True once :meth:`cancel` was called. Read the state with
-    :meth:`snapshot` (thread-safe copies).
+    :meth:`events`; ``cancelled()`` is True once :meth:`cancel` was called. The process-wide
+    :data:`gnnrec.jobs.HEAVY` lock is taken before the thread starts and freed when it ends.
     """
 
     def __init__(self, kind: str, label: str, fn: Callable[[Callable, Callable[[], bool]], object],
@@ -796,6 +801,7 @@ class Job:
         self._events: list = []
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._hold = None  # the HEAVY lock's context, exited by the job's thread
         self.thread = threading.Thread(target=self._run, name=f"gnnrec-{kind}", daemon=True)
 
     def _run(self) -> None:
@@ -811,7 +817,8 @@ class Job:
             result, state, error = None, "failed", f"{type(e).__name__}: {str(e)[:300]}"
         with self._lock:
             self.result, self.state, self.error, self.finished = result, state, error, time.time()
-        _release(self)
+        if self._hold is not None:
+            self._hold.__exit__(None, None, None)
 
     def _report(self, event) -> None:
         with self._lock:
@@ -840,41 +847,28 @@ class Job:
         return (self.finished or time.time()) - self.started
 
 
-_slot_lock = threading.Lock()
-_active: Job | None = None
-
-
-def _release(job: Job) -> None:
-    global _active
-    with _slot_lock:
-        if _active is job:
-            _active = None
-
-
-def active_job() -> Job | None:
-    with _slot_lock:
-        return _active
-
-
-def start_job(kind: str, label: str, fn, total: int | None = None) -> Job:
-    """Start ``fn`` in the background unless another job runs (JobBusy says which)."""
-    global _active
-    with _slot_lock:
-        if _active is not None and _active.running:
-            raise JobBusy(f"another {_active.kind} ({_active.label}) is running for {_active.elapsed():.0f} s; "
-                          "this shared host runs one at a time: wait for it to finish, then start yours")
-        job = Job(kind, label, fn, total)
-        _active = job
-    job.thread.start()
+def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = "app") -> Job:
+    """Start ``fn`` in the background, holding :data:`gnnrec.jobs.HEAVY`; :class:`gnnrec.jobs.Busy`
+    (at once, nothing started) if another job holds it."""
+    job = Job(kind, label, fn, total)
+    hold = jobs.HEAVY.hold(owner, f"{kind} {label}")
+    hold.__enter__()  # raises Busy
+    job._hold = hold
+    try:
+        job.thread.start()
+    except BaseException:
+        hold.__exit__(None, None, None)
+        raise
     return job
 
 
-def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder: Path | None = None) -> Job:
+def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder: Path | None = None,
+                   owner: str = "app") -> Job:
     """Check the request, then train in the background; events are :class:`Progress`."""
     spec.check()
     name = check_new_name(name, folder)
     return start_job("training", name, lambda report, cancelled: train_model(
-        data, spec, name, on_progress=report, cancel=cancelled, folder=folder), total=spec.steps())
+        data, spec, name, on_progress=report, cancel=cancelled, folder=folder), total=spec.steps(), owner=owner)
 
 
 _eval_results: dict[tuple, dict] = {}  # finished live evaluations, shared by all sessions (bounded)
@@ -902,7 +896,7 @@ def _remember(key: tuple, result: dict) -> dict:
     return result
 
 
-def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset: str) -> Job:
+def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset: str, owner: str = "app") -> Job:
     """Check the request, then evaluate in the background; events are ``(split index, record)``;
     the result is also kept for :func:`cached_evaluation`."""
     check_eval_request(data, target, splits, preset)
@@ -913,7 +907,8 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
                        on_split=lambda i, rec: report((i, {"seed": rec["seed"], "rmse": rec["rmse"]})))
         return _remember(key, res)
 
-    return start_job("evaluation", f"{data.title(target)}, {splits} split(s), preset {preset}", run, total=int(splits))
+    return start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}", run,
+                     total=int(splits), owner=owner)
 
 
 def history_table(history: Iterable) -> pd.DataFrame:

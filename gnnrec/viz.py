@@ -113,7 +113,8 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     }))
     page = net.generate_html(notebook=False)
     page = strip_external(page)
-    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _TOOLTIP_JS, page, count=1)
+    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _TOOLTIP_JS,
+                      page, count=1)
     if n != 1:
         raise RuntimeError("unexpected pyvis template: cannot install the escaped tooltips")
     page = page.replace("<center>\n<h1></h1>\n</center>", "").replace(
@@ -138,10 +139,10 @@ def rmse_bars(summary: pd.DataFrame, title: str = ""):
     """Mean RMSE per model with ± std error bars (over splits)."""
     go = _go()
     fig = go.Figure(go.Bar(
-        x=[esc(SHORT.get(m, l)) for m, l in zip(summary["model"], summary["label"])], y=summary["mean"],
+        x=[esc(SHORT.get(m, lab)) for m, lab in zip(summary["model"], summary["label"])], y=summary["mean"],
         error_y={"type": "data", "array": summary["std"], "visible": True, "color": "#333333"},
         marker_color=[COLOURS.get(m, "#888888") for m in summary["model"]],
-        customdata=[esc(l) for l in summary["label"]],
+        customdata=[esc(lab) for lab in summary["label"]],
         hovertemplate="%{customdata}: RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
     lo = float(max(0.0, (summary["mean"] - summary["std"]).min() - 0.1))
     hi = float((summary["mean"] + summary["std"]).max())
@@ -160,7 +161,8 @@ def prediction_scatter(points: pd.DataFrame):
     rng = np.random.default_rng(0)
     for model, g in points.groupby("model", sort=False):
         fig.add_trace(go.Scatter(
-            x=g["rating"] + rng.uniform(-0.18, 0.18, len(g)), y=g["pred"], mode="markers", name=esc(MODEL_LABELS.get(model, model)),
+            x=g["rating"] + rng.uniform(-0.18, 0.18, len(g)), y=g["pred"], mode="markers",
+            name=esc(MODEL_LABELS.get(model, model)),
             marker={"size": 6, "opacity": 0.6, "color": COLOURS.get(model, "#888888")},
             customdata=np.stack([g["rating"], g["split"], g["user"].fillna(-1)], axis=1),
             hovertemplate="true %{customdata[0]:.0f}, predicted %{y:.2f}<br>split %{customdata[1]}, "
@@ -200,7 +202,8 @@ def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame):
         fig.add_trace(go.Scatter(
             x=highlight["knn"], y=highlight["gnn"], mode="markers", name="largest disagreements",
             marker={"size": 10, "color": "#e66101", "line": {"width": 1, "color": "#000"}},
-            text=[esc(t) for t in highlight["title"]], hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
+            text=[esc(t) for t in highlight["title"]],
+            hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[1, 5], y=[1, 5], mode="lines", name="agree", line={"dash": "dot", "color": "#888"},
                              hoverinfo="skip"))
     fig.update_layout(xaxis_title="k-NN prediction", yaxis_title="GNN prediction", height=380,

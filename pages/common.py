@@ -9,12 +9,42 @@ changed file is reloaded and one session's choice never changes another's.
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import streamlit as st
 
 from gnnrec import data as data_mod
 from gnnrec import service, store
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text) -> str:
+    """Text (file names, link values, error messages) shown literally in a Markdown element."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def alert(level: str, text) -> None:
+    """``st.error``/``warning``/``info``/``success`` of plain text (never read as Markdown)."""
+    getattr(st, level)(plain(text))
+
+
+def guard() -> None:
+    """Call first in every page. With a folder named ``pages/`` beside app.py, Streamlit runs a
+    requested page file on its own (the legacy multipage mode) until ``st.navigation`` has run
+    once in the process: a fresh server's first visit to a deep link, and every AppTest rerun.
+    Switch that mode off and rerun, so that app.py (sidebar, session set-up) always runs."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no legacy mode to leave
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 # -- cached data and models -------------------------------------------------------------------------------
@@ -28,7 +58,7 @@ def data() -> data_mod.MovieLens | None:
     try:
         return _data()
     except data_mod.DataError as e:
-        st.error(f"The MovieLens-100K data could not be loaded: {e}")
+        alert("error", f"The MovieLens-100K data could not be loaded: {e}")
         return None
 
 
@@ -77,7 +107,8 @@ def recommender():
     name = model_name()
     if name is None:
         return None, ("no usable all-movies model in the store "
-                      f"({store.models_dir()}); train one on the Train page or with `python -m gnnrec train --task all`")
+                      f"({store.models_dir()}); train one on the Train page or with "
+                      "`python -m gnnrec train --task all`")
     try:
         return _recommender(name, service.model_signature(name), data_info()["fingerprint"]), None
     except (store.StoreError, ValueError) as e:
@@ -153,7 +184,7 @@ def flash(level: str, text: str) -> None:
 
 def show_flash() -> None:
     for level, text in st.session_state.pop("flash", []):
-        getattr(st, level)(text)
+        alert(level, text)
 
 
 def _set_ratings(new: dict, message: str | None = None) -> None:
@@ -165,20 +196,25 @@ def _set_ratings(new: dict, message: str | None = None) -> None:
         flash("success", message)
 
 
+def stars_key() -> str:
+    """The stars widget's key: a new one after each rating, so the widget starts empty again."""
+    return f"rate_stars_{st.session_state.get('rate_round', 0)}"
+
+
 def on_rate() -> None:
     """Stars clicked: rate the movie in the search box."""
     ss = st.session_state
-    movie, value = ss.get("rate_movie"), ss.get("rate_stars")
+    movie, value = ss.get("rate_movie"), ss.get(stars_key())
     if value is None:
         return
+    ss["rate_round"] = ss.get("rate_round", 0) + 1
     if movie is None:
         flash("warning", "Pick a movie in the search box first, then click the stars.")
-    else:
-        new = dict(ratings())
-        new[int(movie)] = int(value) + 1  # st.feedback stars: 0..4
-        ss["ratings"] = new
-        ss["rate_movie"] = None
-    ss["rate_stars"] = None
+        return
+    new = dict(ratings())
+    new[int(movie)] = int(value) + 1  # st.feedback stars: 0..4
+    ss["ratings"] = new
+    ss["rate_movie"] = None
 
 
 def on_remove() -> None:
@@ -230,6 +266,21 @@ def on_import() -> None:
     else:
         merged = {**ratings(), **new}
     _set_ratings(merged, f"Imported {len(new)} rating(s) from {up.name!r}; you now have {len(merged)}.")
+
+
+def owner() -> str:
+    """This session's id for the one-heavy-job lock (so its messages can say 'you')."""
+    return st.session_state.setdefault("_owner", uuid.uuid4().hex)
+
+
+def on_run_evaluation() -> None:
+    """Compare page's Run button: start a live evaluation of the chosen target."""
+    ss = st.session_state
+    try:
+        ss["eval_job"] = service.start_evaluation(_data(), int(ss["cmp_target"]), int(ss["cmp_splits"]),
+                                                  ss["cmp_preset"], owner=owner())
+    except (ValueError, service.JobBusy, data_mod.DataError) as e:
+        ss["cmp_error"] = f"Not started: {e}"
 
 
 def sync_link() -> str | None:
@@ -289,7 +340,10 @@ def sidebar() -> None:
                 flash("warning", f"The link asks for model {wanted!r}, which is not a usable model here; "
                                  f"using {ss.get('model_name') or service.default_model(all_models)!r} instead.")
         if ss.get("model_name") not in usable:
-            ss["model_name"] = service.default_model(all_models)
+            gone, ss["model_name"] = ss.get("model_name"), service.default_model(all_models)
+            if gone is not None:
+                flash("warning", f"Model {gone!r} is no longer usable (see the sidebar); now using "
+                                 f"{ss['model_name']!r}.")
         by_name = {m.name: m for m in all_models}
         if usable:
             st.selectbox("Active model", usable, key="model_name",
@@ -298,7 +352,7 @@ def sidebar() -> None:
             st.caption(m.describe())
         broken = [m for m in all_models if not m.ok]
         for m in broken:
-            st.error(m.error)
+            alert("error", m.error)
         if not usable:
             st.error("No usable all-movies model: recommendations need one. Train one on the Train page.")
         st.divider()

@@ -5,7 +5,9 @@ import streamlit as st
 from gnnrec import service
 from pages import common
 
-st.title("⭐ Recommendations")
+common.guard()
+
+st.title("Recommendations")
 st.caption("Rate a few movies; a graph neural network and an item k-NN, both on the MovieLens-100K "
            "item-correlation graph, each recommend what you have not seen.")
 common.show_flash()
@@ -17,36 +19,38 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     st.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
                  placeholder="Type part of a title, e.g. Star Wars …")
-    st.caption("…then click the stars to rate it (click again on another movie to rate more).")
-    st.feedback("stars", key="rate_stars", on_change=common.on_rate)
+    st.caption("…then click the stars to rate it; pick the next movie to rate more.")
+    st.feedback("stars", key=common.stars_key(), on_change=common.on_rate)
 with right:
     st.number_input("MovieLens user id", min_value=1, max_value=service.N_USERS, value=1, step=1, key="ml_user")
     st.button("Start from this MovieLens user", key="load_user", on_click=common.on_load_user,
-              help="Replaces your ratings by a real user's (Undo brings yours back).")
+              help="Replaces your ratings by a real user's ('Undo' brings yours back).")
 
 ratings = common.ratings()
 link = common.sync_link()
 with st.expander(f"Your ratings ({len(ratings)})", expanded=bool(ratings) and len(ratings) <= 12):
     if ratings:
         st.dataframe(service.ratings_table(data, ratings), hide_index=True, key="ratings_table",
-                     column_config={"movie": st.column_config.NumberColumn("id", format="%d"),
-                                    "year": st.column_config.NumberColumn(format="%d")})
-    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    c1.multiselect("Remove", list(ratings), format_func=labels.get, key="remove_sel")
+                     column_config={"movie": st.column_config.NumberColumn("id", format="%d", width="small"),
+                                    "year": st.column_config.NumberColumn(format="%d", width="small")})
+    c1, c2, c3, c4 = st.columns([4, 1, 1, 1], vertical_alignment="bottom")
+    c1.multiselect("Remove ratings", list(ratings), format_func=labels.get, key="remove_sel",
+                   placeholder="Pick ratings to remove")
     c2.button("Remove", key="remove_btn", on_click=common.on_remove, disabled=not ratings)
     c3.button("Clear all", key="clear_ratings", on_click=common.on_clear, disabled=not ratings)
-    c1, c2 = st.columns(2)
-    c1.button("Undo last change", key="undo_ratings", on_click=common.on_undo,
-              disabled="ratings_undo" not in st.session_state)
-    c2.download_button("Export CSV", service.ratings_to_csv(data, ratings), file_name="gnnrec-ratings.csv",
-                       mime="text/csv", key="export_csv", disabled=not ratings, on_click="ignore")
-    st.radio("Import", ["Merge", "Replace"], key="import_mode", horizontal=True,
-             help="Merge: the file's ratings are added to yours (its value wins for a movie in both).")
-    st.file_uploader("Import a CSV with columns movie,rating (as exported)", type=["csv"], key="import_csv",
-                     on_change=common.on_import)
+    c4.button("Undo", key="undo_ratings", on_click=common.on_undo, disabled="ratings_undo" not in st.session_state,
+              help="Undo the last remove, clear, import or load.")
+with st.expander("Export, import, share"):
+    a, b = st.columns([1, 2], gap="large")
+    a.download_button("Export CSV", service.ratings_to_csv(data, ratings), file_name="gnnrec-ratings.csv",
+                      mime="text/csv", key="export_csv", disabled=not ratings, on_click="ignore")
+    a.radio("On import", ["Merge", "Replace"], key="import_mode", horizontal=True,
+            help="Merge: the file's ratings are added to yours (its value wins for a movie in both).")
+    b.file_uploader("Import a CSV with columns movie,rating (as exported)", type=["csv"], key="import_csv",
+                    on_change=common.on_import)
     if link:
-        st.caption("Share these ratings with this link:")
-        st.code(link, language=None)
+        st.caption("Share these ratings with this link (it is also this page's address):")
+        st.code(link, language=None, wrap_lines=True)
     elif ratings:
         st.caption(f"Over {service.MAX_LINK_RATINGS} ratings do not fit a link; share an exported CSV.")
 
@@ -56,7 +60,7 @@ if not ratings:
 
 rec, error = common.recommender()
 if rec is None:
-    st.error(error)
+    common.alert("error", error)
     st.stop()
 
 # -- recommendations -------------------------------------------------------------------------------------
@@ -68,21 +72,27 @@ key, rk = common.model_key(), common.rkey()
 try:
     res = common.recommendations(key, rk, top, min_raters, rec)
 except ValueError as e:
-    st.error(f"{e}")
+    common.alert("error", e)
     st.stop()
 
-columns = {"movie": None, "both": st.column_config.CheckboxColumn("in both", help="in both top lists"),
-           "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★"),
-           "year": st.column_config.NumberColumn(format="%d"),
-           "fallback": st.column_config.CheckboxColumn("mean only", help="the model could not use any of your "
-                                                       "ratings here and gave the movie's mean rating")}
+columns = {"title": st.column_config.TextColumn(width="medium"),
+           "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★",
+                                                        width="small"),
+           "both": st.column_config.CheckboxColumn("both", help="in both top lists", width=50),
+           "year": st.column_config.NumberColumn(format="%d", width=50),
+           "raters": st.column_config.NumberColumn(width=55, help="ratings in MovieLens"),
+           "fallback": st.column_config.CheckboxColumn("mean only", width=70, help="the model could not use any "
+                                                       "of your ratings here and gave the movie's mean rating")}
+order = ["title", "predicted", "both", "year", "raters"]
 g, k = st.columns(2, gap="large")
-for col, model, title in ((g, "gnn", f"GNN · model `{res.model}`"), (k, "knn", "k-NN · item correlations")):
+for col, model, title in ((g, "gnn", f"GNN · model `{common.model_name()}`"), (k, "knn", "k-NN · item correlations")):
+    table = service.top_table(res, model)
     with col:
         st.subheader(title)
-        st.dataframe(service.top_table(res, model), hide_index=True, column_config=columns, key=f"top_{model}")
+        st.dataframe(table, hide_index=True, column_config=columns, key=f"top_{model}",
+                     column_order=order + (["fallback"] if table["fallback"].any() else []))
 agree = int(res.top["gnn"]["agree"].sum())
-st.caption(f"✔ **in both**: {agree} of the top {top} are recommended by both models.")
+st.caption(f"**both** (ticked): {agree} of the top {top} are in both lists, the movies the two models agree on.")
 
 # -- why -------------------------------------------------------------------------------------------------
 st.subheader("Why?")
@@ -105,8 +115,8 @@ target = st.selectbox("Movie", list(labels), index=None, format_func=labels.get,
 if target is not None:
     p = common.prediction(key, rk, int(target), rec)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("GNN predicts", f"{p['gnn']:.2f} ★", help="mean only" if p["gnn_fallback"] else None)
-    c2.metric("k-NN predicts", f"{p['knn']:.2f} ★", help="mean only" if p["knn_fallback"] else None)
+    for col, name, label in ((c1, "gnn", "GNN predicts"), (c2, "knn", "k-NN predicts")):
+        col.metric(label, f"{p[name]:.2f} ★", delta="mean only" if p[f"{name}_fallback"] else None, delta_color="off")
     c3.metric("MovieLens mean", f"{p['mean']:.2f} ★", help=f"{p['raters']} ratings")
     c4.metric("You rated it", f"{p['rated']:g} ★" if p["rated"] is not None else "—")
     if p["rated"] is not None:

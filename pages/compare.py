@@ -1,0 +1,101 @@
+"""Compare: GNN vs k-NN (and the linear filter and item mean) on the seed's target-movie protocol."""
+
+import streamlit as st
+
+from gnnrec import service, viz
+from pages import common
+
+common.guard()
+
+st.title("Compare the models")
+st.caption("The seed's protocol: for one target movie, random splits of its raters into train / validation / "
+           "test users; each model predicts the test users' rating of that movie from their other ratings.")
+common.show_flash()
+data = common.require_data()
+labels = common.labels()
+
+source = st.radio("Results", ["Saved results", "Run live"], horizontal=True, key="cmp_source")
+result = None
+if source == "Saved results":
+    files = service.result_files()
+    good = {}
+    for path in files:
+        try:
+            good[str(path)] = common.saved_result(str(path), path.stat().st_mtime_ns)
+        except (service.ResultError, OSError) as e:
+            common.alert("warning", f"Skipped a results file: {e}")
+    if not good:
+        st.info(f"No saved evaluations in `{service.results_dir()}`. Make one with "
+                "`python -m gnnrec evaluate --target 50 --splits 10 --json results/star-wars.json`, "
+                "or choose **Run live**.")
+    else:
+        pick = st.selectbox("Evaluation", list(good), key="cmp_file",
+                            format_func=lambda p: f"{p.rsplit('/', 1)[-1]} · {service.result_title(good[p])}")
+        result = good[pick]
+else:
+    c1, c2, c3 = st.columns([3, 1, 1])
+    target = c1.selectbox("Target movie", list(labels), index=common.DEFAULT_TARGET - 1, format_func=labels.get,
+                          key="cmp_target")
+    splits = c2.number_input("Splits", 1, service.MAX_LIVE_SPLITS, 1, key="cmp_splits",
+                             help="Each split trains a GNN and a linear filter: 10-30 s here.")
+    preset = c3.selectbox("GNN preset", service.eval_presets(), index=service.eval_presets().index("best"),
+                          key="cmp_preset")
+    ekey = service.eval_key(common.data_info()["fingerprint"], int(target), int(splits), preset)
+    result = service.cached_evaluation(ekey)
+    job = st.session_state.get("eval_job")
+    if result is None:
+        st.button("Run the evaluation", key="cmp_run", type="primary", disabled=bool(job and job.running),
+                  on_click=common.on_run_evaluation)
+        if "cmp_error" in st.session_state:
+            common.alert("error", st.session_state.pop("cmp_error"))
+        job = st.session_state.get("eval_job")
+    if job is not None and (job.running or job.state == "failed"):
+        @st.fragment(run_every=1.0 if job.running else None)
+        def progress():
+            done = job.events()
+            st.progress(min(1.0, len(done) / (job.total or 1)) if job.running else 1.0,
+                        text=f"Evaluating {job.label}: {len(done)} split(s) done, {job.elapsed():.0f} s")
+            for i, r in done:
+                st.caption(f"split {i + 1}: " + ", ".join(f"{service.MODEL_LABELS.get(m, m)} {v:.3f}"
+                                                          for m, v in r["rmse"].items()))
+            if job.state == "failed":
+                common.alert("error", f"The evaluation failed: {job.error}")
+            elif not job.running:
+                st.rerun(scope="app")
+
+        progress()
+    if result is not None:
+        st.caption("Seeded: the same request always gives the same result (kept for every user of this app).")
+
+if result is not None:
+    summary = service.summary_frame(result)
+    a, b = st.columns(2, gap="large")
+    with a:
+        st.plotly_chart(viz.rmse_bars(summary, service.result_title(result)), key="cmp_bars")
+    with b:
+        models = st.multiselect("Scatter", list(summary["model"]), default=[m for m in ("gnn", "knn")
+                                if m in set(summary["model"])], format_func=lambda m: service.MODEL_LABELS.get(m, m),
+                                key="cmp_models")
+        st.plotly_chart(viz.prediction_scatter(service.scatter_frame(result, models)), key="cmp_scatter")
+    st.dataframe(service.split_frame(result), hide_index=True, key="cmp_splits_table")
+
+# -- this user -------------------------------------------------------------------------------------------
+st.divider()
+st.subheader("Where the two models disagree for you")
+ratings = common.ratings()
+rec, error = common.recommender()
+if not ratings:
+    st.info("Rate some movies on the Recommend page to see where GNN and k-NN disagree for you.")
+elif rec is None:
+    common.alert("error", error)
+else:
+    top, min_raters = st.session_state.get("top_n", 10), st.session_state.get("min_raters", 20)
+    key, rk = common.model_key(), common.rkey()
+    table = common.disagreements(key, rk, top, min_raters, 12, rec)
+    res = common.recommendations(key, rk, top, min_raters, rec)
+    st.dataframe(table, hide_index=True, key="cmp_disagree", column_config={"movie": None})
+    st.caption("Hops: graph distance on the GNN's graph from the nearest movie you rated (the GNN sees "
+               f"{rec.gnn.receptive_field()} hops far). Closest rated movie: the one most correlated with it, "
+               "what the k-NN leans on.")
+    a, _ = st.columns([3, 2])
+    a.plotly_chart(viz.disagreement_scatter(res.predictions, table), key="cmp_disagree_plot")

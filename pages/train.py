@@ -1,0 +1,144 @@
+"""Train: fit your own all-movies GNN (bounded for a shared host), watch it learn, use it."""
+
+import time
+
+import streamlit as st
+
+from gnnrec import service, store, viz
+from pages import common
+
+common.guard()
+
+L = service.LIMITS
+st.title("Train a GNN")
+st.caption("An all-movies GNN trained on every MovieLens rating except 5% held out for validation (and left "
+           "out of its graph); the weights with the best validation RMSE are saved. It never replaces a "
+           "stored model: it gets a new name, and nobody's active model changes until they choose it.")
+common.show_flash()
+data = common.require_data()
+
+
+def use_model(name: str) -> None:
+    st.session_state["model_name"] = name
+
+
+def spec_from_widgets() -> service.TrainSpec:
+    ss = st.session_state
+    n = int(ss.get("tr_layers", 2))
+    return service.TrainSpec(taps=tuple(int(ss[f"tr_taps_{i}"]) for i in range(n)),
+                             widths=tuple(int(ss[f"tr_width_{i}"]) for i in range(n)), k=int(ss["tr_k"]),
+                             epochs=int(ss["tr_epochs"]), lr=float(ss["tr_lr"]), batch_size=int(ss["tr_batch"]),
+                             seed=int(ss["tr_seed"]))
+
+
+def start_training() -> None:
+    """The Train button (a callback, so the click is never lost to a rerun)."""
+    try:
+        job = service.start_training(common.require_data(), spec_from_widgets(), st.session_state.get("tr_name", ""),
+                                     owner=common.owner())
+    except (ValueError, store.StoreError, service.JobBusy) as e:
+        st.session_state["tr_error"] = f"Not started: {e}"
+        return
+    st.session_state["train_job"] = job
+
+
+def cancel_job() -> None:
+    job = st.session_state.get("train_job")
+    if job is not None:
+        job.cancel()
+
+
+job = st.session_state.get("train_job")
+busy = job is not None and job.running
+
+# -- settings --------------------------------------------------------------------------------------------
+layers = st.columns([1, 3])[0].number_input("Layers", L["layers"][0], L["layers"][1], 2, key="tr_layers",
+                                            disabled=busy)
+with st.form("train_form", border=True):
+    for i, col in enumerate(st.columns(L["layers"][1])[:int(layers)]):
+        with col:
+            st.markdown(f"**Layer {i + 1}**")
+            st.number_input("Taps (hops + 1)", L["taps"][0], L["taps"][1], 3, key=f"tr_taps_{i}")
+            st.number_input("Width (features)", L["width"][0], L["width"][1], 32 if i == 0 else 16, step=4,
+                            key=f"tr_width_{i}")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.number_input("Graph neighbours k", L["k"][0], L["k"][1], 10, key="tr_k")
+    c2.number_input("Epochs", L["epochs"][0], L["epochs"][1], 2, key="tr_epochs")
+    c3.number_input("Learning rate", L["lr"][0], L["lr"][1], 0.005, step=0.001, format="%.4f", key="tr_lr")
+    c4.number_input("Batch size (users)", L["batch_size"][0], L["batch_size"][1], 32, step=8, key="tr_batch")
+    c5.number_input("Seed", L["seed"][0], L["seed"][1], 0, key="tr_seed")
+    st.text_input("Save as (new model name)", value=f"my-gnn-{time.strftime('%m%d-%H%M')}", max_chars=64,
+                  key="tr_name", help="1-64 letters, digits, '_', '.', '-'; must be new.")
+    st.form_submit_button("Train", type="primary", disabled=busy, key="tr_start", on_click=start_training)
+
+spec = spec_from_widgets()
+problems = spec.problems()
+if problems:
+    common.alert("warning", "Settings out of bounds: " + "; ".join(problems))
+else:
+    st.caption(f"{spec.n_parameters():,} weights · about {spec.steps():,} optimiser steps "
+               f"(~{spec.steps() * 0.6:.0f} s or more on a shared 2-core host).")
+if "tr_error" in st.session_state:
+    common.alert("error", st.session_state.pop("tr_error"))
+job = st.session_state.get("train_job")
+
+# -- progress --------------------------------------------------------------------------------------------
+def show(job) -> None:
+    events = job.events()
+    last = events[-1] if events else None
+    total = last.total_steps if last else job.total or 1
+    frac = 1.0 if job.state == "done" else min(1.0, (last.step if last else 0) / total)
+    text = (f"Training {job.label!r}: step {last.step}/{total}, epoch {last.epoch + 1}, validation RMSE "
+            f"{last.valid_rmse:.4f} (best {last.best_valid_rmse:.4f}) · {job.elapsed():.0f} s" if last
+            else f"Training {job.label!r}: building the graphs … {job.elapsed():.0f} s")
+    st.progress(frac, text=text)
+    hist = service.history_frame(events)
+    if len(hist):
+        st.plotly_chart(viz.training_curve(hist), key="tr_curve")
+
+
+if job is not None and job.running:
+    @st.fragment(run_every=1.0)
+    def progress():
+        if not job.running:
+            st.rerun(scope="app")  # finished: redraw the whole page (model lists, sidebar)
+        show(job)
+        st.button("Cancel training", key="tr_cancel", on_click=cancel_job, disabled=job.cancel_requested)
+
+    progress()
+elif job is not None:
+    show(job)
+    if job.state == "done":
+        m = job.result["metrics"]
+        st.success(f"Saved model **{job.result['name']}**: validation RMSE {m['valid_rmse']:.4f} "
+                   f"(best at step {m['best_step']}), {m['train_seconds']:.0f} s. It is now in the model list "
+                   "of the sidebar for you (other users see it there too, but keep their own choice).")
+        st.button(f"Use {job.result['name']} now", key="tr_use", on_click=use_model, args=(job.result["name"],),
+                  disabled=common.model_name() == job.result["name"])
+    elif job.state == "cancelled":
+        st.warning("Training cancelled; nothing was saved.")
+    else:
+        common.alert("error", f"Training failed: {job.error}")
+
+# -- the store -------------------------------------------------------------------------------------------
+st.subheader("Stored models")
+models = common.models()
+if not models:
+    st.info(f"No models in {store.models_dir()}.")
+else:
+    st.dataframe(service.models_table(models), hide_index=True, key="tr_models",
+                 column_config={"valid RMSE": st.column_config.NumberColumn(format="%.4f"),
+                                "train s": st.column_config.NumberColumn(format="%.0f")})
+    names = [m.name for m in models]
+    pick = st.selectbox("Details of", names, key="tr_detail",
+                        index=names.index(common.model_name()) if common.model_name() in names else 0)
+    m = next(x for x in models if x.name == pick)
+    if not m.ok:
+        common.alert("error", m.error)
+    else:
+        a, b = st.columns(2)
+        with a:
+            st.json({"metrics": m.metrics, "gnn": m.config, "graph": m.graph, "extra": m.extra}, expanded=1)
+        with b:
+            if m.history:
+                st.plotly_chart(viz.training_curve(service.history_table(m.history)), key="tr_detail_curve")

@@ -1,0 +1,357 @@
+"""Every page of the Streamlit app through ``streamlit.testing.v1.AppTest``: no exception, the main
+widgets present (by key), ratings changing the predictions, and bad input (CSV files, link
+parameters, model files, names) answered with a message instead of a traceback.
+
+The models folder is a temporary copy (``GNNREC_MODELS_DIR``), so nothing here writes into the
+repository; the results folder holds a small synthetic evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gnnrec import service, viz
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+TIMEOUT = 90
+
+
+def synthetic_result() -> dict:
+    """A small evaluation in the format of gnnrec.evaluate.evaluate_target (test numbers)."""
+    models = {"gnn": 0.05, "gnn_last": 0.1, "linear": 0.2, "knn": 0.3, "item_mean": 0.45}
+    splits = []
+    for s in range(2):
+        test = [{"user": u, "movie": 50, "rating": float(1 + u % 5),
+                 "pred": {m: round(1 + u % 5 + off * (-1) ** u, 3) for m, off in models.items()}} for u in range(1, 21)]
+        splits.append({"seed": s, "test": test, "rmse": {m: off for m, off in models.items()}, "best_step": 10})
+    summary = {m: {"mean": off, "std": 0.01, "per_split": [off, off]} for m, off in models.items()}
+    return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
+            "splits": splits, "summary": summary}
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    models, results = tmp_path / "models", tmp_path / "results"
+    models.mkdir()
+    results.mkdir()
+    for f in (ROOT / "models").glob("*.pt"):
+        shutil.copy(f, models / f.name)
+    (results / "synthetic.json").write_text(json.dumps(synthetic_result()))
+    (results / "broken.json").write_text("{not json")
+    monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
+    monkeypatch.setenv("GNNREC_RESULTS_DIR", str(results))
+    return {"models": models, "results": results}
+
+
+def start(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(page).run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(elements) -> str:
+    """The elements' text as a user reads it (Markdown escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", " | ".join(str(e.value) for e in elements))
+
+
+def top_tables(at: AppTest):
+    """The GNN's and the k-NN's top lists (the tables with a 'predicted' column, in page order)."""
+    tables = [d.value for d in at.dataframe if "predicted" in d.value.columns]
+    assert len(tables) == 2, f"expected the two top lists, found {len(tables)}"
+    return tables
+
+
+def rate(at: AppTest, movie: int, stars: int) -> AppTest:
+    at.selectbox(key="rate_movie").set_value(movie).run()
+    round_ = at.session_state["rate_round"] if "rate_round" in at.session_state else 0
+    at.feedback(key=f"rate_stars_{round_}").set_value(stars - 1).run()
+    assert_clean(at)
+    return at
+
+
+# -- Recommend ----------------------------------------------------------------------------------------------
+def test_recommend_page_rates_and_changing_ratings_changes_predictions(folders):
+    at = start()
+    assert at.selectbox(key="rate_movie").value is None
+    assert at.number_input(key="ml_user").value == 1
+    assert at.feedback(key="rate_stars_0") is not None
+    assert at.button(key="load_user") and at.download_button(key="export_csv")
+    assert at.file_uploader(key="import_csv") is not None
+    assert "Rate at least one movie" in texts(at.info)
+
+    rate(at, 50, 5)
+    rate(at, 181, 4)
+    assert at.session_state["ratings"] == {50: 5, 181: 4}
+    assert at.selectbox(key="rate_movie").value is None  # ready for the next movie
+    assert at.slider(key="top_n").value == 10
+    gnn1, knn1 = top_tables(at)
+    assert len(gnn1) == len(knn1) == 10
+    assert not set(gnn1["title"]) & {"Star Wars", "Return of the Jedi"}  # rated movies are not recommended
+    assert at.selectbox(key="explain_movie").value == int(gnn1["movie"].iloc[0])
+    assert any("effect" in d.value.columns for d in at.dataframe)  # the explanations
+    assert at.query_params.get("r") in (["50:5,181:4"], "50:5,181:4")  # the share link
+
+    rate(at, 1, 1)
+    gnn2, knn2 = top_tables(at)
+    assert not gnn1.equals(gnn2) or not knn1.equals(knn2), "a new rating changed nothing"
+
+    at.slider(key="top_n").set_value(5).run()
+    assert [len(t) for t in top_tables(at)] == [5, 5]
+
+    at.selectbox(key="target_movie").set_value(172).run()  # The Empire Strikes Back
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"GNN predicts", "k-NN predicts", "MovieLens mean", "You rated it"} <= set(metrics)
+    assert all(1 <= float(metrics[k].split()[0]) <= 5 for k in ("GNN predicts", "k-NN predicts"))
+
+
+def test_remove_clear_undo_and_movielens_user(folders):
+    at = start()
+    rate(at, 50, 5)
+    rate(at, 1, 3)
+    at.multiselect(key="remove_sel").set_value([1])
+    at.button(key="remove_btn").click().run()
+    assert at.session_state["ratings"] == {50: 5}
+    at.button(key="undo_ratings").click().run()
+    assert at.session_state["ratings"] == {50: 5, 1: 3}
+    at.button(key="clear_ratings").click().run()
+    assert at.session_state["ratings"] == {}
+    assert "Rate at least one movie" in texts(at.info)
+    at.button(key="undo_ratings").click().run()
+    assert at.session_state["ratings"] == {50: 5, 1: 3}
+
+    at.number_input(key="ml_user").set_value(7).run()
+    at.button(key="load_user").click().run()
+    assert_clean(at)
+    assert len(at.session_state["ratings"]) > 100  # user 7 rated many movies
+    assert "Loaded MovieLens user 7" in texts(at.success)
+    top_tables(at)
+    assert at.query_params.get("r") is not None or len(at.session_state["ratings"]) > service.MAX_LINK_RATINGS
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"id;stars\n50;5\n", "wrong columns"),
+    (b"movie,rating\n50,5\n99999,4\n", "unknown movie id 99999"),
+    (b"movie,rating\n50,5\n181,7\n", "outside 1-5"),
+    (b"movie,rating\n50,five\n", "not a number"),
+    (b"movie,rating\n" + b"50,5\n" * 2001, "limit is 2,000"),
+    (b"x" * 1_000_001, "limit is 1 MB"),
+    (b"\x00\x01\x02binary", "binary"),
+])
+def test_bad_import_shows_error_and_keeps_ratings(folders, content, message):
+    at = start()
+    rate(at, 50, 4)
+    at.file_uploader(key="import_csv").set_value(("mine.csv", content, "text/csv")).run()
+    assert_clean(at)
+    assert message in texts(at.error)
+    assert "your ratings are unchanged" in texts(at.error)
+    assert at.session_state["ratings"] == {50: 4}
+
+
+def test_hostile_file_name_is_shown_as_text(folders):
+    at = start()
+    at.file_uploader(key="import_csv").set_value(("[x](javascript:alert(1))_$1$.csv", b"nope", "text/csv")).run()
+    assert_clean(at)
+    raw = at.error[0].value
+    assert "\\[x\\]\\(javascript" in raw and "\\$1\\$" in raw  # escaped: no link, no formula
+
+
+def test_model_removed_during_a_session_falls_back_with_a_warning(folders):
+    at = start()
+    shutil.copy(folders["models"] / "all-movies.pt", folders["models"] / "second.pt")
+    at.run()
+    at.selectbox(key="model_name").set_value("second").run()
+    rate(at, 50, 5)
+    assert "second" in texts(at.subheader)
+    (folders["models"] / "second.pt").unlink()
+    at.run()
+    assert_clean(at)
+    assert "'second' is no longer usable" in texts(at.warning)
+    assert at.session_state["model_name"] == "all-movies" and "all-movies" in texts(at.subheader)
+
+
+def test_import_merges_or_replaces(folders):
+    at = start()
+    rate(at, 50, 4)
+    csv = b"movie,title,rating\n181,x,5\n1,y,2\n"
+    at.file_uploader(key="import_csv").set_value(("mine.csv", csv, "text/csv")).run()
+    assert at.session_state["ratings"] == {50: 4, 181: 5, 1: 2}
+    at.radio(key="import_mode").set_value("Replace").run()
+    at.file_uploader(key="import_csv").set_value(("other.csv", b"movie,rating\n100,3\n", "text/csv")).run()
+    assert at.session_state["ratings"] == {100: 3}
+    assert_clean(at)
+
+
+def test_share_link_loads_ratings_and_odd_parameters_warn(folders):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["r"] = "50:5,181:4,bogus,9999:3,172:9"
+    at.query_params["utm_source"] = "<script>"
+    at.query_params["model"] = "../../etc/passwd"
+    at.run()
+    assert_clean(at)
+    assert at.session_state["ratings"] == {50: 5, 181: 4}
+    warnings = texts(at.warning)
+    assert "ignored 3 bad entries" in warnings and "'utm_source'" in warnings and "'model'" in warnings
+    top_tables(at)
+
+
+def test_corrupt_model_is_reported_and_the_app_keeps_working(folders):
+    (folders["models"] / "all-movies.pt").write_bytes(b"this is not a checkpoint")
+    at = start()
+    assert "corrupt" in texts(at.sidebar.error) or "corrupt" in texts(at.error)
+    rate(at, 50, 5)
+    assert "train one on the Train page" in texts(at.error)  # no model: said so, no traceback
+    at.switch_page("pages/neighbourhood.py").run()
+    assert_clean(at)
+    assert len(at.dataframe) == 1 and at.get("iframe")  # the graph works without a model
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+
+
+# -- Neighbourhood --------------------------------------------------------------------------------------------
+def iframe_html(at: AppTest) -> str:
+    frames = [e for e in at.get("iframe")]
+    assert frames, "no graph iframe"
+    proto = frames[0].proto
+    return getattr(proto, "srcdoc", "") or str(proto)
+
+
+def test_neighbourhood_page(folders):
+    at = start()
+    rate(at, 50, 5)
+    at.switch_page("pages/neighbourhood.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="nb_movie").value == 50  # starts at a rated movie
+    for key in ("nb_hops", "nb_k", "nb_common"):
+        assert at.session_state[key] is not None
+    html = iframe_html(at)
+    assert "vis.Network" in html and viz.external_refs(html) == []
+    table = at.dataframe[0].value
+    assert len(table) == 10 and list(table["correlation"].abs()) == sorted(table["correlation"].abs(), reverse=True)
+
+    at.slider(key="nb_k").set_value(5).run()
+    assert len(at.dataframe[0].value) == 5
+    at.radio(key="nb_hops").set_value(2).run()
+    assert_clean(at)
+    two = at.dataframe[0].value
+    assert len(two) > 5 and set(two["hop"]) == {1, 2}
+    at.selectbox(key="nb_movie").set_value(1).run()
+    assert_clean(at)
+    assert not two.equals(at.dataframe[0].value)
+
+
+# -- Compare --------------------------------------------------------------------------------------------------
+def test_compare_page_saved_results_and_disagreements(folders):
+    at = start()
+    rate(at, 50, 5)
+    rate(at, 1, 2)
+    at.switch_page("pages/compare.py").run()
+    assert_clean(at)
+    assert at.radio(key="cmp_source").value == "Saved results"
+    assert "broken.json" in texts(at.warning)  # a bad results file is named, not fatal
+    assert at.selectbox(key="cmp_file").value.endswith("synthetic.json")
+    assert len(at.get("plotly_chart")) == 3  # RMSE bars, scatter, disagreement scatter
+    splits = [d.value for d in at.dataframe if "split" in d.value.columns][0]
+    assert len(splits) == 2 and "k-NN" in splits.columns
+    disagree = [d.value for d in at.dataframe if "gnn − knn" in d.value.columns][0]
+    diffs = disagree["gnn − knn"].abs().tolist()
+    assert diffs == sorted(diffs, reverse=True)
+
+    at.radio(key="cmp_source").set_value("Run live").run()
+    assert_clean(at)
+    assert at.number_input(key="cmp_splits").value == 1 and at.button(key="cmp_run")
+    at.selectbox(key="cmp_target").set_value(1682).run()  # rated by one user
+    at.button(key="cmp_run").click().run()
+    assert_clean(at)
+    assert "at least 20" in texts(at.error)
+    assert "eval_job" not in at.session_state
+
+
+# -- Train ----------------------------------------------------------------------------------------------------
+def test_train_page_validates_names_and_cancels(folders):
+    at = start("pages/train.py")
+    for key in ("tr_layers", "tr_taps_0", "tr_width_0", "tr_taps_1", "tr_width_1", "tr_k", "tr_epochs", "tr_lr",
+                "tr_batch", "tr_seed"):
+        assert at.number_input(key=key) is not None
+    assert "all-movies" in set(at.dataframe[0].value["model"])
+
+    at.number_input(key="tr_epochs").set_value(11)  # past the bound: Streamlit keeps the value in bounds
+    at.number_input(key="tr_lr").set_value(0.5)
+    at.run()
+    assert at.number_input(key="tr_epochs").value <= 10 and at.number_input(key="tr_lr").value <= 0.05
+    assert not at.warning  # so no "out of bounds" either
+
+    at.text_input(key="tr_name").set_value("../../evil")  # in a form: sent with the submit click
+    at.button(key="tr_start").click().run()
+    assert "not allowed" in texts(at.error)
+    at.text_input(key="tr_name").set_value("all-movies")
+    at.button(key="tr_start").click().run()
+    assert "exists already" in texts(at.error)
+    assert "train_job" not in at.session_state
+
+    at.text_input(key="tr_name").set_value("to-cancel")
+    at.button(key="tr_start").click().run()  # default settings: long enough to cancel
+    assert_clean(at)
+    job = at.session_state["train_job"]
+    at.button(key="tr_cancel").click().run()
+    assert job.wait(60) and job.state == "cancelled"
+    at.run()
+    assert "nothing was saved" in texts(at.warning)
+    assert not (folders["models"] / "to-cancel.pt").exists()
+
+
+def test_tiny_training_saves_a_selectable_model(folders):
+    at = start("pages/train.py")
+    at.number_input(key="tr_layers").set_value(1).run()
+    at.number_input(key="tr_taps_0").set_value(2)
+    at.number_input(key="tr_width_0").set_value(4)
+    at.number_input(key="tr_epochs").set_value(1)
+    at.number_input(key="tr_batch").set_value(64)
+    at.text_input(key="tr_name").set_value("tiny-test")
+    at.button(key="tr_start").click().run()
+    assert_clean(at)
+    job = at.session_state["train_job"]
+    assert job.wait(120) and job.state == "done", job.error
+    at.run()
+    assert "Saved model **tiny-test**" in texts(at.success)
+    assert (folders["models"] / "tiny-test.pt").is_file()
+    at.button(key="tr_use").click().run()
+    assert at.session_state["model_name"] == "tiny-test"
+    at.switch_page("pages/recommend.py").run()
+    rate(at, 50, 5)
+    assert "tiny-test" in texts(at.subheader)  # the recommendations now come from it
+
+
+def test_missing_data_is_reported_not_raised(folders, monkeypatch):
+    import streamlit as st
+
+    from gnnrec import data as data_mod
+
+    def no_data():
+        raise data_mod.DataError("could not fetch MovieLens-100K: offline. Fix: download ml-100k.zip by hand")
+
+    st.cache_data.clear()
+    monkeypatch.setattr(service, "load_data", no_data)
+    try:
+        for page in (None, "pages/neighbourhood.py", "pages/compare.py", "pages/train.py"):
+            at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+            if page:
+                at.switch_page(page).run()
+            assert_clean(at)
+            assert "download ml-100k.zip by hand" in texts(at.error)
+    finally:
+        monkeypatch.undo()
+        st.cache_data.clear()

@@ -1,0 +1,101 @@
+"""gnnrec.viz: the neighbourhood page is self-contained (no http(s) script, style or import), titles
+are escaped, the encodings (size by popularity, colour by sign, stars on rated movies) hold, and
+the plotly charts build."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gnnrec import viz
+from gnnrec.service import Neighbourhood
+
+HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)> & <a href="javascript:1">'
+
+
+def toy() -> Neighbourhood:
+    nodes = pd.DataFrame({
+        "movie": [50, 181, 1, 7], "title": ["Star Wars", "Return of the Jedi", HOSTILE, "Twelve Monkeys"],
+        "year": pd.array([1977, 1983, None, 1995], dtype="Int64"), "genres": ["Sci-Fi", "Sci-Fi, War", "<b>x</b>", ""],
+        "raters": [583, 507, 10, 392], "hop": [0, 1, 1, 2], "corr": [np.nan, 0.67, -0.4, 0.1],
+        "via": [None, None, None, "Return of the Jedi"], "your_rating": [np.nan, 4.0, np.nan, np.nan]})
+    edges = pd.DataFrame({"source": [50, 50, 181], "target": [181, 1, 7], "corr": [0.67, -0.4, 0.3],
+                          "common": [400, 30, 100]})
+    return Neighbourhood(50, nodes, edges)
+
+
+def network_data(html: str, name: str) -> list[dict]:
+    m = re.search(rf"{name} = new vis\.DataSet\((\[.*?\])\);", html, re.DOTALL)
+    assert m, f"no {name} in the page"
+    return json.loads(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return viz.neighbourhood_html(toy())
+
+
+def test_page_is_self_contained(page):
+    assert viz.external_refs(page) == []
+    # no element fetches anything: every src/href is absent or local
+    for m in re.finditer(r"<(script|link|img|iframe)\b[^>]*>", page, re.IGNORECASE):
+        assert not re.search(r"\b(src|href)\s*=\s*[\"']?\s*(https?:)?//", m.group(0), re.IGNORECASE), m.group(0)
+    assert "bootstrap" not in page.lower().split("<body>")[0]
+    assert "vis.Network" in page and len(page) > 300_000  # vis-network itself is inlined
+
+
+def test_external_refs_finds_every_kind():
+    for snippet in ('<script src="https://cdn.example/x.js"></script>', "<link rel=stylesheet href='//cdn/x.css'>",
+                    '<style>@import url("https://fonts/x.css");</style>', "<div style=\"background:url(http://x/y.png)\">",
+                    '<img src=https://x/y.png>'):
+        assert viz.external_refs(snippet), snippet
+    cleaned = viz.strip_external('<head><link href="https://cdn/b.css" rel="stylesheet" />'
+                                 '<script src="https://cdn/b.js" integrity="x"></script><script>ok()</script></head>')
+    assert cleaned == "<head><script>ok()</script></head>"
+    assert viz.external_refs('<svg xmlns="http://www.w3.org/2000/svg"></svg> "see https://visjs.org"') == []
+
+
+def test_titles_are_escaped(page):
+    body = page.split("<body>", 1)[1]
+    assert "<script>alert" not in body and "<img src=x" not in body and 'href="javascript' not in body
+    nodes = network_data(page, "nodes")
+    hostile = next(n for n in nodes if n["id"] == 1)
+    assert "&lt;/script&gt;&lt;script&gt;" in hostile["title"] and "&lt;img" in hostile["title"]
+    assert "href" not in hostile["title"]  # pyvis would switch to an innerHTML popup on that word
+    assert "popup.innerHTML" not in page  # ... so that popup is not in the page
+    assert "&lt;b&gt;x&lt;/b&gt;" in hostile["title"]  # genres too
+    assert "el.innerHTML = n.title" in page  # escaped markup becomes the tooltip element
+
+
+def test_encodings(page):
+    nodes = {n["id"]: n for n in network_data(page, "nodes")}
+    sizes = {m: nodes[m]["size"] for m in nodes}
+    assert sizes[50] > sizes[181] > sizes[7] > sizes[1]  # by popularity (583 > 507 > 392 > 10 raters)
+    assert nodes[181]["shape"] == "star" and "★★★★☆" in nodes[181]["label"]  # rated
+    assert nodes[50]["color"]["background"] == viz.TARGET and nodes[7]["color"]["background"] == viz.OTHER
+    assert "correlation with it: +0.67" in nodes[181]["title"] and "1983" in nodes[181]["title"]
+    assert "Sci-Fi, War" in nodes[181]["title"] and "2 hops, via Return of the Jedi" in nodes[7]["title"]
+    edges = {(e["from"], e["to"]): e for e in network_data(page, "edges")}
+    assert edges[(50, 181)]["color"]["color"] == viz.POSITIVE and edges[(50, 1)]["color"]["color"] == viz.NEGATIVE
+    assert edges[(50, 1)]["dashes"] and not edges[(50, 181)]["dashes"]
+    assert edges[(50, 181)]["width"] > edges[(181, 7)]["width"]  # |0.67| > |0.3|
+
+
+def test_plotly_charts_build_and_escape():
+    summary = pd.DataFrame({"model": ["gnn", "knn"], "label": ["GNN", "k-NN"], "mean": [0.9, 1.0], "std": [0.02, 0.03],
+                            "splits": [3, 3]})
+    bars = viz.rmse_bars(summary, "Star Wars <b>")
+    assert len(bars.data) == 1 and list(bars.data[0].y) == [0.9, 1.0] and "&lt;b&gt;" in bars.layout.title.text
+    points = pd.DataFrame({"split": [1, 1], "user": [3, 4], "rating": [4.0, 2.0], "model": ["gnn", "knn"],
+                           "label": ["GNN", "k-NN"], "pred": [3.8, 2.5]})
+    assert len(viz.prediction_scatter(points).data) == 3  # two models and the diagonal
+    hist = pd.DataFrame({"step": [0, 5], "epoch": [1, 1], "train loss": [np.nan, 0.4], "valid RMSE": [1.1, 1.0],
+                         "best valid RMSE": [1.1, 1.0]})
+    assert len(viz.training_curve(hist).data) == 2
+    preds = pd.DataFrame({"title": [HOSTILE, "B"], "gnn": [3.0, 4.0], "knn": [2.0, 4.1]})
+    fig = viz.disagreement_scatter(preds, preds.head(1))
+    assert all("<script" not in t for trace in fig.data if trace.text is not None for t in trace.text)
