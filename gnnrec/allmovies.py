@@ -10,7 +10,7 @@ import numpy as np
 
 from .data import MovieLens
 from .evaluate import rmse, summarise
-from .gnn import GNNPredictor, preset
+from .gnn import GNNPredictor, Preset, preset, preset_label
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, Predictor
 
@@ -35,7 +35,7 @@ def ratings_matrix(data: MovieLens, rows: np.ndarray) -> np.ndarray:
     return x
 
 
-def fit_models(train: np.ndarray, preset_name: str = "all", seed: int = 0, epochs: int | None = None,
+def fit_models(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
                on_progress=None, cancel=None, knn_k: int = 40) -> dict[str, Predictor]:
     """GNN, k-NN and item mean fitted on one training rating matrix (graph from it alone)."""
     p = preset(preset_name, task="all")
@@ -51,7 +51,7 @@ def fit_models(train: np.ndarray, preset_name: str = "all", seed: int = 0, epoch
     return {"gnn": gnn, "knn": ItemKNN(knn_k).fit(train, graph), "item_mean": ItemMean().fit(train)}
 
 
-def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: str = "all",
+def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: str | Preset = "all",
                  epochs: int | None = None, on_split: Callable[[int, dict], None] | None = None) -> dict:
     """RMSE of every model on held-out ratings; input = each user's training ratings."""
     if splits < 1:
@@ -76,14 +76,14 @@ def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: s
         out.append(rec)
         if on_split is not None:
             on_split(i, rec)
-    p = preset(preset_name)
-    return {"task": "all", "config": {"splits": splits, "seed": seed, "preset": preset_name, "epochs": epochs,
+    p = preset(preset_name, task="all")
+    return {"task": "all", "config": {"splits": splits, "seed": seed, "preset": preset_label(preset_name), "epochs": epochs,
                                       "gnn": dataclasses.asdict(p.predictor), "graph": dataclasses.asdict(p.graph)},
             "data_fingerprint": data.fingerprint(), "splits": out, "summary": summarise(out),
             "seconds": time.perf_counter() - t0}
 
 
-def train_all_model(data: MovieLens, preset_name: str = "all", seed: int = 0, epochs: int | None = None,
+def train_all_model(data: MovieLens, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
                     on_progress=None, cancel=None):
     """Train the all-movies GNN on every rating (5% held out inside for validation) for the store.
 
@@ -94,5 +94,5 @@ def train_all_model(data: MovieLens, preset_name: str = "all", seed: int = 0, ep
     gnn = fit_models(x, preset_name, seed, epochs, on_progress, cancel)["gnn"]
     res = gnn.results[0]
     metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
-    extra = {"preset": preset_name, "task": "all", "seed": seed, "history": [list(h) for h in res.history]}
+    extra = {"preset": preset_label(preset_name), "task": "all", "seed": seed, "history": [list(h) for h in res.history]}
     return gnn, metrics, extra

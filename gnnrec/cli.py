@@ -62,17 +62,30 @@ def cmd_train(args) -> int:
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
     store.check_name(name)
+    from .gnn import customise, preset
+
+    recipe = customise(preset(args.preset, task=args.task), features=_ints(args.features, "--features"),
+                       taps=_ints(args.taps, "--taps"), k=args.k, epochs=args.epochs)
     if args.task == "target":
-        ckpt_pred, metrics, extra = evaluate.train_target_model(d, args.target, args.preset, seed=args.seed,
-                                                                epochs=args.epochs)
+        ckpt_pred, metrics, extra = evaluate.train_target_model(d, args.target, recipe, seed=args.seed)
     else:
         from . import allmovies
 
-        ckpt_pred, metrics, extra = allmovies.train_all_model(d, args.preset, seed=args.seed, epochs=args.epochs)
+        ckpt_pred, metrics, extra = allmovies.train_all_model(d, recipe, seed=args.seed)
+    extra["preset"] = args.preset if recipe == preset(args.preset) else f"{args.preset}+custom"
     path = store.save(ckpt_pred, name, metrics=metrics, data_fingerprint=d.fingerprint(), extra=extra)
     print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - t0:.1f} s; "
           f"metrics: {json.dumps(metrics)}")
     return 0
+
+
+def _ints(text: str | None, flag: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",")] if text.strip() else []
+    except ValueError:
+        raise ValueError(f"{flag} {text!r}: give comma-separated integers, e.g. 64,32") from None
 
 
 def cmd_models(args) -> int:
@@ -130,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", default=None, help="default: best for --task target, all for --task all")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    t.add_argument("--features", help="layer widths, e.g. 64,32 (default: the preset's)")
+    t.add_argument("--taps", help="taps per layer, e.g. 5,5 (default: the preset's first, for every layer)")
+    t.add_argument("--k", type=int, help="graph neighbours per movie (default: the preset's)")
     t.add_argument("--name", help="model name in models/ (default from task and preset)")
     t.set_defaults(fn=cmd_train)
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .data import MovieLens
-from .gnn import GNNPredictor, Preset, linear_twin, preset
+from .gnn import GNNPredictor, Preset, linear_twin, preset, preset_label
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, Predictor
 
@@ -65,10 +65,6 @@ class EvalConfig:
 
 
 def resolve_preset(p: str | Preset) -> Preset:
-    if isinstance(p, Preset):
-        if p.task != "target":
-            raise ValueError(f"this preset is made for the {p.task!r} task, not 'target'")
-        return p
     return preset(p, task="target")
 
 
@@ -178,7 +174,7 @@ def config_dict(cfg: EvalConfig) -> dict:
     return {**d, "gnn": dataclasses.asdict(gnn_cfg), "graph": dataclasses.asdict(graph_cfg)}
 
 
-def train_target_model(data: MovieLens, target: int, preset_name: str = "best", seed: int = 0,
+def train_target_model(data: MovieLens, target: int, preset_name: str | Preset = "best", seed: int = 0,
                        epochs: int | None = None, on_progress=None, cancel=None):
     """Train the target model of one split (seeded) for the store; its test RMSE is the metric.
 
@@ -197,6 +193,6 @@ def train_target_model(data: MovieLens, target: int, preset_name: str = "best", 
     res = pred.results[0]
     metrics = {"test_rmse": rmse(pred.predict(x_test, [t]).values[:, 0], test[:, t]),
                "valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
-    extra = {"preset": preset_name, "task": "target", "target": target, "split_seed": seed,
+    extra = {"preset": preset_label(preset_name), "task": "target", "target": target, "split_seed": seed,
              "train_users": split.train_users.tolist(), "history": [list(h) for h in res.history]}
     return pred, metrics, extra

@@ -290,15 +290,39 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset(name: str, task: str | None = None) -> Preset:
-    """The preset called ``name``; with ``task``, refuse one made for the other task."""
-    if name not in PRESETS:
+def preset(name: "str | Preset", task: str | None = None) -> Preset:
+    """The preset called ``name`` (a :class:`Preset` passes through); with ``task``, refuse one
+    made for the other task."""
+    if isinstance(name, Preset):
+        p = name
+    elif name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    p = PRESETS[name]
+    else:
+        p = PRESETS[name]
     if task is not None and p.task != task:
         fits = sorted(n for n, q in PRESETS.items() if q.task == task)
-        raise ValueError(f"preset {name!r} is made for the {p.task!r} task, not {task!r}; choose one of {fits}")
+        label = name if isinstance(name, str) else "this custom preset"
+        raise ValueError(f"preset {label!r} is made for the {p.task!r} task, not {task!r}; choose one of {fits}")
     return p
+
+
+def preset_label(p: "str | Preset") -> str:
+    return p if isinstance(p, str) else "custom"
+
+
+def customise(p: Preset, features=None, taps=None, k=None, epochs=None) -> Preset:
+    """A copy of ``p`` with other layer widths, taps, graph neighbours or epochs (None: keep);
+    the configs validate the values (e.g. taps < 1 raises ValueError)."""
+    model, train, graph = p.predictor.model, p.predictor.train, p.graph
+    if features is not None or taps is not None:
+        feats = tuple(features) if features is not None else model.features
+        tps = tuple(taps) if taps is not None else (model.taps[0],) * len(feats)
+        model = dataclasses.replace(model, features=feats, taps=tps)
+    if epochs is not None:
+        train = dataclasses.replace(train, epochs=epochs)
+    if k is not None:
+        graph = dataclasses.replace(graph, k=k)
+    return dataclasses.replace(p, predictor=dataclasses.replace(p.predictor, model=model, train=train), graph=graph)
 
 
 def linear_twin(cfg: GNNPredictorConfig) -> GNNPredictorConfig:

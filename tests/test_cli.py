@@ -181,7 +181,7 @@ def test_train_then_models(loaded, capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert out.startswith(f"saved {tmp_path / 't27.pt'}") and '"test_rmse"' in out
     ckpt = store.load("t27", tmp_path, data_fingerprint=loaded.fingerprint())
-    assert ckpt.config.target == 26 and ckpt.config.train.epochs == 1 and ckpt.extra["preset"] == "best"
+    assert ckpt.config.target == 26 and ckpt.config.train.epochs == 1 and ckpt.extra["preset"] == "best+custom"  # --epochs overrides the preset
     shutil.copyfile(REPO / "models" / "all-movies.pt", tmp_path / "all-movies.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a model")
     assert cli.main(["models"]) == 0
@@ -189,4 +189,4 @@ def test_train_then_models(loaded, capsys, tmp_path, monkeypatch):
     assert [line.split()[0] for line in lines] == ["all-movies", "broken", "t27"]
     assert "target=None preset=all" in lines[0]
     assert "UNREADABLE" in lines[1] and "corrupt" in lines[1]
-    assert "target=26 preset=best" in lines[2]
+    assert "target=26 preset=best+custom" in lines[2]
