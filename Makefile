@@ -37,6 +37,7 @@ test-fast: data
 bench: data
 	$(PY) bench/train_speed.py
 	$(PY) bench/experiment.py
+	$(PY) bench/app_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache screenshots

@@ -2,7 +2,8 @@
 
     streamlit run app.py
 
-The pages live in pages/; each reads its widgets, calls gnnrec.service and shows the result.
+The pages live in pages/; each reads its widgets, calls a gnnrec function (gnnrec.catalog,
+ratings_io, insights, neighbourhood, results, live) and shows the result.
 """
 
 import streamlit as st

@@ -1,11 +1,22 @@
-"""One heavy job (training, live evaluation) at a time per server process: a lock with a clear 'busy'."""
+"""Background heavy jobs (training, live evaluation): one at a time per process, with progress and cancel.
+
+:data:`HEAVY` is a non-blocking lock: a second job gets a clear :class:`Busy` at once.
+:class:`Job` runs a computation in a daemon thread, holding that lock.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import threading
 import time
+import traceback
+from typing import Callable
+
+from .data import DataError
+from .store import StoreError
+from .train import Cancelled
 
 
 class Busy(RuntimeError):
@@ -52,3 +63,82 @@ class HeavyJobLock:
 
 
 HEAVY = HeavyJobLock()
+
+
+class Job:
+    """One background computation (training or evaluation) with progress events and a cancel flag.
+
+    ``fn(report, cancelled)`` runs in a daemon thread; ``report(event)`` appends to
+    :meth:`events`; ``cancelled()`` is True once :meth:`cancel` was called. The process-wide
+    :data:`HEAVY` lock is taken before the thread starts and freed when it ends.
+    """
+
+    def __init__(self, kind: str, label: str, fn: Callable[[Callable, Callable[[], bool]], object],
+                 total: int | None = None):
+        self.kind, self.label, self._fn, self.total = kind, label, fn, total
+        self.started, self.finished = time.time(), None
+        self.state = "running"  # running, done, failed, cancelled
+        self.result = None
+        self.error: str | None = None
+        self._events: list = []
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._hold = None  # the HEAVY lock's context, exited by the job's thread
+        self.thread = threading.Thread(target=self._run, name=f"gnnrec-{kind}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            result = self._fn(self._report, self._cancel.is_set)
+            state, error = "done", None
+        except Cancelled:
+            result, state, error = None, "cancelled", "cancelled: nothing was saved"
+        except (ValueError, StoreError, DataError) as e:
+            result, state, error = None, "failed", str(e)
+        except Exception as e:  # noqa: BLE001  the page shows it; the log gets the traceback
+            traceback.print_exc(file=sys.stderr)
+            result, state, error = None, "failed", f"{type(e).__name__}: {str(e)[:300]}"
+        with self._lock:
+            self.result, self.state, self.error, self.finished = result, state, error, time.time()
+        if self._hold is not None:
+            self._hold.__exit__(None, None, None)
+
+    def _report(self, event) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def events(self) -> list:
+        with self._lock:
+            return list(self._events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def elapsed(self) -> float:
+        return (self.finished or time.time()) - self.started
+
+
+def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = "app") -> Job:
+    """Start ``fn`` in the background, holding :data:`HEAVY`; :class:`Busy`
+    (at once, nothing started) if another job holds it."""
+    job = Job(kind, label, fn, total)
+    hold = HEAVY.hold(owner, f"{kind} {label}")
+    hold.__enter__()  # raises Busy
+    job._hold = hold
+    try:
+        job.thread.start()
+    except BaseException:
+        hold.__exit__(None, None, None)
+        raise
+    return job

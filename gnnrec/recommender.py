@@ -17,6 +17,7 @@ from .predict import ItemKNN
 
 DEFAULT_MODEL = "all-movies"  # the committed all-movies checkpoint in models/
 MODELS = ("gnn", "knn")
+EXPLAIN_CHUNK = 32  # left-out ratings per GNN forward pass in :meth:`Recommender.explain` (bounds memory)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,18 +121,29 @@ class Recommender:
         tops = {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
         return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name)
 
-    def explain(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn") -> pd.DataFrame:
+    def explain(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn",
+                only: Iterable[int] | None = None) -> pd.DataFrame:
         """How each of the user's ratings moved one prediction; rows sorted by |effect|.
 
         ``knn``: exact and additive: ``w_j (r_j - mu_j) / sum w`` (the prediction is the movie's
         mean plus their sum); ``weight`` is the neighbour's normalised weight.
         ``gnn``: leave-one-out (occlusion), exact for this model: the prediction with all your
         ratings minus the prediction with that one rating removed. Not additive (the GNN is
-        nonlinear), so the effects need not sum to the prediction.
+        nonlinear), so the effects need not sum to the prediction. Computed
+        :data:`EXPLAIN_CHUNK` left-out ratings at a time, so memory does not grow with the
+        number of ratings.
+
+        ``only`` (movie ids among the rated ones): explain just those ratings; every prediction
+        still uses all the ratings, so each row is the same as without ``only``.
         """
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
         rated = np.array(sorted(ratings)) - 1  # (R,)
+        if only is not None:
+            keep = {int(m) for m in only}
+            if not keep <= set(ratings):
+                raise ValueError(f"only={sorted(keep - set(ratings))[:5]}: explain only movies that were rated")
+            rated = rated[np.isin(rated + 1, sorted(keep))]
         x = self.vector(ratings)
         if model == "knn":
             idx, w = self.knn.weights(x[0], np.array([t]))
@@ -139,18 +151,22 @@ class Recommender:
             total = w.sum()
             effect = np.where(total > 0, w * (x[0, idx] - self.knn.item_means[idx]) / max(total, 1e-12), 0.0)
             weight = w / total if total > 0 else w
-            rated = idx
+            mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
+            rated, effect, weight = idx[mask], effect[mask], weight[mask]
         elif model == "gnn":
             base = self.gnn.predict(x, [t]).values[0, 0]
-            loo = np.repeat(x, len(rated), axis=0)  # (R, N): row i without rating i
-            loo[np.arange(len(rated)), rated] = 0
-            effect = base - self.gnn.predict(loo, [t]).values[:, 0]
+            effect = np.empty(len(rated))
+            for i in range(0, len(rated), EXPLAIN_CHUNK):
+                chunk = rated[i:i + EXPLAIN_CHUNK]
+                loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
+                loo[np.arange(len(chunk)), chunk] = 0
+                effect[i:i + len(chunk)] = base - self.gnn.predict(loo, [t]).values[:, 0]
             weight = np.full(len(rated), np.nan)
         else:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
         out = pd.DataFrame({"movie": rated + 1, "title": self.movies["title"].to_numpy()[rated],
                             "your_rating": x[0, rated], "effect": effect, "weight": weight})
-        return out.reindex(out["effect"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+        return out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
 
 
 _default: Recommender | None = None

@@ -98,8 +98,13 @@ def to_bytes(pred: GNNPredictor, *, name: str, metrics: dict, data_fingerprint: 
     return buf.getvalue()
 
 
-def from_bytes(raw: bytes, name: str = "?") -> Checkpoint:
-    """Rebuild a checkpoint; StoreError if it is not a valid gnnrec checkpoint."""
+def from_bytes(raw: bytes, name: str | None = None) -> Checkpoint:
+    """Rebuild a checkpoint; StoreError if it is not a valid gnnrec checkpoint.
+
+    ``name`` is what the checkpoint is called from now on: :func:`load` passes the file's name, so
+    a copied or renamed ``.pt`` reports its new name. The name it was saved under, where that
+    differs, is kept as ``extra["saved_as"]``; without ``name`` the saved name is used.
+    """
     try:
         blob = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
@@ -113,13 +118,17 @@ def from_bytes(raw: bytes, name: str = "?") -> Checkpoint:
         graph = ItemGraph(corr=None, shift=shift, config=GraphConfig(**blob["graph_config"]))
         pred = GNNPredictor.restore(cfg, graph, blob["item_means"].numpy(), blob["item_known"].numpy(),
                                     float(blob["global_mean"]), blob["states"])
-        return Checkpoint(name=str(blob.get("name", name)), predictor=pred, graph_config=graph.config,
+        saved = str(blob.get("name", "?"))
+        extra = dict(blob.get("extra", {}))
+        if name is not None and saved != name:
+            extra.setdefault("saved_as", saved)
+        return Checkpoint(name=saved if name is None else name, predictor=pred, graph_config=graph.config,
                           metrics=dict(blob["metrics"]), data_fingerprint=str(blob["data_fingerprint"]),
-                          created=str(blob["created"]), extra=dict(blob.get("extra", {})))
+                          created=str(blob["created"]), extra=extra)
     except StoreError:
         raise
     except Exception as e:  # torch raises many types on a bad file: all mean "corrupt"
-        raise StoreError(f"model {name!r} is corrupt or not a gnnrec checkpoint ({type(e).__name__}: "
+        raise StoreError(f"model {name or '?'!r} is corrupt or not a gnnrec checkpoint ({type(e).__name__}: "
                          f"{str(e)[:200]}); delete the file and retrain it (`python -m gnnrec train ...`)") from None
 
 

@@ -20,7 +20,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from .service import MODEL_LABELS, Neighbourhood, stars
+from .neighbourhood import Neighbourhood
+from .ratings_io import stars
+from .results import MODEL_LABELS
 
 COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
 SHORT = {"gnn": "GNN", "gnn_last": "GNN (last)", "linear": "Linear", "knn": "k-NN", "item_mean": "Item mean"}

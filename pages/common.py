@@ -1,4 +1,5 @@
-"""Shared by the app's pages: Streamlit caches around :mod:`gnnrec.service`, the session's
+"""Shared by the app's pages: Streamlit caches around the gnnrec modules the pages call
+(:mod:`gnnrec.catalog`, :mod:`gnnrec.insights`, :mod:`gnnrec.neighbourhood`, ...), the session's
 ratings (and the callbacks that change them), and the sidebar. Not a page itself.
 
 Caching: ``st.cache_data`` for the data, the model list, recommendations, explanations,
@@ -15,7 +16,8 @@ import uuid
 import streamlit as st
 
 from gnnrec import data as data_mod
-from gnnrec import service, store
+from gnnrec import catalog, insights, jobs, live, ratings_io, results, store
+from gnnrec import neighbourhood as nb_mod
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
 
@@ -50,7 +52,7 @@ def guard() -> None:
 # -- cached data and models -------------------------------------------------------------------------------
 @st.cache_data(show_spinner="Loading MovieLens-100K (downloaded once, then cached) …")
 def _data():
-    return service.load_data()
+    return catalog.load_data()
 
 
 def data() -> data_mod.MovieLens | None:
@@ -71,22 +73,22 @@ def require_data() -> data_mod.MovieLens:
 
 @st.cache_data(show_spinner=False)
 def data_info() -> dict:
-    return service.data_status(_data())
+    return catalog.data_status(_data())
 
 
 @st.cache_data(show_spinner=False)
 def labels() -> dict[int, str]:
-    return service.movie_labels(_data())
+    return catalog.movie_labels(_data())
 
 
 @st.cache_data(show_spinner=False)
-def _models(signature: tuple, fingerprint: str) -> list[service.ModelInfo]:
-    return service.list_models(fingerprint)
+def _models(signature: tuple, fingerprint: str) -> list[catalog.ModelInfo]:
+    return catalog.list_models(fingerprint)
 
 
-def models() -> list[service.ModelInfo]:
+def models() -> list[catalog.ModelInfo]:
     """Every stored model (reloaded when a model file changes)."""
-    return _models(service.store_signature(), data_info()["fingerprint"])
+    return _models(catalog.store_signature(), data_info()["fingerprint"])
 
 
 def usable_models() -> list[str]:
@@ -95,7 +97,7 @@ def usable_models() -> list[str]:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model and the item correlations …")
 def _recommender(name: str, signature: tuple, fingerprint: str):
-    return service.load_recommender(name, _data())
+    return catalog.load_recommender(name, _data())
 
 
 def model_name() -> str | None:
@@ -110,19 +112,19 @@ def recommender():
                       f"({store.models_dir()}); train one on the Train page or with "
                       "`python -m gnnrec train --task all`")
     try:
-        return _recommender(name, service.model_signature(name), data_info()["fingerprint"]), None
+        return _recommender(name, catalog.model_signature(name), data_info()["fingerprint"]), None
     except (store.StoreError, ValueError) as e:
         return None, f"model {name!r} cannot be used: {e}"
 
 
 def model_key() -> tuple:
     name = model_name()
-    return name, service.model_signature(name) if name else None
+    return name, catalog.model_signature(name) if name else None
 
 
 @st.cache_resource(show_spinner="Computing item correlations …")
 def _correlations(fingerprint: str):
-    return service.correlations(_data())
+    return nb_mod.correlations(_data())
 
 
 def correlations():
@@ -137,35 +139,35 @@ def correlations():
 # -- cached results -------------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
 def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec):
-    return service.recommend(_rec, dict(ratings), top, min_raters)
+    return insights.recommend(_rec, dict(ratings), top, min_raters)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def explanation(key: tuple, ratings: tuple, movie: int, model: str, _rec):
-    return service.explain(_rec, dict(ratings), movie, model)
+    return insights.explain(_rec, dict(ratings), movie, model)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def prediction(key: tuple, ratings: tuple, movie: int, _rec):
-    return service.predict_movie(_rec, dict(ratings), movie)
+    return insights.predict_movie(_rec, dict(ratings), movie)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int, _rec):
-    return service.disagreements(_rec, recommendations(key, ratings, top, min_raters, _rec), n)
+    return insights.disagreements(_rec, recommendations(key, ratings, top, min_raters, _rec), n)
 
 
 @st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")
 def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr):
     from gnnrec import viz
 
-    nb = service.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common)
+    nb = nb_mod.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common)
     return nb, viz.neighbourhood_html(nb)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def saved_result(path: str, mtime_ns: int) -> dict:
-    return service.load_result(path)
+    return results.load_result(path)
 
 
 # -- the session's ratings -------------------------------------------------------------------------------
@@ -174,7 +176,7 @@ def ratings() -> dict[int, float]:
 
 
 def rkey() -> tuple:
-    return service.ratings_key(ratings())
+    return ratings_io.ratings_key(ratings())
 
 
 def flash(level: str, text: str) -> None:
@@ -241,7 +243,7 @@ def on_undo() -> None:
 def on_load_user() -> None:
     user = st.session_state.get("ml_user")
     try:
-        new = service.user_ratings(_data(), user)
+        new = ratings_io.user_ratings(_data(), user)
     except (ValueError, data_mod.DataError) as e:
         flash("error", str(e))
         return
@@ -253,9 +255,9 @@ def on_import() -> None:
     if up is None:
         return
     try:
-        raw = up.read(service.MAX_IMPORT_BYTES + 1)
-        new = service.parse_ratings_csv(raw)
-    except service.RatingsError as e:
+        raw = up.read(ratings_io.MAX_IMPORT_BYTES + 1)
+        new = ratings_io.parse_ratings_csv(raw)
+    except ratings_io.RatingsError as e:
         flash("error", f"Import of {up.name!r} failed, your ratings are unchanged: {e}")
         return
     except Exception as e:  # noqa: BLE001  an unreadable upload: say so, keep the ratings
@@ -277,9 +279,9 @@ def on_run_evaluation() -> None:
     """Compare page's Run button: start a live evaluation of the chosen target."""
     ss = st.session_state
     try:
-        ss["eval_job"] = service.start_evaluation(_data(), int(ss["cmp_target"]), int(ss["cmp_splits"]),
+        ss["eval_job"] = live.start_evaluation(_data(), int(ss["cmp_target"]), int(ss["cmp_splits"]),
                                                   ss["cmp_preset"], owner=owner())
-    except (ValueError, service.JobBusy, data_mod.DataError) as e:
+    except (ValueError, jobs.Busy, data_mod.DataError) as e:
         ss["cmp_error"] = f"Not started: {e}"
 
 
@@ -287,16 +289,16 @@ def sync_link() -> str | None:
     """Write the ratings into the URL (``?r=...``); return the share link, or None if too many."""
     r = ratings()
     qp = st.query_params
-    if not r or len(r) > service.MAX_LINK_RATINGS:
+    if not r or len(r) > ratings_io.MAX_LINK_RATINGS:
         if "r" in qp:
             del qp["r"]
         return None
-    enc = service.encode_share(r)
+    enc = ratings_io.encode_share(r)
     if qp.get("r") != enc:
         qp["r"] = enc
     name = model_name()
     base = st.context.url or ""
-    extra = f"&model={name}" if name and name != service.DEFAULT_MODEL else ""
+    extra = f"&model={name}" if name and name != catalog.DEFAULT_MODEL else ""
     return f"{base}?r={enc}{extra}"
 
 
@@ -312,7 +314,7 @@ def init() -> None:
         params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
     except Exception:  # noqa: BLE001  never fail on a URL
         params = {}
-    got, model, problems = service.read_query(params)
+    got, model, problems = ratings_io.read_query(params)
     if got:
         ss["ratings"] = got
         flash("info", f"Loaded {len(got)} rating(s) from the link.")
@@ -338,9 +340,9 @@ def sidebar() -> None:
                 ss["model_name"] = wanted
             else:
                 flash("warning", f"The link asks for model {wanted!r}, which is not a usable model here; "
-                                 f"using {ss.get('model_name') or service.default_model(all_models)!r} instead.")
+                                 f"using {ss.get('model_name') or catalog.default_model(all_models)!r} instead.")
         if ss.get("model_name") not in usable:
-            gone, ss["model_name"] = ss.get("model_name"), service.default_model(all_models)
+            gone, ss["model_name"] = ss.get("model_name"), catalog.default_model(all_models)
             if gone is not None:
                 flash("warning", f"Model {gone!r} is no longer usable (see the sidebar); now using "
                                  f"{ss['model_name']!r}.")

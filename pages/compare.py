@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from gnnrec import service, viz
+from gnnrec import live, results, viz
 from pages import common
 
 common.guard()
@@ -17,31 +17,31 @@ labels = common.labels()
 source = st.radio("Results", ["Saved results", "Run live"], horizontal=True, key="cmp_source")
 result = None
 if source == "Saved results":
-    files = service.result_files()
+    files = results.result_files()
     good = {}
     for path in files:
         try:
             good[str(path)] = common.saved_result(str(path), path.stat().st_mtime_ns)
-        except (service.ResultError, OSError) as e:
+        except (results.ResultError, OSError) as e:
             common.alert("warning", f"Skipped a results file: {e}")
     if not good:
-        st.info(f"No saved evaluations in `{service.results_dir()}`. Make one with "
+        st.info(f"No saved evaluations in `{results.results_dir()}`. Make one with "
                 "`python -m gnnrec evaluate --target 50 --splits 10 --json results/star-wars.json`, "
                 "or choose **Run live**.")
     else:
         pick = st.selectbox("Evaluation", list(good), key="cmp_file",
-                            format_func=lambda p: f"{p.rsplit('/', 1)[-1]} · {service.result_title(good[p])}")
+                            format_func=lambda p: f"{p.rsplit('/', 1)[-1]} · {results.result_title(good[p])}")
         result = good[pick]
 else:
     c1, c2, c3 = st.columns([3, 1, 1])
     target = c1.selectbox("Target movie", list(labels), index=common.DEFAULT_TARGET - 1, format_func=labels.get,
                           key="cmp_target")
-    splits = c2.number_input("Splits", 1, service.MAX_LIVE_SPLITS, 1, key="cmp_splits",
+    splits = c2.number_input("Splits", 1, live.MAX_LIVE_SPLITS, 1, key="cmp_splits",
                              help="Each split trains a GNN and a linear filter: 10-30 s here.")
-    preset = c3.selectbox("GNN preset", service.eval_presets(), index=service.eval_presets().index("best"),
+    preset = c3.selectbox("GNN preset", live.eval_presets(), index=live.eval_presets().index("best"),
                           key="cmp_preset")
-    ekey = service.eval_key(common.data_info()["fingerprint"], int(target), int(splits), preset)
-    result = service.cached_evaluation(ekey)
+    ekey = live.eval_key(common.data_info()["fingerprint"], int(target), int(splits), preset)
+    result = live.cached_evaluation(ekey)
     job = st.session_state.get("eval_job")
     if result is None:
         st.button("Run the evaluation", key="cmp_run", type="primary", disabled=bool(job and job.running),
@@ -56,7 +56,7 @@ else:
             st.progress(min(1.0, len(done) / (job.total or 1)) if job.running else 1.0,
                         text=f"Evaluating {job.label}: {len(done)} split(s) done, {job.elapsed():.0f} s")
             for i, r in done:
-                st.caption(f"split {i + 1}: " + ", ".join(f"{service.MODEL_LABELS.get(m, m)} {v:.3f}"
+                st.caption(f"split {i + 1}: " + ", ".join(f"{results.MODEL_LABELS.get(m, m)} {v:.3f}"
                                                           for m, v in r["rmse"].items()))
             if job.state == "failed":
                 common.alert("error", f"The evaluation failed: {job.error}")
@@ -68,16 +68,16 @@ else:
         st.caption("Seeded: the same request always gives the same result (kept for every user of this app).")
 
 if result is not None:
-    summary = service.summary_frame(result)
+    summary = results.summary_frame(result)
     a, b = st.columns(2, gap="large")
     with a:
-        st.plotly_chart(viz.rmse_bars(summary, service.result_title(result)), key="cmp_bars")
+        st.plotly_chart(viz.rmse_bars(summary, results.result_title(result)), key="cmp_bars")
     with b:
         models = st.multiselect("Scatter", list(summary["model"]), default=[m for m in ("gnn", "knn")
-                                if m in set(summary["model"])], format_func=lambda m: service.MODEL_LABELS.get(m, m),
+                                if m in set(summary["model"])], format_func=lambda m: results.MODEL_LABELS.get(m, m),
                                 key="cmp_models")
-        st.plotly_chart(viz.prediction_scatter(service.scatter_frame(result, models)), key="cmp_scatter")
-    st.dataframe(service.split_frame(result), hide_index=True, key="cmp_splits_table")
+        st.plotly_chart(viz.prediction_scatter(results.scatter_frame(result, models)), key="cmp_scatter")
+    st.dataframe(results.split_frame(result), hide_index=True, key="cmp_splits_table")
 
 # -- this user -------------------------------------------------------------------------------------------
 st.divider()

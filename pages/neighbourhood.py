@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from gnnrec import service
+from gnnrec import neighbourhood as nb_mod
 from pages import common
 
 common.guard()
@@ -20,7 +20,7 @@ c1, c2, c3, c4 = st.columns([3, 1, 2, 2])
 movie = c1.selectbox("Movie", list(labels), index=list(labels).index(default), format_func=labels.get,
                      key="nb_movie")
 hops = c2.radio("Hops", [1, 2], horizontal=True, key="nb_hops")
-k = c3.slider("Neighbours per movie", 3, service.MAX_NEIGHBOURS, 10, key="nb_k")
+k = c3.slider("Neighbours per movie", 3, nb_mod.MAX_NEIGHBOURS, 10, key="nb_k")
 common_min = c4.slider("Min. common raters", 5, 200, 25, step=5, key="nb_common",
                        help="Only correlations over at least this many users who rated both movies: "
                             "few common raters give large but meaningless correlations.")
@@ -41,7 +41,7 @@ with graph:
                "**green = positive**, **red dashed = negative**, thicker = stronger. "
                "Orange: the movie you picked; stars (shape and label): movies you rated.")
 with table:
-    st.dataframe(service.neighbour_table(nb), hide_index=True, height=580, key="nb_table",
+    st.dataframe(nb_mod.neighbour_table(nb), hide_index=True, height=580, key="nb_table",
                  column_config={"title": st.column_config.TextColumn(width=150, pinned=True),
                                 "correlation": st.column_config.NumberColumn("r", format="%+.2f", width=52,
                                                                              help="correlation with the movie"),

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from gnnrec import service
+from gnnrec import insights, ratings_io
 from pages import common
 
 common.guard()
@@ -22,7 +22,7 @@ with left:
     st.caption("…then click the stars to rate it; pick the next movie to rate more.")
     st.feedback("stars", key=common.stars_key(), on_change=common.on_rate)
 with right:
-    st.number_input("MovieLens user id", min_value=1, max_value=service.N_USERS, value=1, step=1, key="ml_user")
+    st.number_input("MovieLens user id", min_value=1, max_value=ratings_io.N_USERS, value=1, step=1, key="ml_user")
     st.button("Start from this MovieLens user", key="load_user", on_click=common.on_load_user,
               help="Replaces your ratings by a real user's ('Undo' brings yours back).")
 
@@ -30,7 +30,7 @@ ratings = common.ratings()
 link = common.sync_link()
 with st.expander(f"Your ratings ({len(ratings)})", expanded=bool(ratings) and len(ratings) <= 12):
     if ratings:
-        st.dataframe(service.ratings_table(data, ratings), hide_index=True, key="ratings_table",
+        st.dataframe(ratings_io.ratings_table(data, ratings), hide_index=True, key="ratings_table",
                      column_config={"movie": st.column_config.NumberColumn("id", format="%d", width="small"),
                                     "year": st.column_config.NumberColumn(format="%d", width="small")})
     c1, c2, c3, c4 = st.columns([4, 1, 1, 1], vertical_alignment="bottom")
@@ -42,7 +42,7 @@ with st.expander(f"Your ratings ({len(ratings)})", expanded=bool(ratings) and le
               help="Undo the last remove, clear, import or load.")
 with st.expander("Export, import, share"):
     a, b = st.columns([1, 2], gap="large")
-    a.download_button("Export CSV", service.ratings_to_csv(data, ratings), file_name="gnnrec-ratings.csv",
+    a.download_button("Export CSV", ratings_io.ratings_to_csv(data, ratings), file_name="gnnrec-ratings.csv",
                       mime="text/csv", key="export_csv", disabled=not ratings, on_click="ignore")
     a.radio("On import", ["Merge", "Replace"], key="import_mode", horizontal=True,
             help="Merge: the file's ratings are added to yours (its value wins for a movie in both).")
@@ -52,7 +52,7 @@ with st.expander("Export, import, share"):
         st.caption("Share these ratings with this link (it is also this page's address):")
         st.code(link, language=None, wrap_lines=True)
     elif ratings:
-        st.caption(f"Over {service.MAX_LINK_RATINGS} ratings do not fit a link; share an exported CSV.")
+        st.caption(f"Over {ratings_io.MAX_LINK_RATINGS} ratings do not fit a link; share an exported CSV.")
 
 if not ratings:
     st.info("Rate at least one movie (or start from a MovieLens user) to get recommendations.")
@@ -86,7 +86,7 @@ columns = {"title": st.column_config.TextColumn(width="medium"),
 order = ["title", "predicted", "both", "year", "raters"]
 g, k = st.columns(2, gap="large")
 for col, model, title in ((g, "gnn", f"GNN · model `{common.model_name()}`"), (k, "knn", "k-NN · item correlations")):
-    table = service.top_table(res, model)
+    table = insights.top_table(res, model)
     with col:
         st.subheader(title)
         st.dataframe(table, hide_index=True, column_config=columns, key=f"top_{model}",

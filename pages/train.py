@@ -4,12 +4,12 @@ import time
 
 import streamlit as st
 
-from gnnrec import service, store, viz
+from gnnrec import catalog, jobs, live, store, viz
 from pages import common
 
 common.guard()
 
-L = service.LIMITS
+L = live.LIMITS
 st.title("Train a GNN")
 st.caption("An all-movies GNN trained on every MovieLens rating except 5% held out for validation (and left "
            "out of its graph); the weights with the best validation RMSE are saved. It never replaces a "
@@ -22,10 +22,10 @@ def use_model(name: str) -> None:
     st.session_state["model_name"] = name
 
 
-def spec_from_widgets() -> service.TrainSpec:
+def spec_from_widgets() -> live.TrainSpec:
     ss = st.session_state
     n = int(ss.get("tr_layers", 2))
-    return service.TrainSpec(taps=tuple(int(ss[f"tr_taps_{i}"]) for i in range(n)),
+    return live.TrainSpec(taps=tuple(int(ss[f"tr_taps_{i}"]) for i in range(n)),
                              widths=tuple(int(ss[f"tr_width_{i}"]) for i in range(n)), k=int(ss["tr_k"]),
                              epochs=int(ss["tr_epochs"]), lr=float(ss["tr_lr"]), batch_size=int(ss["tr_batch"]),
                              seed=int(ss["tr_seed"]))
@@ -34,9 +34,9 @@ def spec_from_widgets() -> service.TrainSpec:
 def start_training() -> None:
     """The Train button (a callback, so the click is never lost to a rerun)."""
     try:
-        job = service.start_training(common.require_data(), spec_from_widgets(), st.session_state.get("tr_name", ""),
+        job = live.start_training(common.require_data(), spec_from_widgets(), st.session_state.get("tr_name", ""),
                                      owner=common.owner())
-    except (ValueError, store.StoreError, service.JobBusy) as e:
+    except (ValueError, store.StoreError, jobs.Busy) as e:
         st.session_state["tr_error"] = f"Not started: {e}"
         return
     st.session_state["train_job"] = job
@@ -92,7 +92,7 @@ def show(job) -> None:
             f"{last.valid_rmse:.4f} (best {last.best_valid_rmse:.4f}) · {job.elapsed():.0f} s" if last
             else f"Training {job.label!r}: building the graphs … {job.elapsed():.0f} s")
     st.progress(frac, text=text)
-    hist = service.history_frame(events)
+    hist = live.history_frame(events)
     if len(hist):
         st.plotly_chart(viz.training_curve(hist), key="tr_curve")
 
@@ -126,7 +126,7 @@ models = common.models()
 if not models:
     st.info(f"No models in {store.models_dir()}.")
 else:
-    st.dataframe(service.models_table(models), hide_index=True, key="tr_models",
+    st.dataframe(catalog.models_table(models), hide_index=True, key="tr_models",
                  column_config={"valid RMSE": st.column_config.NumberColumn(format="%.4f"),
                                 "train s": st.column_config.NumberColumn(format="%.0f")})
     names = [m.name for m in models]
@@ -141,4 +141,4 @@ else:
             st.json({"metrics": m.metrics, "gnn": m.config, "graph": m.graph, "extra": m.extra}, expanded=1)
         with b:
             if m.history:
-                st.plotly_chart(viz.training_curve(service.history_table(m.history)), key="tr_detail_curve")
+                st.plotly_chart(viz.training_curve(live.history_table(m.history)), key="tr_detail_curve")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gnnrec import service, viz
+from gnnrec import catalog, ratings_io, viz
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -139,7 +139,7 @@ def test_remove_clear_undo_and_movielens_user(folders):
     assert len(at.session_state["ratings"]) > 100  # user 7 rated many movies
     assert "Loaded MovieLens user 7" in texts(at.success)
     top_tables(at)
-    assert at.query_params.get("r") is not None or len(at.session_state["ratings"]) > service.MAX_LINK_RATINGS
+    assert at.query_params.get("r") is not None or len(at.session_state["ratings"]) > ratings_io.MAX_LINK_RATINGS
 
 
 @pytest.mark.parametrize("content, message", [
@@ -344,7 +344,7 @@ def test_missing_data_is_reported_not_raised(folders, monkeypatch):
         raise data_mod.DataError("could not fetch MovieLens-100K: offline. Fix: download ml-100k.zip by hand")
 
     st.cache_data.clear()
-    monkeypatch.setattr(service, "load_data", no_data)
+    monkeypatch.setattr(catalog, "load_data", no_data)
     try:
         for page in (None, "pages/neighbourhood.py", "pages/compare.py", "pages/train.py"):
             at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()

@@ -1,10 +1,14 @@
-"""gnnrec.jobs: one heavy job at a time, a clear Busy for the second."""
+"""gnnrec.jobs: one heavy job at a time, a clear Busy for the second; background jobs report
+progress, cancel, fail with a reason and free the slot."""
 
 import threading
+import time
 
 import pytest
 
+from gnnrec import jobs
 from gnnrec.jobs import Busy, HeavyJobLock
+from gnnrec.train import Cancelled
 
 
 def test_second_job_is_refused_with_a_clear_message_and_the_lock_frees():
@@ -37,3 +41,41 @@ def test_lock_released_when_the_job_raises():
             raise ValueError("boom")
     with lock.hold("a", "y"):
         assert lock.current.what == "y"
+
+
+# -- background jobs ---------------------------------------------------------------------------------------
+def test_job_runs_reports_and_frees_the_slot():
+    job = jobs.start_job("test", "quick", lambda report, cancelled: [report(i) for i in range(3)] and "ok")
+    assert job.wait(10) and job.state == "done" and job.result == "ok" and job.events() == [0, 1, 2]
+    assert jobs.HEAVY.current is None
+
+
+def test_one_job_at_a_time_and_cancel():
+    go = threading.Event()
+
+    def slow(report, cancelled):
+        go.set()
+        while not cancelled():
+            time.sleep(0.01)
+        raise Cancelled("stop")
+
+    job = jobs.start_job("test", "slow", slow)
+    try:
+        assert go.wait(5)
+        with pytest.raises(jobs.Busy, match="another user started test slow.*one training or live evaluation"):
+            jobs.start_job("test", "second", lambda r, c: None, owner="bob")
+        with pytest.raises(jobs.Busy, match="you started test slow"):
+            jobs.start_job("test", "again", lambda r, c: None, owner="app")
+    finally:
+        job.cancel()
+    assert job.wait(10) and job.state == "cancelled" and "nothing was saved" in job.error
+
+
+def test_failing_job_says_why():
+    def bad(report, cancelled):
+        raise ValueError("epochs=99 is too many")
+
+    job = jobs.start_job("test", "bad", bad)
+    assert job.wait(10) and job.state == "failed" and job.error == "epochs=99 is too many"
+    boom = jobs.start_job("test", "boom", lambda r, c: 1 / 0)
+    assert boom.wait(10) and boom.state == "failed" and boom.error.startswith("ZeroDivisionError")

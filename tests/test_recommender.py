@@ -226,6 +226,36 @@ def test_explain_gnn_leave_one_out(rec):
 
 
 @pytest.mark.integration
+def test_explain_gnn_in_chunks_and_only(rec, movielens, monkeypatch):
+    """Many ratings go through in chunks with the same effects as one batch; ``only`` keeps rows."""
+    from gnnrec import recommender as rec_mod
+
+    r = movielens.ratings[movielens.ratings["user"] == 1]
+    user = {int(m): int(v) for m, v in zip(r["movie"], r["rating"])}  # 272 ratings
+    calls = []
+    predict = rec.gnn.predict
+    monkeypatch.setattr(rec.gnn, "predict", lambda x, *a, **k: calls.append(len(x)) or predict(x, *a, **k))
+    monkeypatch.setattr(rec_mod, "EXPLAIN_CHUNK", 100)
+    ex = rec.explain(user, 172, model="gnn")
+    assert calls == [1, 100, 100, 72]  # the base prediction, then 272 rows in chunks of 100
+    monkeypatch.setattr(rec.gnn, "predict", predict)
+    x = user_vector(user)
+    rated = np.array(sorted(user)) - 1
+    loo = np.repeat(x, len(rated), axis=0)
+    loo[np.arange(len(rated)), rated] = 0
+    by_hand = predict(x, [171]).values[0, 0] - predict(loo, [171]).values[:, 0]
+    np.testing.assert_allclose(ex.set_index("movie")["effect"].sort_index().to_numpy(), by_hand, atol=1e-6)
+    some = ex.set_index("movie")
+    few = rec.explain(user, 172, model="gnn", only=[50, 181, 1])
+    assert sorted(few["movie"]) == [1, 50, 181]
+    np.testing.assert_allclose(few.set_index("movie")["effect"], some.loc[few["movie"], "effect"], atol=1e-6)
+    knn = rec.explain(user, 172, model="knn", only=[50, 181])
+    assert sorted(knn["movie"]) == [50, 181]
+    with pytest.raises(ValueError, match="only movies that were rated"):
+        rec.explain(USER, 172, only=[2])
+
+
+@pytest.mark.integration
 def test_explain_errors(rec):
     with pytest.raises(ValueError, match="model='svd'"):
         rec.explain(USER, 172, model="svd")

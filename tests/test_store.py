@@ -93,6 +93,18 @@ def test_file_loads_with_weights_only(target_model, tmp_path):
     assert blob["data_fingerprint"] == FP
 
 
+def test_a_copied_or_renamed_file_reports_its_file_name(target_model, tmp_path):
+    path = store.save(target_model, "original", metrics={}, data_fingerprint=FP, extra={"k": 1}, folder=tmp_path)
+    (tmp_path / "copy.pt").write_bytes(path.read_bytes())
+    path.rename(tmp_path / "renamed.pt")
+    for name in ("copy", "renamed"):
+        ckpt = store.load(name, tmp_path)
+        assert ckpt.name == name and ckpt.extra == {"k": 1, "saved_as": "original"}
+    raw = (tmp_path / "copy.pt").read_bytes()
+    assert store.from_bytes(raw, "other").name == "other"
+    assert store.from_bytes(raw).name == "original" and "saved_as" not in store.from_bytes(raw).extra
+
+
 def test_overwrite_and_list_names(target_model, tmp_path):
     assert store.list_names(tmp_path) == []
     assert store.list_names(tmp_path / "absent") == []

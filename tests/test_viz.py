@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gnnrec import viz
-from gnnrec.service import Neighbourhood
+from gnnrec.neighbourhood import Neighbourhood
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)> & <a href="javascript:1">'
 

@@ -1,0 +1,226 @@
+"""What the app runs live in the background: custom training and live evaluation, both bounded.
+
+Custom training: a :class:`TrainSpec` within :data:`LIMITS`, saved under a new name (never
+overwriting). Live evaluation: at most :data:`MAX_LIVE_SPLITS` splits, results cached per request.
+Both run as :class:`gnnrec.jobs.Job` (one heavy job per server process). Every error a user can
+cause is a ``ValueError`` (or :class:`gnnrec.store.StoreError`, :class:`gnnrec.jobs.Busy`) whose
+message says what to change. No Streamlit in here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import data as data_mod
+from . import store
+from .gnn import PRESETS, GNNPredictor, GNNPredictorConfig
+from .graph import GraphConfig, ItemGraph
+from .jobs import Job, start_job
+from .models import GNNConfig, LocalGNN
+from .train import Cancelled, Progress, TrainConfig
+
+N_USERS = data_mod.N_USERS
+MAX_LIVE_SPLITS = 3  # live evaluation on a shared host: 10-30 s per split
+
+
+# -- custom training ----------------------------------------------------------------------------------
+LIMITS = {"layers": (1, 3), "taps": (1, 6), "width": (4, 64), "k": (5, 40), "epochs": (1, 10),
+          "lr": (1e-4, 0.05), "batch_size": (8, 64), "seed": (0, 999_999)}
+VALID_FRACTION = 0.05  # as gnnrec.allmovies: share of the ratings held out to pick the best epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+    """What the Train page lets a user choose (each bounded by :data:`LIMITS`)."""
+
+    taps: tuple[int, ...] = (5, 5)
+    widths: tuple[int, ...] = (64, 32)
+    k: int = 10
+    epochs: int = 2
+    lr: float = 0.005
+    batch_size: int = 32
+    seed: int = 0
+
+    def problems(self) -> list[str]:
+        """Everything out of bounds, each with its allowed range (empty: fine)."""
+        out = []
+
+        def whole(v) -> bool:
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+        lo, hi = LIMITS["layers"]
+        if not (lo <= len(self.taps) <= hi) or len(self.taps) != len(self.widths):
+            out.append(f"layers: {len(self.widths)} widths and {len(self.taps)} taps given; use {lo}-{hi} layers, "
+                       "one width and one tap count each")
+        for name, values, key in (("taps", self.taps, "taps"), ("width", self.widths, "width")):
+            lo, hi = LIMITS[key]
+            for i, v in enumerate(values):
+                if not whole(v) or not lo <= v <= hi:
+                    out.append(f"{name} of layer {i + 1} is {v!r}; use a whole number {lo}-{hi}")
+        if self.taps and all(whole(t) and t == 1 for t in self.taps):
+            out.append("every layer has 1 tap, so the GNN would never look at the graph; give a layer 2+ taps")
+        for name in ("k", "epochs", "batch_size", "seed"):
+            lo, hi = LIMITS[name]
+            v = getattr(self, name)
+            if not whole(v) or not lo <= v <= hi:
+                out.append(f"{name.replace('_', ' ')} is {v!r}; use a whole number {lo}-{hi}")
+        lo, hi = LIMITS["lr"]
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and lo <= self.lr <= hi):
+            out.append(f"learning rate is {self.lr!r}; use {lo:g}-{hi:g}")
+        return out
+
+    def check(self) -> "TrainSpec":
+        p = self.problems()
+        if p:
+            raise ValueError("; ".join(p))
+        return self
+
+    def steps(self, users: int = N_USERS) -> int:
+        return math.ceil(users / self.batch_size) * self.epochs
+
+    def configs(self) -> tuple[GNNPredictorConfig, GraphConfig]:
+        base = PRESETS["all"]
+        valid_every = max(1, math.ceil(self.steps() / 10))  # ~10 points on the validation curve
+        cfg = GNNPredictorConfig(
+            model=GNNConfig(features=tuple(int(w) for w in self.widths), taps=tuple(int(t) for t in self.taps)),
+            train=TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
+                              valid_every=valid_every, seed=int(self.seed)),
+            encoding=base.predictor.encoding)
+        return cfg, dataclasses.replace(base.graph, k=int(self.k))
+
+    def n_parameters(self) -> int:
+        return LocalGNN(self.configs()[0].model).n_parameters()
+
+
+def check_new_name(name: str, folder: Path | None = None) -> str:
+    """A valid name not yet used in the store (a retraining never replaces a model someone may be
+    using); StoreError says what to change."""
+    name = (name or "").strip()
+    store.check_name(name)
+    if name in store.list_names(folder):
+        raise store.StoreError(f"a model named {name!r} exists already; choose a new name (models are never "
+                               "overwritten from the app, so nobody's active model changes under them)")
+    return name
+
+
+def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
+                on_progress: Callable[[Progress], None] | None = None, cancel: Callable[[], bool] | None = None,
+                folder: Path | None = None) -> dict:
+    """Train an all-movies GNN as :func:`gnnrec.allmovies.fit_models` does (5% of the ratings held
+    out for validation and left out of the graph) and save it; returns ``{name, path, metrics}``.
+
+    Raises ValueError (bad spec), StoreError (bad or taken name), Cancelled.
+    """
+    spec.check()
+    name = check_new_name(name, folder)
+    cfg, graph_cfg = spec.configs()
+    x = data.matrix()
+    held = (x > 0) & (np.random.default_rng(spec.seed).random(x.shape) < VALID_FRACTION)
+    fit_part, valid = np.where(held, 0, x), np.where(held, x, 0)
+    if cancel is not None and cancel():
+        raise Cancelled("training cancelled before it started")
+    gnn = GNNPredictor(cfg, "gnn").fit(fit_part, ItemGraph.build(fit_part, graph_cfg), valid, on_progress, cancel)
+    res = gnn.results[0]
+    metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
+    extra = {"preset": "custom", "task": "all", "seed": spec.seed, "made_by": "app",
+             "spec": dataclasses.asdict(spec), "history": [list(h) for h in res.history]}
+    name = check_new_name(name, folder)  # again: another job may have taken it meanwhile
+    path = store.save(gnn, name, metrics=metrics, data_fingerprint=data.fingerprint(), extra=extra, folder=folder)
+    return {"name": name, "path": str(path), "metrics": metrics}
+
+
+def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder: Path | None = None,
+                   owner: str = "app") -> Job:
+    """Check the request, then train in the background; events are :class:`Progress`."""
+    spec.check()
+    name = check_new_name(name, folder)
+    return start_job("training", name, lambda report, cancelled: train_model(
+        data, spec, name, on_progress=report, cancel=cancelled, folder=folder), total=spec.steps(), owner=owner)
+
+
+def history_table(history: Iterable) -> pd.DataFrame:
+    """A stored training history ``[(step, train loss, valid RMSE)]`` as a table like :func:`history_frame`."""
+    rows = [(int(h[0]), None, h[1], h[2], None) for h in history]
+    return pd.DataFrame(rows, columns=["step", "epoch", "train loss", "valid RMSE", "best valid RMSE"])
+
+
+def history_frame(events: Iterable[Progress]) -> pd.DataFrame:
+    """Training progress events -> ``step, epoch, train loss, valid RMSE, best valid RMSE``."""
+    rows = [(e.step, e.epoch + 1, e.loss, e.valid_rmse, e.best_valid_rmse) for e in events if isinstance(e, Progress)]
+    return pd.DataFrame(rows, columns=["step", "epoch", "train loss", "valid RMSE", "best valid RMSE"])
+
+
+# -- live evaluation ----------------------------------------------------------------------------------
+def check_eval_request(data: data_mod.MovieLens, target: int, splits: int, preset: str) -> None:
+    """Raise ValueError (what to change) unless a live evaluation of this can run here."""
+    data.check_movie(target)
+    if not (isinstance(splits, (int, np.integer)) and 1 <= splits <= MAX_LIVE_SPLITS):
+        raise ValueError(f"splits={splits!r}: run 1..{MAX_LIVE_SPLITS} splits live (each takes 10-30 s on a shared "
+                         f"host); run more with `python -m gnnrec evaluate --splits 10 --json results/FILE.json`")
+    if preset not in eval_presets():
+        raise ValueError(f"unknown preset {preset!r} for the target task; choose one of {eval_presets()}")
+    n = int(data.n_raters()[target - 1])
+    if n < 20:
+        raise ValueError(f"{data.title(target)} has only {n} ratings; pick a movie with at least 20 so that "
+                         "its test users say something")
+
+
+def evaluate(data: data_mod.MovieLens, target: int, splits: int = 1, preset: str = "best",
+             on_split: Callable[[int, dict], None] | None = None) -> dict:
+    """The seed's protocol for one target movie (:func:`gnnrec.evaluate.evaluate_target`)."""
+    from .evaluate import EvalConfig, evaluate_target
+
+    check_eval_request(data, target, splits, preset)
+    return evaluate_target(data, EvalConfig(target=int(target), splits=int(splits), preset=preset), on_split)
+
+
+def eval_presets() -> list[str]:
+    """Presets for the target task (the all-movies one is for the other task)."""
+    return [n for n in PRESETS if n != "all"]
+
+
+_eval_results: dict[tuple, dict] = {}  # finished live evaluations, shared by all sessions (bounded)
+_eval_lock = threading.Lock()
+EVAL_CACHE_SIZE = 16
+
+
+def eval_key(fingerprint: str, target: int, splits: int, preset: str) -> tuple:
+    """What identifies a live evaluation: the data and the request."""
+    return (str(fingerprint), int(target), int(splits), str(preset))
+
+
+def cached_evaluation(key: tuple) -> dict | None:
+    """A live evaluation already run in this app (any session), or None. Seeded, so the same
+    request always gives the same result."""
+    with _eval_lock:
+        return _eval_results.get(key)
+
+
+def _remember(key: tuple, result: dict) -> dict:
+    with _eval_lock:
+        _eval_results[key] = result
+        while len(_eval_results) > EVAL_CACHE_SIZE:
+            _eval_results.pop(next(iter(_eval_results)))
+    return result
+
+
+def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset: str, owner: str = "app") -> Job:
+    """Check the request, then evaluate in the background; events are ``(split index, record)``;
+    the result is also kept for :func:`cached_evaluation`."""
+    check_eval_request(data, target, splits, preset)
+    key = eval_key(data.fingerprint(), target, splits, preset)
+
+    def run(report, cancelled):
+        res = evaluate(data, target, splits, preset,
+                       on_split=lambda i, rec: report((i, {"seed": rec["seed"], "rmse": rec["rmse"]})))
+        return _remember(key, res)
+
+    return start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}", run,
+                     total=int(splits), owner=owner)

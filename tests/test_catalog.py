@@ -1,0 +1,35 @@
+"""gnnrec.catalog: the model list (unreadable files reported, not raised), store signatures, the
+default model."""
+
+from __future__ import annotations
+
+import pytest
+
+from gnnrec import catalog
+from gnnrec import data as data_mod
+
+
+@pytest.fixture(scope="module")
+def data():
+    return data_mod.load()
+
+
+# -- model list ---------------------------------------------------------------------------------------------
+def test_list_models_reports_unreadable_files(data, tmp_path):
+    (tmp_path / "broken.pt").write_bytes(b"garbage")
+    (tmp_path / "bad name.pt").write_bytes(b"ignored: not a valid model name")
+    [info] = catalog.list_models(data.fingerprint(), tmp_path)
+    assert info.name == "broken" and not info.ok and "corrupt" in info.error
+    assert catalog.default_model([info]) is None
+    table = catalog.models_table([info])
+    assert table.loc[0, "usable"] == "no: unreadable"
+    sig = catalog.store_signature(tmp_path)
+    (tmp_path / "broken.pt").write_bytes(b"garbage, longer")
+    assert catalog.store_signature(tmp_path) != sig
+    assert catalog.model_signature("missing", tmp_path) == (None, None, None)
+
+
+def test_committed_model_is_listed(data):
+    infos = catalog.list_models(data.fingerprint())
+    assert catalog.default_model(infos) == "all-movies"
+    assert "valid RMSE" in next(i for i in infos if i.name == "all-movies").describe()

@@ -1,0 +1,104 @@
+"""gnnrec.live: bounds on training requests, new model names, a tiny real training (saved, listed,
+usable; never overwriting), cancel, bounded and cached live evaluation, training histories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gnnrec import catalog, live, store
+from gnnrec import data as data_mod
+from gnnrec.train import Cancelled
+
+
+@pytest.fixture(scope="module")
+def data():
+    return data_mod.load()
+
+
+# -- training requests and names ---------------------------------------------------------------------------
+def test_train_spec_bounds():
+    assert live.TrainSpec().problems() == []
+    bad = live.TrainSpec(taps=(7, 0), widths=(65, 3), k=41, epochs=11, lr=0.5, batch_size=7, seed=-1)
+    text = " ".join(bad.problems())
+    for word in ("taps of layer 1", "taps of layer 2", "width of layer 1", "width of layer 2", "k is 41",
+                 "epochs is 11", "learning rate", "batch size is 7", "seed is -1"):
+        assert word in text
+    assert "layers" in " ".join(live.TrainSpec(taps=(2,) * 4, widths=(4,) * 4).problems())
+    assert "layers" in " ".join(live.TrainSpec(taps=(2, 2), widths=(4,)).problems())
+    assert "never look at the graph" in " ".join(live.TrainSpec(taps=(1,), widths=(4,)).problems())
+    assert live.TrainSpec(lr=float("nan")).problems() and live.TrainSpec(epochs=2.5).problems()
+    with pytest.raises(ValueError, match="epochs"):
+        live.TrainSpec(epochs=0).check()
+    # at the bounds: fine
+    top = live.TrainSpec(taps=(6, 6, 6), widths=(64, 64, 4), k=40, epochs=10, lr=0.05, batch_size=64)
+    assert top.problems() == []
+    assert live.TrainSpec(taps=(2,), widths=(4,), k=5, epochs=1, lr=1e-4, batch_size=8).problems() == []
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "-x", "", "x" * 65, "a..b", "con\x00", "ü"])
+def test_new_model_names_cannot_escape_the_store(name, tmp_path):
+    with pytest.raises(store.StoreError, match="not allowed"):
+        live.check_new_name(name, tmp_path)
+
+
+def test_new_model_name_must_be_new(tmp_path):
+    (tmp_path / "taken.pt").write_bytes(b"x")
+    with pytest.raises(store.StoreError, match="exists already"):
+        live.check_new_name("taken", tmp_path)
+    assert live.check_new_name(" fresh-1 ", tmp_path) == "fresh-1"
+
+
+def test_tiny_training_saves_a_loadable_all_movies_model(data, tmp_path):
+    events = []
+    spec = live.TrainSpec(taps=(2,), widths=(4,), k=5, epochs=1, lr=0.01, batch_size=64)
+    out = live.train_model(data, spec, "tiny", on_progress=events.append, folder=tmp_path)
+    assert out["name"] == "tiny" and (tmp_path / "tiny.pt").is_file()
+    assert events and events[-1].step == events[-1].total_steps
+    assert np.isfinite(out["metrics"]["valid_rmse"])
+    [info] = catalog.list_models(data.fingerprint(), tmp_path)
+    assert info.ok and info.all_movies and info.graph["k"] == 5 and tuple(info.config["model"]["features"]) == (4,)
+    assert info.extra["made_by"] == "app" and info.history
+    rec = catalog.load_recommender("tiny", data, tmp_path)
+    assert len(rec.recommend({50: 5}).top["gnn"]) == 10
+    with pytest.raises(store.StoreError, match="exists already"):  # never overwritten
+        live.train_model(data, spec, "tiny", folder=tmp_path)
+
+
+def test_cancelled_training_saves_nothing(data, tmp_path):
+    with pytest.raises(Cancelled):
+        live.train_model(data, live.TrainSpec(), "nope", cancel=lambda: True, folder=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+# -- live evaluation -------------------------------------------------------------------------------------
+def test_live_evaluation_requests_are_bounded(data):
+    live.check_eval_request(data, 50, 1, "best")
+    for args, message in (((50, 4, "best"), "splits=4"), ((50, 0, "best"), "splits=0"), ((50, 1, "all"), "preset"),
+                          ((1682, 1, "best"), "at least 20"), ((0, 1, "best"), "unknown movie")):
+        with pytest.raises(ValueError, match=message):
+            live.check_eval_request(data, *args)
+
+
+def test_evaluation_job_is_cached(data, monkeypatch):
+    calls = []
+
+    def fake(data_, target, splits, preset, on_split=None):
+        calls.append(target)
+        on_split(0, {"seed": 0, "rmse": {"gnn": 0.5}})
+        return {"task": "target", "target": 50, "splits": [{"seed": 0, "test": [], "rmse": {"gnn": 0.5}}],
+                "summary": {"gnn": {"mean": 0.5, "std": 0.0, "per_split": [0.5]}}}
+
+    monkeypatch.setattr(live, "evaluate", fake)
+    job = live.start_evaluation(data, 50, 1, "best")
+    assert job.wait(10) and job.state == "done" and job.events() == [(0, {"seed": 0, "rmse": {"gnn": 0.5}})]
+    assert live.cached_evaluation(live.eval_key(data.fingerprint(), 50, 1, "best")) is job.result
+    assert calls == [50]
+
+
+def test_history_frames():
+    from gnnrec.train import Progress
+
+    h = live.history_frame([Progress(0, 5, 10, 0.4, 1.0, 1.0), "not progress"])
+    assert list(h["step"]) == [5] and list(h["epoch"]) == [1]
+    assert list(live.history_table([[0, float("nan"), 1.1], [27, 0.4, 1.0]])["valid RMSE"]) == [1.1, 1.0]

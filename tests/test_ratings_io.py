@@ -1,0 +1,96 @@
+"""gnnrec.ratings_io: ratings CSV files (import all or nothing, export safe for spreadsheets), share
+links and query parameters, a MovieLens user's ratings."""
+
+from __future__ import annotations
+
+import pytest
+
+from gnnrec import data as data_mod
+from gnnrec import ratings_io
+
+
+@pytest.fixture(scope="module")
+def data():
+    return data_mod.load()
+
+
+# -- CSV import / export ------------------------------------------------------------------------------------
+def test_csv_round_trip(data):
+    ratings = {50: 5, 181: 4, 1: 2.5}
+    raw = ratings_io.ratings_to_csv(data, ratings)
+    assert raw.decode().splitlines()[0] == "movie,title,rating"
+    assert ratings_io.parse_ratings_csv(raw) == ratings
+
+
+def test_csv_accepts_bom_extra_columns_and_blank_lines():
+    raw = "\ufeffTitle,Movie_ID,Rating,comment\nA,50,5,great\n\n B ,181, 4 ,\n".encode()
+    assert ratings_io.parse_ratings_csv(raw) == {50: 5, 181: 4}
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "empty"),
+    (b"movie,rating\n", "no ratings"),
+    (b"film,score\n50,5\n", "wrong columns"),
+    (b"movie;rating\n50;5\n", "use commas"),
+    (b"movie,rating\n0,5\n", "unknown movie id 0"),
+    (b"movie,rating\n1683,5\n", "unknown movie id 1683"),
+    (b"movie,rating\nfifty,5\n", "not a whole number"),
+    (b"movie,rating\n50,0\n", "outside 1-5"),
+    (b"movie,rating\n50,5.5\n", "outside 1-5"),
+    (b"movie,rating\n50,nan\n", "outside 1-5"),
+    (b"movie,rating\n50,\n", "not a number"),
+    (b"movie,rating\n50,5\n50,4\n", "rated twice"),
+    (b"movie,rating\n" + b"1,5\n" * 2001, "limit is 2,000"),
+    (b"m" * (ratings_io.MAX_IMPORT_BYTES + 1), "limit is 1 MB"),
+    (b"\xff\xfe\x00m\x00o", "not UTF-8"),
+    (b"movie,rating\n\x0050,5", "binary"),
+])
+def test_bad_csv_is_refused_with_a_reason(raw, message):
+    with pytest.raises(ratings_io.RatingsError, match=message):
+        ratings_io.parse_ratings_csv(raw)
+
+
+def test_csv_is_all_or_nothing_and_lists_several_problems():
+    with pytest.raises(ratings_io.RatingsError) as e:
+        ratings_io.parse_ratings_csv(b"movie,rating\n50,5\n9999,4\n181,9\n")
+    assert "line 3" in str(e.value) and "line 4" in str(e.value) and "nothing imported" in str(e.value)
+
+
+def test_export_defuses_spreadsheet_formulas(data, monkeypatch):
+    monkeypatch.setattr(type(data), "title", lambda self, m: "=HYPERLINK(\"x\")")
+    line = ratings_io.ratings_to_csv(data, {50: 5}).decode().splitlines()[1]
+    assert "'=HYPERLINK" in line
+
+
+# -- share links ------------------------------------------------------------------------------------------
+def test_share_round_trip():
+    ratings = {50: 5, 181: 4, 7: 3.5}
+    assert ratings_io.parse_share(ratings_io.encode_share(ratings)) == (ratings, [])
+
+
+def test_share_keeps_good_pairs_and_names_bad_ones():
+    got, problems = ratings_io.parse_share("50:5,,181:4,x:1,9999:3,1:0,2,50:1,3:inf")
+    assert got == {50: 5, 181: 4}
+    assert len(problems) == 1 and "ignored 6 bad entries" in problems[0]
+
+
+def test_share_refuses_huge_values():
+    got, problems = ratings_io.parse_share("1:5," * 2000)
+    assert got == {} and "characters long" in problems[0]
+
+
+def test_read_query_names_unknown_and_hostile_parameters():
+    ratings, model, problems = ratings_io.read_query(
+        {"r": ["50:5"], "model": "../../secrets", "x": "<script>", "embed": "true"})
+    assert ratings == {50: 5} and model is None
+    text = " ".join(problems)
+    assert "'model'" in text and "unknown link parameter 'x'" in text and "embed" not in text
+    assert ratings_io.read_query({"model": "all-movies"})[1] == "all-movies"
+
+
+def test_user_ratings(data):
+    r = ratings_io.user_ratings(data, 1)
+    assert len(r) == 272 and all(1 <= v <= 5 for v in r.values())
+    for bad in (0, 944, "x", None, 1.5):
+        with pytest.raises(ValueError, match="user"):
+            ratings_io.user_ratings(data, bad)
