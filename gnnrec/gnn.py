@@ -7,6 +7,7 @@ E ensemble members.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Callable, Literal
 
 import numpy as np
@@ -19,6 +20,8 @@ from .models import GNNConfig, LocalGNN, LocalPlan, to_torch_sparse
 from .predict import Predictor
 
 Encoding = Literal["raw", "centered", "centered+observed", "baseline", "baseline+observed"]
+_PLAN_LOCK = threading.Lock()
+LOCAL_MAX = 8  # predicting at most this many movies uses the exact partial forward pass
 CHUNK = 64  # users per full-graph forward pass outside training: ~140 MB of activations at N=1682
 ENCODINGS = ("raw", "centered", "centered+observed", "baseline", "baseline+observed")
 
@@ -197,11 +200,28 @@ class GNNPredictor(Predictor):
         z = self._first_input(sig)
         return [z, offset, y]
 
-    def _first_input(self, sig: torch.Tensor) -> torch.Tensor:
-        z = self._plan.first_layer_input(sig, self._s, self.config.model.taps[0])  # (U, |V1|, K1*G)
+    def _first_input(self, sig: torch.Tensor, plan: LocalPlan | None = None) -> torch.Tensor:
+        plan = plan or self._plan
+        z = plan.first_layer_input(sig, self._s, self.config.model.taps[0])  # (U, |V1|, K1*G)
         if self.config.model.nonlinearity == "none" and len(self.config.model.taps) > 1:
-            z = self._plan.fold(z)  # (U, K2, |V2|, K1*G): a linear filter trains on 25 numbers a user
+            z = plan.fold(z)  # (U, K2, |V2|, K1*G): a linear filter trains on 25 numbers a user
         return z
+
+    def _local_plan(self, movies: np.ndarray) -> LocalPlan | None:
+        """The exact partial forward pass for a few movies (the target model's own plan for its
+        target; built and kept for up to 8 movies otherwise), or None for the full pass."""
+        if self.config.target is not None and len(movies) == 1 and movies[0] == self.config.target:
+            return self._plan
+        if len(movies) > LOCAL_MAX:
+            return None
+        key = tuple(int(m) for m in movies)
+        with _PLAN_LOCK:  # one predictor may serve several sessions' threads
+            cache = self.__dict__.setdefault("_plans", {})
+            if key not in cache:
+                if len(cache) >= 256:
+                    cache.pop(next(iter(cache)))  # oldest first
+                cache[key] = LocalPlan.build(self.graph.shift, list(key), self.config.model.taps)
+            return cache[key]
 
     @classmethod
     def restore(cls, config: GNNPredictorConfig, graph: ItemGraph, item_means: np.ndarray, item_known: np.ndarray,
@@ -251,14 +271,14 @@ class GNNPredictor(Predictor):
             x = x.copy()
             x[:, cfg.target] = 0  # a target model never sees the rating it predicts
         cols = torch.as_tensor(movies)
-        local = cfg.target is not None and len(movies) == 1 and movies[0] == cfg.target
+        plan = self._local_plan(movies)  # None: compute every node
         est = np.empty((x.shape[0], len(movies)))  # (B, T)
         with torch.no_grad():
             for i in range(0, x.shape[0], CHUNK):  # chunks bound the (B, N, K*F) activations
                 sig, offset = self._encode(x[i:i + CHUNK])
-                if local:
-                    z = self._first_input(sig)
-                    outs = [m.forward_local(z, self._plan) for m in self.models]  # E x (b, 1)
+                if plan is not None:
+                    z = self._first_input(sig, plan)
+                    outs = [m.forward_local(z, plan) for m in self.models]  # E x (b, T)
                 else:
                     outs = [m(sig, self._s)[:, cols] for m in self.models]  # E x (b, T)
                 est[i:i + CHUNK] = (torch.stack(outs).mean(0) + offset[:, cols]).double().numpy()

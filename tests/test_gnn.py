@@ -287,3 +287,18 @@ def test_all_movies_fit_predicts_every_movie():
     reached = ~p.fallback
     assert reached.sum() > 20
     np.testing.assert_allclose(p.values[reached], manual.numpy()[reached], atol=1e-5)
+
+
+def test_all_movies_few_movies_use_the_exact_partial_pass():
+    """Predicting at <= LOCAL_MAX movies goes through LocalPlan; it equals the full pass."""
+    x = synthetic_ratings(4, users=40, movies=12)
+    graph = ItemGraph.build(x, GraphConfig(k=3))
+    cfg = GNNPredictorConfig(model=GNNConfig(features=(5, 3), taps=(3, 2)), encoding="baseline+observed",
+                             train=TrainConfig(epochs=1, batch_size=10, lr=0.01, valid_every=2, seed=0))
+    pred = GNNPredictor(cfg).fit(x, graph)
+    full = pred.predict(x[:7])
+    for movies in ([0], [3, 9], [11, 2, 5]):
+        part = pred.predict(x[:7], movies)
+        np.testing.assert_allclose(part.values, full.values[:, movies], atol=1e-5)
+        np.testing.assert_array_equal(part.fallback, full.fallback[:, movies])
+    assert len(pred._plans) == 3  # one plan per movie set, kept
