@@ -16,7 +16,7 @@ import torch
 
 from . import train as train_mod
 from .graph import GraphConfig, ItemGraph
-from .models import GNNConfig, LocalGNN, LocalPlan, to_torch_sparse
+from .models import GNNConfig, LocalGNN, LocalPlan, shift_operator
 from .predict import Predictor
 
 Encoding = Literal["raw", "centered", "centered+observed", "baseline", "baseline+observed"]
@@ -106,7 +106,7 @@ class GNNPredictor(Predictor):
         cfg = self.config
         self._set_means(train)
         self.graph = graph
-        self._s = to_torch_sparse(graph.shift)
+        self._s = shift_operator(graph.shift)
         if cfg.target is None:
             return self._fit_all(train, valid, on_progress, cancel)
         if valid is None:
@@ -164,7 +164,7 @@ class GNNPredictor(Predictor):
             inputs = np.where(label, 0, train)
             state["x"] = torch.as_tensor(inputs, dtype=torch.float32)  # (U, N)
             state["y"] = torch.as_tensor(np.where(label, train, 0), dtype=torch.float32)  # (U, N)
-            state["s"] = to_torch_sparse(ItemGraph.build(inputs, self.graph.config).shift)
+            state["s"] = shift_operator(ItemGraph.build(inputs, self.graph.config).shift)
 
         def step(model, batch, training):
             if training:
@@ -228,7 +228,7 @@ class GNNPredictor(Predictor):
                 global_mean: float, states: list[dict], name: str = "gnn") -> "GNNPredictor":
         """Rebuild a fitted predictor from stored parts (see :mod:`gnnrec.store`)."""
         pred = cls(config, name)
-        pred.graph, pred._s = graph, to_torch_sparse(graph.shift)
+        pred.graph, pred._s = graph, shift_operator(graph.shift)
         pred.item_means, pred.item_known, pred.global_mean = item_means, item_known, global_mean
         if config.target is not None:
             pred._plan = LocalPlan.build(graph.shift, [config.target], config.model.taps)

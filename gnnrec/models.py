@@ -75,8 +75,8 @@ class ShiftOperator:
         return torch.from_numpy(self.s.toarray())
 
 
-def to_torch_sparse(s: sp.spmatrix) -> ShiftOperator:
-    """scipy ``(N, N)`` -> a :class:`ShiftOperator` usable wherever the models take ``s``."""
+def shift_operator(s: sp.spmatrix) -> ShiftOperator:
+    """scipy ``(N, N)`` -> a :class:`ShiftOperator`, what the models take as ``s``."""
     return ShiftOperator(s)
 
 

@@ -100,7 +100,8 @@ def test_recommend_page_rates_and_changing_ratings_changes_predictions(folders):
     gnn1, knn1 = top_tables(at)
     assert len(gnn1) == len(knn1) == 10
     assert not set(gnn1["title"]) & {"Star Wars", "Return of the Jedi"}  # rated movies are not recommended
-    assert at.selectbox(key="explain_movie").value == int(gnn1["movie"].iloc[0])
+    # the movie to explain is one of the listed ones (it keeps the user's pick across reruns)
+    assert at.selectbox(key="explain_movie").value in set(gnn1["movie"]) | set(knn1["movie"])
     assert any("effect" in d.value.columns for d in at.dataframe)  # the explanations
     assert at.query_params.get("r") in (["50:5,181:4"], "50:5,181:4")  # the share link
 

@@ -11,7 +11,7 @@ import torch
 
 from gnnrec.gnn import GNNPredictor, GNNPredictorConfig, encode
 from gnnrec.graph import GraphConfig, ItemGraph
-from gnnrec.models import GNNConfig, LocalGNN, to_torch_sparse
+from gnnrec.models import GNNConfig, LocalGNN, shift_operator
 from gnnrec.train import TrainConfig
 
 TARGET = 0
@@ -150,7 +150,7 @@ def test_target_prediction_equals_manual_forward(data, fitted):
     hidden[:, TARGET] = 0  # the target model never sees the rating it predicts
     sig, off = encode(hidden, "raw", fitted.global_mean)
     with torch.no_grad():
-        manual = fitted.models[0](sig, to_torch_sparse(graph.shift))[:, TARGET] + off[:, TARGET]
+        manual = fitted.models[0](sig, shift_operator(graph.shift))[:, TARGET] + off[:, TARGET]
     np.testing.assert_allclose(est, manual.numpy(), atol=1e-5)
 
 
@@ -199,7 +199,7 @@ def test_target_fit_other_encodings(data, encoding):
     hidden[:, TARGET] = 0
     sig, off = encode(hidden, encoding, pred.global_mean, pred.item_means)
     with torch.no_grad():
-        manual = pred.models[0](sig, to_torch_sparse(graph.shift))[:, TARGET] + off[:, TARGET]
+        manual = pred.models[0](sig, shift_operator(graph.shift))[:, TARGET] + off[:, TARGET]
     np.testing.assert_allclose(est, manual.numpy(), atol=1e-5)
     # the offset (from the user's ratings without the target) is really added back
     assert np.all(off[:, TARGET].numpy() > 0.5)
@@ -248,7 +248,7 @@ def test_receptive_field_fallback_on_path_graph():
     np.testing.assert_allclose(p.values[p.fallback], np.broadcast_to(means, (2, n))[p.fallback])
     sig, _ = encode(x, "raw", 3.0)
     with torch.no_grad():
-        full = pred.models[0](sig, to_torch_sparse(graph.shift)).numpy()
+        full = pred.models[0](sig, shift_operator(graph.shift)).numpy()
     np.testing.assert_allclose(p.values[~p.fallback], full[~p.fallback], atol=1e-6)
 
 
@@ -265,7 +265,7 @@ def test_ensemble_averages_members(data):
     hidden = users.copy()
     hidden[:, TARGET] = 0
     sig, off = encode(hidden, "raw", pred.global_mean)
-    s = to_torch_sparse(graph.shift)
+    s = shift_operator(graph.shift)
     with torch.no_grad():
         members = [m(sig, s)[:, TARGET] for m in pred.models]
     manual = (members[0] + members[1]) / 2 + off[:, TARGET]
@@ -283,7 +283,7 @@ def test_all_movies_fit_predicts_every_movie():
     assert p.values.shape == (5, 8) and np.all(np.isfinite(p.values))
     sig, off = encode(x[:5], "centered", pred.global_mean)
     with torch.no_grad():
-        manual = pred.models[0](sig, to_torch_sparse(graph.shift)) + off
+        manual = pred.models[0](sig, shift_operator(graph.shift)) + off
     reached = ~p.fallback
     assert reached.sum() > 20
     np.testing.assert_allclose(p.values[reached], manual.numpy()[reached], atol=1e-5)

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 
 from gnnrec import graph as graph_mod
-from gnnrec.models import GNNConfig, GraphFilter, LocalGNN, LocalPlan, diffuse, to_torch_sparse
+from gnnrec.models import GNNConfig, GraphFilter, LocalGNN, LocalPlan, diffuse, shift_operator
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_diffuse_layout(dense):
     a = small_dense_graph(1)
     b_, n, g, k = 3, 6, 2, 4
     x = rng.normal(size=(b_, n, g))
-    s = torch.tensor(a, dtype=torch.float32) if dense else to_torch_sparse(sp.csr_matrix(a))
+    s = torch.tensor(a, dtype=torch.float32) if dense else shift_operator(sp.csr_matrix(a))
     out = diffuse(torch.tensor(x, dtype=torch.float32), s, k).numpy()
     assert out.shape == (b_, n, k * g)
     for b in range(b_):
@@ -87,7 +87,7 @@ def test_graph_filter_matches_numpy_polynomial(taps, bias, sparse_s):
     layer = GraphFilter(3, 5, taps=taps, bias=bias)
     assert tuple(layer.weight.shape) == (taps, 3, 5)
     assert (layer.bias is not None) == bias
-    s = to_torch_sparse(sp.csr_matrix(a)) if sparse_s else torch.tensor(a, dtype=torch.float32)
+    s = shift_operator(sp.csr_matrix(a)) if sparse_s else torch.tensor(a, dtype=torch.float32)
     with torch.no_grad():
         y = layer(torch.tensor(x, dtype=torch.float32), s).numpy()
     h = layer.weight.detach().double().numpy()
@@ -104,9 +104,9 @@ def test_graph_filter_init_bound():
     assert layer.weight.abs().max().item() > 0.8 * bound  # really uniform on the whole range
 
 
-def test_to_torch_sparse_roundtrip():
+def test_shift_operator_roundtrip():
     a = random_graph(3, n=12, isolated=2)
-    t = to_torch_sparse(a)
+    t = shift_operator(a)
     assert t.shape == a.shape
     np.testing.assert_allclose(t.to_dense().numpy(), a.toarray(), atol=1e-7)
     z = torch.randn(12, 3, dtype=torch.float32, requires_grad=True)
@@ -124,7 +124,7 @@ def test_local_gnn_forward_matches_numpy():
     x = rng.normal(size=(2, 6, 1))
     model = make_model(GNNConfig(features=(4, 3), taps=(3, 2)), 0)
     with torch.no_grad():
-        out = model(torch.tensor(x, dtype=torch.float32), to_torch_sparse(sp.csr_matrix(a))).numpy()
+        out = model(torch.tensor(x, dtype=torch.float32), shift_operator(sp.csr_matrix(a))).numpy()
     h = x
     for layer in model.layers:
         h = np.maximum(graph_filter_reference(a, h, layer.weight.detach().double().numpy(),
@@ -156,7 +156,7 @@ TARGETS = [[0], [7], [30, 2, 17], [4, 12, 12, 39]]  # 0 and 4 are isolated; unso
 @pytest.mark.parametrize("targets", TARGETS)
 def test_forward_local_equals_forward(features, taps, targets):
     s_np = random_graph(0)
-    s = to_torch_sparse(s_np)
+    s = shift_operator(s_np)
     rng = np.random.default_rng(1)
     x = torch.tensor(rng.normal(size=(3, 40, 2)), dtype=torch.float32)
     model = make_model(GNNConfig(features=features, taps=taps, in_features=2), 5)
@@ -196,7 +196,7 @@ def test_local_plan_nodes_and_blocks(taps):
 @pytest.mark.parametrize("features,taps", [((4, 3), (3, 4)), ((5, 4, 3), (2, 3, 5))])
 def test_forward_local_gradient_equals_full_gradient(features, taps):
     s_np = random_graph(4)
-    s = to_torch_sparse(s_np)
+    s = shift_operator(s_np)
     rng = np.random.default_rng(9)
     x = torch.tensor(rng.normal(size=(4, 40, 1)), dtype=torch.float32)
     targets = [6, 21, 33]
@@ -241,7 +241,7 @@ def test_gnn_config_normalises_to_int_tuples():
 
 def test_linear_filter_is_affine_in_x():
     s_np = random_graph(2, n=20, isolated=3)
-    s = to_torch_sparse(s_np)
+    s = shift_operator(s_np)
     rng = np.random.default_rng(3)
     x1 = torch.tensor(rng.normal(size=(2, 20, 1)), dtype=torch.float32)
     x2 = torch.tensor(rng.normal(size=(2, 20, 1)), dtype=torch.float32)
@@ -270,7 +270,7 @@ def test_default_parameter_count_matches_alegnn():
     # by hand: K*G*F + F per layer, F + 1 for the readout
     assert 5 * 1 * 64 + 64 + 5 * 64 * 32 + 32 + 32 + 1 == 10_689
     # the count does not depend on N: the model runs on a 1682-node graph unchanged
-    s = to_torch_sparse(sp.csr_matrix((1682, 1682), dtype=np.float32))
+    s = shift_operator(sp.csr_matrix((1682, 1682), dtype=np.float32))
     with torch.no_grad():
         out = model(torch.zeros(1, 1682, 1), s)
     assert out.shape == (1, 1682)
@@ -282,7 +282,7 @@ def test_default_parameter_count_matches_alegnn():
 def test_folded_linear_fast_path_equals_forward(features, taps):
     """A linear model's folded input (P_2 Z computed once) gives the full computation exactly."""
     s_np = random_graph(7)
-    s = to_torch_sparse(s_np)
+    s = shift_operator(s_np)
     model = make_model(GNNConfig(features=features, taps=taps, nonlinearity="none"), seed=3)
     x = torch.randn(4, s_np.shape[0], 1)
     targets = [0, 9, 17]
