@@ -147,14 +147,18 @@ class GNNPredictor(Predictor):
         labels and leave both the input and the *training* graph, which is rebuilt from the
         rest: a graph built with the labels leaks them, and a model trained on such a graph
         learns the leak (it then scores worse than the bare baseline on new ratings). ``valid``
-        holds other ratings of the same users (default 5% of ``train``); validation predicts
-        them from ``train`` on the graph passed to :meth:`fit`, exactly as a test rating is
-        predicted."""
+        holds other ratings of the same users, which the graph passed to :meth:`fit` must not
+        contain; validation predicts them from ``train`` on that graph, exactly as a test
+        rating is predicted. Without ``valid``, 5% of ``train`` is held out and the graph and
+        means are rebuilt from the rest."""
         cfg = self.config
         rng = np.random.default_rng(cfg.train.seed)
         if valid is None or valid.shape != train.shape:
             held = (train > 0) & (rng.random(train.shape) < 0.05)
             valid, train = np.where(held, train, 0), np.where(held, 0, train)
+            self._set_means(train)
+            self.graph = ItemGraph.build(train, self.graph.config)
+            self._s = shift_operator(self.graph.shift)
         users = np.flatnonzero((train > 0).sum(1) >= 2)  # a user needs an input and a label
         steps_per_epoch = -(-len(users) // cfg.train.batch_size)
         state = {"calls": 0}
