@@ -39,16 +39,23 @@ def fit_models(train: np.ndarray, preset_name: str | Preset = "all", seed: int =
                on_progress=None, cancel=None, knn_k: int = 40) -> dict[str, Predictor]:
     """GNN, k-NN and item mean fitted on one training rating matrix (graph from it alone)."""
     p = preset(preset_name, task="all")
+    graph = ItemGraph.build(train, p.graph)
+    return {"gnn": fit_gnn(train, p, seed, epochs, on_progress, cancel),
+            "knn": ItemKNN(knn_k).fit(train, graph), "item_mean": ItemMean().fit(train)}
+
+
+def fit_gnn(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
+            on_progress=None, cancel=None) -> GNNPredictor:
+    """The all-movies GNN: ``VALID_FRACTION`` of the ratings (drawn with ``seed``) held out to
+    pick the best epoch and kept out of its graph (a graph built with them leaks their values:
+    validation RMSE 0.90 with the leak against 1.02 without, after one epoch)."""
+    p = preset(preset_name, task="all")
     train_cfg = dataclasses.replace(p.predictor.train, seed=seed,
                                     **({"epochs": epochs} if epochs is not None else {}))
-    # validation ratings stay out of the GNN's graph: a graph built with them leaks their values
-    # (validation RMSE 0.90 with the leak against 1.02 without, after one epoch)
     held = (train > 0) & (np.random.default_rng(seed).random(train.shape) < VALID_FRACTION)
     fit_part, valid = np.where(held, 0, train), np.where(held, train, 0)
     gnn = GNNPredictor(dataclasses.replace(p.predictor, train=train_cfg), "gnn")
-    gnn.fit(fit_part, ItemGraph.build(fit_part, p.graph), valid, on_progress, cancel)
-    graph = ItemGraph.build(train, p.graph)
-    return {"gnn": gnn, "knn": ItemKNN(knn_k).fit(train, graph), "item_mean": ItemMean().fit(train)}
+    return gnn.fit(fit_part, ItemGraph.build(fit_part, p.graph), valid, on_progress, cancel)
 
 
 def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: str | Preset = "all",
@@ -90,8 +97,7 @@ def train_all_model(data: MovieLens, preset_name: str | Preset = "all", seed: in
     Returns:
         ``(predictor, metrics, extra)`` ready for :func:`gnnrec.store.save`.
     """
-    x = data.matrix()
-    gnn = fit_models(x, preset_name, seed, epochs, on_progress, cancel)["gnn"]
+    gnn = fit_gnn(data.matrix(), preset_name, seed, epochs, on_progress, cancel)
     res = gnn.results[0]
     metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
     extra = {"preset": preset_label(preset_name), "task": "all", "seed": seed, "history": [list(h) for h in res.history]}

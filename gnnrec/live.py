@@ -20,8 +20,9 @@ import pandas as pd
 
 from . import data as data_mod
 from . import store
-from .gnn import PRESETS, GNNPredictor, GNNPredictorConfig
-from .graph import GraphConfig, ItemGraph
+from . import allmovies
+from .gnn import PRESETS, GNNPredictorConfig, Preset
+from .graph import GraphConfig
 from .jobs import Job, start_job
 from .models import GNNConfig, LocalGNN
 from .train import Cancelled, Progress, TrainConfig
@@ -33,7 +34,6 @@ MAX_LIVE_SPLITS = 3  # live evaluation on a shared host: 10-30 s per split
 # -- custom training ----------------------------------------------------------------------------------
 LIMITS = {"layers": (1, 3), "taps": (1, 6), "width": (4, 64), "k": (5, 40), "epochs": (1, 10),
           "lr": (1e-4, 0.05), "batch_size": (8, 64), "seed": (0, 999_999)}
-VALID_FRACTION = 0.05  # as gnnrec.allmovies: share of the ratings held out to pick the best epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,12 +121,10 @@ def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
     spec.check()
     name = check_new_name(name, folder)
     cfg, graph_cfg = spec.configs()
-    x = data.matrix()
-    held = (x > 0) & (np.random.default_rng(spec.seed).random(x.shape) < VALID_FRACTION)
-    fit_part, valid = np.where(held, 0, x), np.where(held, x, 0)
     if cancel is not None and cancel():
         raise Cancelled("training cancelled before it started")
-    gnn = GNNPredictor(cfg, "gnn").fit(fit_part, ItemGraph.build(fit_part, graph_cfg), valid, on_progress, cancel)
+    recipe = Preset(cfg, graph_cfg, "custom (app)", task="all")
+    gnn = allmovies.fit_gnn(data.matrix(), recipe, spec.seed, on_progress=on_progress, cancel=cancel)
     res = gnn.results[0]
     metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
     extra = {"preset": "custom", "task": "all", "seed": spec.seed, "made_by": "app",
