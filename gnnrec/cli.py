@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, data_mod.DataError, store.StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file that cannot be read or written (disk full, permissions): no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

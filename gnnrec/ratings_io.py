@@ -92,7 +92,11 @@ def parse_ratings_csv(raw: bytes) -> dict[int, float]:
                            "writes (columns movie,rating)") from None
     if "\x00" in text:
         raise RatingsError("the file is binary, not a CSV; upload a text file with columns movie,rating")
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as e:  # e.g. a field over csv's 128 KB limit (an unclosed quote swallowing the file)
+        raise RatingsError(f"the file is not a readable CSV ({e}); check for an unclosed '\"' quote, or export "
+                           "your ratings from this app for the format (columns movie,rating)") from None
     if not rows:
         raise RatingsError("the file is empty; it needs a header line 'movie,rating' and one line per rating")
     header = [c.strip().lower() for c in rows[0]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import io
 import os
 import re
@@ -135,10 +136,20 @@ def from_bytes(raw: bytes, name: str | None = None) -> Checkpoint:
 def save(pred: GNNPredictor, name: str, *, metrics: dict, data_fingerprint: str, extra: dict | None = None,
          folder: Path | None = None) -> Path:
     """Write ``models/<name>.pt`` atomically (a reader sees the old file or the new one, never a
-    part); an existing model of that name is replaced."""
+    part); an existing model of that name is replaced.
+
+    Raises:
+        StoreError: a bad name, or the file could not be written (disk full, no permission: the
+            message says which); then nothing changed, the old file (if any) is intact.
+    """
     path = path_for(name, folder)
-    atomic_write_bytes(path, to_bytes(pred, name=name, metrics=metrics, data_fingerprint=data_fingerprint,
-                                      extra=extra))
+    blob = to_bytes(pred, name=name, metrics=metrics, data_fingerprint=data_fingerprint, extra=extra)
+    try:
+        atomic_write_bytes(path, blob)
+    except OSError as e:
+        why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise StoreError(f"could not save model {name!r} to {path.parent}: {why} ({e}); nothing was written and "
+                         "any existing model of that name is unchanged. Free some space and try again") from e
     return path
 
 

@@ -102,7 +102,7 @@ g, k = st.columns(2, gap="large")
 for col, model in ((g, "gnn"), (k, "knn")):
     table, note = common.explanation(key, rk, int(movie), model, rec)
     with col:
-        st.caption(note)
+        st.caption(common.plain(note))  # the note names movie titles: shown literally
         st.dataframe(table.head(10), hide_index=True, key=f"why_{model}",
                      column_config={"movie": None, "effect": st.column_config.NumberColumn(format="%+.2f"),
                                     "weight": st.column_config.NumberColumn(format="%.2f"),

@@ -1,6 +1,9 @@
-"""Shared fixtures: the real MovieLens-100K, loaded once per test session."""
+"""Shared fixtures: the real MovieLens-100K, loaded once per test session; a full disk."""
 
 from __future__ import annotations
+
+import errno
+import os
 
 import pytest
 
@@ -12,3 +15,39 @@ def movielens() -> gnnrec.data.MovieLens:
     """The real MovieLens-100K from the cache (``$GNNREC_DATA_DIR`` or the default cache folder;
     `python -m gnnrec data` fills it). Tests must not mutate it."""
     return gnnrec.data.load()
+
+
+class FullDiskOS:
+    """``os`` as gnnrec.data sees it, except that a file opened by ``fdopen`` takes 100 bytes and
+    then fails with ENOSPC, as a full disk does (a partial temporary file is left to clean up)."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def fdopen(fd, *args, **kwargs):
+        f = os.fdopen(fd, *args, **kwargs)
+
+        class Full:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                f.close()
+
+            def write(self, blob):
+                f.write(blob[:100])
+                f.flush()
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            def __getattr__(self, name):
+                return getattr(f, name)
+
+        return Full()
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """Every write through :func:`gnnrec.data.atomic_write_bytes` (all model and cache saves)
+    fails with ENOSPC until ``monkeypatch.undo()``."""
+    monkeypatch.setattr(gnnrec.data, "os", FullDiskOS())

@@ -356,3 +356,109 @@ def test_missing_data_is_reported_not_raised(folders, monkeypatch):
     finally:
         monkeypatch.undo()
         st.cache_data.clear()
+
+
+# -- faults ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_active_model_damaged_under_a_running_session(folders, damage):
+    """The only usable model (the active one) is deleted or truncated while a session runs: the
+    next rerun says so (no exception), the ratings and the share link survive, other pages work."""
+    at = start()
+    rate(at, 50, 5)
+    rate(at, 181, 4)
+    top_tables(at)
+    path = folders["models"] / "all-movies.pt"
+    if damage == "delete":
+        path.unlink()
+    else:
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    at.run()
+    assert_clean(at)
+    assert "'all-movies' is no longer usable" in texts(at.warning)
+    assert "No usable all-movies model" in texts(at.sidebar.error)
+    assert "train one on the Train page" in texts(at.error)
+    if damage == "truncate":
+        assert "corrupt" in texts(at.sidebar.error)
+    assert at.session_state["ratings"] == {50: 5, 181: 4}
+    assert at.query_params.get("r") in (["50:5,181:4"], "50:5,181:4")
+    at.switch_page("pages/neighbourhood.py").run()  # k-NN graph from the data instead
+    assert_clean(at)
+    assert at.get("iframe")
+    assert at.session_state["ratings"] == {50: 5, 181: 4}
+
+
+def test_ratings_survive_a_server_restart_through_the_share_link(folders):
+    import streamlit as st
+
+    at = start()
+    for movie, stars in ((50, 5), (181, 4), (1, 2)):
+        rate(at, movie, stars)
+    link = at.query_params["r"]
+    link = link[-1] if isinstance(link, list) else link
+    st.cache_data.clear()  # a restart: no caches, no sessions
+    st.cache_resource.clear()
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    again.query_params["r"] = link
+    again.run()
+    assert_clean(again)
+    assert again.session_state["ratings"] == {50: 5, 181: 4, 1: 2}
+    assert "Loaded 3 rating(s) from the link" in texts(again.info)
+    top_tables(again)
+
+
+def test_disk_full_while_saving_a_trained_model_is_an_error_not_a_traceback(folders, disk_full):
+    before = sorted(p.name for p in folders["models"].iterdir())
+    at = start("pages/train.py")
+    at.number_input(key="tr_layers").set_value(1).run()
+    at.number_input(key="tr_taps_0").set_value(2)
+    at.number_input(key="tr_width_0").set_value(4)
+    at.number_input(key="tr_epochs").set_value(1)
+    at.number_input(key="tr_batch").set_value(64)
+    at.text_input(key="tr_name").set_value("no-room")
+    at.button(key="tr_start").click().run()
+    job = at.session_state["train_job"]
+    assert job.wait(120) and job.state == "failed"
+    at.run()
+    assert_clean(at)
+    assert "Training failed: could not save model 'no-room'" in texts(at.error)
+    assert "the disk is full" in texts(at.error)
+    assert sorted(p.name for p in folders["models"].iterdir()) == before  # nothing new, no temp file
+
+
+# -- hostile data ---------------------------------------------------------------------------------------------
+def test_hostile_titles_are_shown_as_text(folders, monkeypatch):
+    """A movie title with HTML/JS or Markdown: every Markdown element that names it escapes it."""
+    import dataclasses
+
+    import streamlit as st
+
+    from gnnrec import data as data_mod
+
+    real = data_mod.load()
+    movies = real.movies.copy()
+    movies.loc[movies["movie"] == 50, "title"] = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    movies.loc[movies["movie"] == 181, "title"] = "[x](javascript:alert(1)) **bold**"
+    hostile = dataclasses.replace(real, movies=movies)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setattr(catalog, "load_data", lambda: hostile)
+    try:
+        at = start()
+        rate(at, 50, 5)
+        rate(at, 181, 4)
+        shown = [str(e.value) for kind in ("markdown", "caption", "subheader", "title", "info", "warning", "error",
+                                           "success") for e in at.get(kind)]
+        assert any("alert" in s for s in shown), "the hostile titles are named somewhere (the explanations)"
+        named = [s for s in shown if "alert" in s]
+        assert any("script" in s for s in named) and any("javascript" in s for s in named)
+        for s in named:  # every Markdown/HTML character of the titles arrives backslash-escaped
+            assert not re.search(r"(?<!\\)[<>\[\]*]", s), s
+        at.switch_page("pages/neighbourhood.py").run()
+        assert_clean(at)
+        body = iframe_html(at).split("<body>", 1)[-1]
+        assert "<script>alert" not in body and "<img src=x" not in body
+    finally:
+        monkeypatch.undo()
+        st.cache_data.clear()
+        st.cache_resource.clear()

@@ -197,6 +197,34 @@ def test_corrupt_cache_detected(tmp_path, capsys, damage):
     assert not victim.exists(), "a corrupt cached file must be deleted so it is fetched again"
 
 
+@pytest.mark.integration
+def test_corrupt_cache_is_fetched_again(movielens, tmp_path, monkeypatch, capsys):
+    """A truncated cached source with downloads allowed: deleted, fetched again, the data loads
+    unchanged; if the fetch fails too, a DataError says how to fix it (never a parser error)."""
+    sources = cached_source_files()
+    victim = copy_cache(tmp_path)[0]
+    good = victim.read_bytes()
+    victim.write_bytes(good[: len(good) // 3])
+    fetched = []
+
+    def refetch(folder: Path) -> None:
+        fetched.append(folder)
+        for f in sources:
+            shutil.copyfile(f, folder / f.name)
+
+    monkeypatch.setattr(data_mod, "SOURCES", (("the mirror", refetch),))
+    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
+    d = data_mod.load()
+    assert fetched == [tmp_path] and d.fingerprint() == movielens.fingerprint()
+    assert victim.read_bytes() == good and "corrupt" in capsys.readouterr().err
+
+    victim.write_bytes(good[: len(good) // 3])
+    monkeypatch.setattr(data_mod, "SOURCES", (("the mirror", failing("offline")),))
+    with pytest.raises(DataError, match=r"could not fetch MovieLens-100K:\n- the mirror: offline") as info:
+        data_mod.load()
+    assert "Fix:" in str(info.value) and not victim.exists()
+
+
 def test_empty_cache_without_download(tmp_path):
     with pytest.raises(DataError, match=r"not in the cache .*run `python -m gnnrec data`"):
         data_mod.load(tmp_path, download=False)

@@ -36,6 +36,57 @@ def test_train_spec_bounds():
     assert live.TrainSpec(taps=(2,), widths=(4,), k=5, epochs=1, lr=1e-4, batch_size=8).problems() == []
 
 
+def _spec(key, value) -> live.TrainSpec:
+    """A valid small spec with one hyperparameter set to ``value``."""
+    if key == "layers":
+        return live.TrainSpec(taps=(2,) * value, widths=(4,) * value)
+    if key in ("taps", "width"):
+        return live.TrainSpec(taps=(value, 2) if key == "taps" else (2, 2), widths=(value, 4) if key == "width" else (4, 4))
+    return live.TrainSpec(**{key: value})
+
+
+def _past(lo, hi):
+    if isinstance(lo, float) or isinstance(hi, float):
+        return [lo / 2, hi * 2, float("inf"), float("nan")]
+    return [lo - 1, hi + 1]
+
+
+@pytest.mark.parametrize("key", sorted(live.LIMITS))
+def test_each_hyperparameter_at_and_past_its_bounds(key):
+    """At a bound: accepted. Past it: refused, the message naming the value given and the range."""
+    lo, hi = live.LIMITS[key]
+    for v in (lo, hi):
+        assert _spec(key, v).problems() == [], (key, v)
+        _spec(key, v).check()
+    for v in _past(lo, hi):
+        if key == "layers" and v < 1:
+            spec = live.TrainSpec(taps=(), widths=())
+        else:
+            spec = _spec(key, v)
+        with pytest.raises(ValueError) as e:
+            spec.check()
+        text = str(e.value)
+        shown = str(len(spec.taps)) if key == "layers" else repr(v)
+        rng = f"{lo:g}-{hi:g}" if key == "lr" else f"{lo}-{hi}"
+        assert shown in text and rng in text, (key, v, text)
+
+
+@pytest.mark.parametrize("value", [True, "5", 5.0, None])
+def test_hyperparameters_of_the_wrong_type_are_refused(value):
+    assert live.TrainSpec(k=value).problems() and live.TrainSpec(epochs=value).problems()
+    assert live.TrainSpec(taps=(value, 2), widths=(4, 4)).problems()
+
+
+def test_start_training_refuses_out_of_bounds_and_bad_names_before_starting(tmp_path):
+    from gnnrec import jobs
+
+    with pytest.raises(ValueError, match=r"epochs is 11; use a whole number 1-10"):
+        live.start_training(None, live.TrainSpec(epochs=11), "ok", folder=tmp_path)
+    with pytest.raises(store.StoreError, match="not allowed"):
+        live.start_training(None, live.TrainSpec(), "../../outside", folder=tmp_path)
+    assert jobs.HEAVY.current is None and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "-x", "", "x" * 65, "a..b", "con\x00", "ü"])
 def test_new_model_names_cannot_escape_the_store(name, tmp_path):
     with pytest.raises(store.StoreError, match="not allowed"):

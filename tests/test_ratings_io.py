@@ -3,7 +3,11 @@ links and query parameters, a MovieLens user's ratings."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gnnrec import data as data_mod
 from gnnrec import ratings_io
@@ -94,3 +98,90 @@ def test_user_ratings(data):
     for bad in (0, 944, "x", None, 1.5):
         with pytest.raises(ValueError, match="user"):
             ratings_io.user_ratings(data, bad)
+
+
+# -- hostile input (property-based) --------------------------------------------------------------------------
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+cell = st.one_of(st.integers(-5, 2000).map(str), st.sampled_from(["5", "4.5", "1e0", "nan", "inf", "-1", " 50 ",
+                                                                    "５０", "1_0", "0x10", "", '"', "\x00"]),
+                 st.text(max_size=12))
+
+
+def assert_valid(ratings) -> None:
+    """What an import or a link may return: movie ids 1..1682 (ints), finite ratings 1-5."""
+    assert isinstance(ratings, dict)
+    for m, r in ratings.items():
+        assert type(m) is int and 1 <= m <= ratings_io.N_MOVIES, m
+        assert type(r) in (int, float) and math.isfinite(r) and 1 <= r <= 5, r
+
+
+def parse_or_refuse(raw: bytes):
+    try:
+        got = ratings_io.parse_ratings_csv(raw)
+    except ratings_io.RatingsError as e:
+        assert str(e)  # a message to show
+        return None
+    assert_valid(got)
+    assert got, "an import that succeeds has ratings"
+    return got
+
+
+@FUZZ
+@given(st.binary(max_size=2_000))
+def test_csv_import_fuzzed_bytes(raw):
+    parse_or_refuse(raw)
+
+
+@FUZZ
+@given(st.text(max_size=500))
+def test_csv_import_fuzzed_text(text):
+    parse_or_refuse(text.encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(st.sampled_from(["movie,rating", "Movie_ID;Rating", "item,stars,title", "rating,id", "movie"]),
+       st.lists(st.lists(cell, max_size=4), max_size=8), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_csv_import_fuzzed_rows(header, rows, newline):
+    raw = newline.join([header] + [",".join(r) for r in rows]).encode("utf-8", "surrogatepass")
+    parse_or_refuse(raw)
+
+
+def test_csv_field_over_the_csv_module_limit_is_a_ratings_error():
+    """An unclosed quote swallowing the file made csv raise its own error (found by the fuzzing)."""
+    with pytest.raises(ratings_io.RatingsError, match="not a readable CSV"):
+        ratings_io.parse_ratings_csv(b'movie,rating\n"' + b"x" * 200_000 + b'",5\n')
+
+
+def test_oversized_import_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(ratings_io.csv, "reader", lambda *a, **k: pytest.fail("parsed an oversized file"))
+    for raw in (b"movie,rating\n" + b"50,5\n" * 300_000, b"\x00" * (ratings_io.MAX_IMPORT_BYTES + 1)):
+        with pytest.raises(ratings_io.RatingsError, match="limit is 1 MB"):
+            ratings_io.parse_ratings_csv(raw)
+
+
+def test_the_server_refuses_uploads_over_the_import_limit():
+    """Streamlit itself refuses an upload over ``server.maxUploadSize`` MB, before the app reads it."""
+    import tomllib
+    from pathlib import Path
+
+    cfg = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["maxUploadSize"] * 1_000_000 <= ratings_io.MAX_IMPORT_BYTES * 1.05
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=300), st.lists(st.tuples(cell, cell), max_size=20).map(
+    lambda ps: ",".join(f"{m}:{r}" for m, r in ps))))
+def test_share_link_fuzzed(text):
+    got, problems = ratings_io.parse_share(text)  # never raises
+    assert_valid(got)
+    assert all(isinstance(p, str) and p for p in problems)
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=10), st.one_of(st.text(max_size=60), st.lists(st.text(max_size=60), max_size=3),
+                                                       st.none(), st.integers()), max_size=5))
+def test_query_params_fuzzed(params):
+    ratings, model, problems = ratings_io.read_query(params)  # never raises
+    assert_valid(ratings)
+    assert model is None or ratings_io.store.NAME_RE.fullmatch(model) and ".." not in model
+    assert all(isinstance(p, str) and p for p in problems)

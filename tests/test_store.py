@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gnnrec import store
 from gnnrec.gnn import GNNPredictor, GNNPredictorConfig
@@ -231,6 +233,20 @@ def test_good_names(name):
     assert store.path_for(name, Path("/m")) == Path("/m") / f"{name}.pt"
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_no_model_name_leaves_the_models_folder(name):
+    """Any text either is refused with StoreError or names a ``.pt`` file directly inside the folder."""
+    folder = Path("/srv/app/models")
+    try:
+        path = store.path_for(name, folder)
+    except StoreError as e:
+        assert "not allowed" in str(e)
+        return
+    assert path.parent == folder and path.name == f"{name}.pt"
+    assert os.path.normpath(path) == str(path) and "/" not in name and "\\" not in name and not name.startswith(".")
+
+
 # -- atomic save ----------------------------------------------------------------------------------
 def test_save_is_atomic(target_model, tmp_path, monkeypatch):
     path = store.save(target_model, "m", metrics={"v": 1}, data_fingerprint=FP, folder=tmp_path)
@@ -240,9 +256,9 @@ def test_save_is_atomic(target_model, tmp_path, monkeypatch):
         raise OSError("no space left")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="no space left"):
+    with pytest.raises(StoreError, match="could not save model 'm'.*no space left"):
         store.save(target_model, "m", metrics={"v": 2}, data_fingerprint=FP, folder=tmp_path)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="unchanged"):
         store.save(target_model, "new", metrics={}, data_fingerprint=FP, folder=tmp_path)
     monkeypatch.undo()
     assert path.read_bytes() == old

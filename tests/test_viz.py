@@ -99,3 +99,47 @@ def test_plotly_charts_build_and_escape():
     preds = pd.DataFrame({"title": [HOSTILE, "B"], "gnn": [3.0, 4.0], "knn": [2.0, 4.1]})
     fig = viz.disagreement_scatter(preds, preds.head(1))
     assert all("<script" not in t for trace in fig.data if trace.text is not None for t in trace.text)
+
+
+# -- hostile titles in the real data -------------------------------------------------------------------------
+TITLE_ATTACKS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "</script><svg onload=alert(1)>",
+                 "[x](javascript:alert(1)) **bold** $x$", "' onmouseover='alert(1)"]
+
+
+@pytest.fixture(scope="module")
+def hostile_data():
+    """The real MovieLens with hostile titles on Star Wars and the movies around it (a copy)."""
+    import dataclasses
+
+    from gnnrec import data as data_mod
+
+    real = data_mod.load()
+    movies = real.movies.copy()
+    for i, movie in enumerate((50, 181, 172, 174, 1, 7, 100, 127, 98, 56)):
+        movies.loc[movies["movie"] == movie, "title"] = TITLE_ATTACKS[i % len(TITLE_ATTACKS)] + f" #{movie}"
+    movies.loc[movies["movie"] == 50, "genres"] = "<b onclick=alert(1)>Sci-Fi</b>"
+    data = dataclasses.replace(real, movies=movies)
+    assert data.fingerprint() == real.fingerprint()  # same ratings: the stored models still fit
+    return data
+
+
+def test_hostile_titles_from_the_data_are_escaped_in_the_graph_and_table(hostile_data):
+    from gnnrec import catalog, store
+    from gnnrec import neighbourhood as nb_mod
+
+    rec = catalog.load_recommender("all-movies", hostile_data, store.models_dir())
+    nb = nb_mod.neighbourhood(rec.knn.corr, hostile_data, 50, k=25, hops=2, ratings={181: 5, 1: 2})
+    shown = set(nb.nodes["title"])
+    assert sum(any(a in t for a in TITLE_ATTACKS) for t in shown) >= 3, "the hostile titles are in the graph"
+    html = viz.neighbourhood_html(nb)
+    body = html.split("<body>", 1)[1]
+    for raw in ("<script>alert", "<img src=x", "<svg onload", "<b onclick", "' onmouseover='", '"><img'):
+        assert raw not in body, raw
+    nodes = network_data(html, "nodes")
+    tooltips = " ".join(n["title"] for n in nodes)  # HTML for the tooltip element: escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in tooltips and "&quot;&gt;&lt;img src=x onerror" in tooltips
+    assert "<script" not in tooltips and "<img" not in tooltips and "<svg" not in tooltips
+    assert nodes[0]["label"].startswith("<script>alert(1)</script>")  # labels: canvas text, kept as written
+    # the table shows them as plain text (st.dataframe never reads HTML), unchanged
+    table = nb_mod.neighbour_table(nb)
+    assert set(table["title"]) <= shown and any('"><img src=x onerror=alert(1)>' in t for t in table["title"])
