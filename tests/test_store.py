@@ -142,7 +142,7 @@ def test_pickled_code_is_not_run(tmp_path):
     with pytest.raises(StoreError, match="corrupt or not a gnnrec checkpoint"):
         store.load("evil", tmp_path)
     assert not marker.exists(), "loading a model must never run pickled code"
-    # control: an unsafe load of the same bytes would have run it
+    # control (the test's own bytes, never an outside file): an unsafe load would have run the code
     torch.load(io.BytesIO(buf.getvalue()), weights_only=False)
     assert marker.read_text() == "code ran"
 
