@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -56,46 +57,60 @@ def synthetic_result() -> dict:
             "splits": splits, "summary": summary}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    models, results = tmp / "models", tmp / "results"
-    models.mkdir()
-    results.mkdir()
-    for f in (ROOT / "models").glob("*.pt"):
-        shutil.copy(f, models / f.name)
-    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result()))
-    port = free_port()
-    env = dict(os.environ, GNNREC_MODELS_DIR=str(models), GNNREC_RESULTS_DIR=str(results))
-    log = open(tmp / "server.log", "w")
+def start_streamlit(port: int, env: dict, log) -> subprocess.Popen:
+    """``streamlit run app.py`` on 127.0.0.1:port, returned once healthy."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                tail = (tmp / "server.log").read_text()[-2000:]
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("streamlit did not become healthy within 60 s")
-            time.sleep(0.3)
-        yield {"url": url, "models": models, "log": tmp / "server.log"}
-    finally:
-        proc.terminate()
+    deadline = time.time() + 60
+    while True:
+        if proc.poll() is not None:
+            log.flush()
+            tail = Path(log.name).read_text()[-2000:]
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc
+        except OSError:
+            pass
+        if time.time() > deadline:
+            stop_streamlit(proc)
+            raise RuntimeError("streamlit did not become healthy within 60 s")
+        time.sleep(0.3)
+
+
+def stop_streamlit(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def models_copy(folder: Path) -> Path:
+    folder.mkdir()
+    for f in (ROOT / "models").glob("*.pt"):
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    models, results = models_copy(tmp / "models"), tmp / "results"
+    results.mkdir()
+    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result()))
+    port = free_port()
+    env = dict(os.environ, GNNREC_MODELS_DIR=str(models), GNNREC_RESULTS_DIR=str(results))
+    with open(tmp / "server.log", "w") as log:
+        proc = start_streamlit(port, env, log)
+        try:
+            yield {"url": f"http://127.0.0.1:{port}", "models": models, "log": tmp / "server.log"}
+        finally:
+            stop_streamlit(proc)
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +238,41 @@ def test_tiny_retraining_shows_progress_and_saves(page, server):
     assert page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value() == "e2e-tiny"
     page.wait_for_timeout(500)
     snap(page, "train")
+
+
+def test_a_server_restart_loses_no_ratings(page, tmp_path):
+    """Its own server: rate movies, terminate the server, start a new one on the same port, reload
+    the page: the ratings come back from the link in the URL and the recommendations show."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, GNNREC_MODELS_DIR=str(models_copy(tmp_path / "models")))
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith((url, "data:", "blob:", "about:"))
+                  else r.abort())
+    with open(tmp_path / "server.log", "w") as log:
+        proc = start_streamlit(port, env, log)
+        try:
+            pg = context.new_page()
+            pg.set_default_timeout(TIMEOUT_MS)
+            pg.goto(f"{url}/?r=50:5,181:4")
+            pg.get_by_text("Your ratings (2)").wait_for()
+            wait_idle(pg)
+            rate(pg, "Toy Story", 2, 3)
+            pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
+            link = pg.url
+            shared = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["r"][0]
+            assert len(shared.split(",")) == 3, link  # the third rating is in the link
+            stop_streamlit(proc)
+            assert proc.returncode is not None
+            proc = start_streamlit(port, env, log)  # a new process: no session state survives
+            pg.reload()
+            pg.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
+            pg.get_by_text("Your ratings (3)").wait_for()
+            pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
+            pg.get_by_role("heading", name="k-NN · item correlations").wait_for()
+            wait_idle(pg)
+            assert pg.get_by_test_id("stException").count() == 0
+            assert pg.get_by_test_id("stDataFrame").count() >= 3
+        finally:
+            stop_streamlit(proc)
+            context.close()

@@ -116,3 +116,63 @@ def test_a_write_killed_half_way_leaves_only_an_ignored_temp_file(data, tmp_path
     [info] = catalog.list_models(data.fingerprint(), tmp_path)
     assert info.name == "all-movies" and info.ok
     assert live.check_new_name("killed", tmp_path) == "killed"
+
+
+def test_a_training_process_killed_half_way_leaves_the_store_intact(tmp_path):
+    """``python -m gnnrec train`` SIGKILLed while it trains: no ``killed.pt``, the other models
+    byte-identical, the model list unchanged, and a leftover temporary file (if any) ignored.
+
+    The command runs through ``runpy`` with one addition: it prints ``TRAINING`` at its first
+    optimiser step, so the kill lands mid-training whatever the machine's speed (a fixed delay would
+    hit the imports on a slow machine and the save on a fast one)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for f in REPO_MODELS.glob("*.pt"):
+        shutil.copy(f, tmp_path / f.name)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    names = store.list_names(tmp_path)
+    hook = ("import runpy, sys, torch\n"
+            "step = torch.optim.Adam.step\n"
+            "def marked(self, *a, **k):\n"
+            "    if not getattr(torch, '_marked', False):\n"
+            "        torch._marked = True\n"
+            "        print('TRAINING', flush=True)\n"
+            "    return step(self, *a, **k)\n"
+            "torch.optim.Adam.step = marked\n"
+            "sys.argv = ['gnnrec'] + sys.argv[1:]\n"
+            "runpy.run_module('gnnrec', run_name='__main__', alter_sys=True)\n")
+    cmd = [sys.executable, "-c", hook, "train", "--task", "all", "--epochs", "3", "--name", "killed",
+           "--features", "4", "--taps", "2"]
+    env = dict(os.environ, GNNREC_MODELS_DIR=str(tmp_path))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=REPO_MODELS.parent)
+    try:
+        t0 = time.time()
+        out = []
+        for line in proc.stdout:  # until the first optimiser step (or the end of the process)
+            out.append(line)
+            if line.strip() == "TRAINING":
+                break
+        assert out and out[-1].strip() == "TRAINING", f"training did not start: {''.join(out)[-2000:]}"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL  # killed, not finished
+        assert time.time() - t0 < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+    assert not (tmp_path / "killed.pt").exists()
+    assert store.list_names(tmp_path) == names
+    for name, raw in before.items():
+        assert (tmp_path / name).read_bytes() == raw, f"{name} changed"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in before]
+    assert all(n.startswith(".killed.pt.") and n.endswith(".tmp") for n in leftovers), leftovers
+    (tmp_path / ".killed.pt.xyz.tmp").write_bytes(b"partial")  # a kill inside the save would leave this
+    assert store.list_names(tmp_path) == names
+    assert live.check_new_name("killed", tmp_path) == "killed"  # the name is still free
