@@ -51,3 +51,17 @@ def disk_full(monkeypatch):
     """Every write through :func:`gnnrec.data.atomic_write_bytes` (all model and cache saves)
     fails with ENOSPC until ``monkeypatch.undo()``."""
     monkeypatch.setattr(gnnrec.data, "os", FullDiskOS())
+
+
+@pytest.fixture(scope="session")
+def data(movielens):
+    """The real data under the name the app-module tests use."""
+    return movielens
+
+
+@pytest.fixture(scope="session")
+def rec(movielens):
+    """The committed all-movies model loaded as the app loads it (a file may define its own)."""
+    from gnnrec import catalog, store
+
+    return catalog.load_recommender("all-movies", movielens, store.models_dir())

@@ -314,15 +314,21 @@ def test_train_page_validates_names_and_cancels(folders):
     assert not (folders["models"] / "to-cancel.pt").exists()
 
 
-def test_tiny_training_saves_a_selectable_model(folders):
+def start_tiny_training(name: str) -> AppTest:
+    """The Train page with the smallest settings (1 layer, 2 taps, width 4, 1 epoch), started."""
     at = start("pages/train.py")
     at.number_input(key="tr_layers").set_value(1).run()
     at.number_input(key="tr_taps_0").set_value(2)
     at.number_input(key="tr_width_0").set_value(4)
     at.number_input(key="tr_epochs").set_value(1)
     at.number_input(key="tr_batch").set_value(64)
-    at.text_input(key="tr_name").set_value("tiny-test")
+    at.text_input(key="tr_name").set_value(name)
     at.button(key="tr_start").click().run()
+    return at
+
+
+def test_tiny_training_saves_a_selectable_model(folders):
+    at = start_tiny_training("tiny-test")
     assert_clean(at)
     job = at.session_state["train_job"]
     assert job.wait(120) and job.state == "done", job.error
@@ -409,14 +415,7 @@ def test_ratings_survive_a_server_restart_through_the_share_link(folders):
 
 def test_disk_full_while_saving_a_trained_model_is_an_error_not_a_traceback(folders, disk_full):
     before = sorted(p.name for p in folders["models"].iterdir())
-    at = start("pages/train.py")
-    at.number_input(key="tr_layers").set_value(1).run()
-    at.number_input(key="tr_taps_0").set_value(2)
-    at.number_input(key="tr_width_0").set_value(4)
-    at.number_input(key="tr_epochs").set_value(1)
-    at.number_input(key="tr_batch").set_value(64)
-    at.text_input(key="tr_name").set_value("no-room")
-    at.button(key="tr_start").click().run()
+    at = start_tiny_training("no-room")
     job = at.session_state["train_job"]
     assert job.wait(120) and job.state == "failed"
     at.run()

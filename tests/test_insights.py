@@ -8,18 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from gnnrec import catalog, insights, ratings_io, store
-from gnnrec import data as data_mod
+from gnnrec import insights, ratings_io
 
-
-@pytest.fixture(scope="module")
-def data():
-    return data_mod.load()
-
-
-@pytest.fixture(scope="module")
-def rec(data):
-    return catalog.load_recommender("all-movies", data, store.models_dir())
 
 
 # -- recommendations, explanations, disagreements ------------------------------------------------------------

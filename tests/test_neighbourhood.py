@@ -6,19 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gnnrec import catalog, store
-from gnnrec import data as data_mod
 from gnnrec import neighbourhood as nb_mod
 
-
-@pytest.fixture(scope="module")
-def data():
-    return data_mod.load()
-
-
-@pytest.fixture(scope="module")
-def rec(data):
-    return catalog.load_recommender("all-movies", data, store.models_dir())
 
 
 # -- neighbourhood ------------------------------------------------------------------------------------------
