@@ -107,6 +107,12 @@ class GraphFilter(nn.Module):
     .. math::
         Y = \sum_{k=0}^{K-1} S^k X H_k + b
 
+    computed in whichever order shifts fewer columns: with :math:`G \le F`, diffuse first
+    (:math:`S^k X`, then one product with the stacked :math:`H_k`); with :math:`G > F`, project
+    first and shift by Horner's rule,
+    :math:`Y = P_0 + S(P_1 + S(P_2 + \dots + S P_{K-1}))` with :math:`P_k = X H_k`, so the
+    :math:`K-1` sparse products act on F columns, not G (half the work for 64 -> 32 features).
+
     Args:
         in_features: G.
         out_features: F.
@@ -115,7 +121,10 @@ class GraphFilter(nn.Module):
 
     Shapes:
         - :meth:`forward`: x ``(B, N, G)``, s ``(N, N)`` -> ``(B, N, F)``
-        - :meth:`combine`: z = ``S^k X`` at M nodes, stacked ``(B, M, K*G)`` -> ``(B, M, F)``
+        - :meth:`forward_nodes`: the same node-major, x ``(N, B, G)`` -> ``(N, B, F)`` (what
+          :class:`LocalGNN` runs: a sparse product then needs no transpose, and gradients stay
+          contiguous)
+        - :meth:`combine`: z = ``S^k X`` at M nodes, stacked ``(..., K*G)`` -> ``(..., F)``
     """
 
     def __init__(self, in_features: int, out_features: int, taps: int = 5, bias: bool = True):
@@ -130,11 +139,32 @@ class GraphFilter(nn.Module):
 
     def combine(self, z: torch.Tensor) -> torch.Tensor:
         w = self.weight.reshape(-1, self.weight.shape[-1])  # (K*G, F)
-        return torch.addmm(self.bias, z.flatten(0, 1), w).unflatten(0, z.shape[:2]) if self.bias is not None \
-            else z @ w  # (B, M, F)
+        # F.linear, not addmm + view: its result is not an autograd view, so a ReLU can act on
+        # it in place without a copy
+        return torch.nn.functional.linear(z, w.t(), self.bias)  # (..., F)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return self.combine(diffuse(x, s, self.taps))
+        return self.forward_nodes(x.transpose(0, 1), s).transpose(0, 1)  # (B, N, F)
+
+    def forward_nodes(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        n, b, g = x.shape
+        k, _, f = self.weight.shape
+        if g <= f or k == 1:  # diffuse first: K-1 products on B*G columns
+            z = x.reshape(n, b * g)  # (N, B*G)
+            zs = [z]
+            for _ in range(k - 1):
+                zs.append(s @ zs[-1])  # (N, B*G)
+            stacked = torch.stack([t.view(n, b, g) for t in zs], dim=2)  # (N, B, K, G)
+            return self.combine(stacked.view(n, b, k * g))  # (N, B, F)
+        # project first, then Horner: K-1 products on B*F columns
+        w = self.weight.permute(1, 0, 2).reshape(g, k * f)  # (G, K*F)
+        p = (x.reshape(n * b, g) @ w).view(n, b, k, f).unbind(2)  # K x (N, B, F)
+        y = p[k - 1].reshape(n, b * f)  # (N, B*F)
+        for j in range(k - 2, -1, -1):
+            y = (s @ y).view(n, b, f) + p[j]  # (N, B, F)
+            y = y.view(n, b * f)
+        y = y.view(n, b, f)
+        return y + self.bias if self.bias is not None else y  # (N, B, F)
 
 
 @dataclasses.dataclass
@@ -216,33 +246,37 @@ class LocalGNN(nn.Module):
         self.readout = nn.Linear(widths[-1], 1)
 
     def _act(self, y: torch.Tensor) -> torch.Tensor:
-        if self.config.nonlinearity == "none":
-            return y
-        return torch.relu(y) if torch.is_grad_enabled() else y.relu_()  # in place: no graph to keep
+        # In place, with or without autograd: what produced y (a product plus bias) does not
+        # need its output for its gradient, and ReLU's gradient needs only its own output; this
+        # saves one (N, B, F) tensor a layer.
+        return y if self.config.nonlinearity == "none" else y.relu_()
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        y = x.transpose(0, 1)  # (N, B, G): node-major inside, see GraphFilter.forward_nodes
         for layer in self.layers:
-            x = self._act(layer(x, s))  # (B, N, F_l)
-        return self.readout(x).squeeze(-1)  # (B, N)
+            y = self._act(layer.forward_nodes(y, s))  # (N, B, F_l)
+        return self.readout(y).squeeze(-1).t()  # (B, N)
 
     def forward_local(self, z: torch.Tensor, plan: LocalPlan) -> torch.Tensor:
         start = 2
         if z.dim() == 4:  # folded input (LocalPlan.fold): layer 1 is linear, layer 2 contracted already
-            b, k, m, _ = z.shape
             ones = plan.blocks[2].sum(-1)  # (K_2, |V_2|): P_2[k] 1
             y1 = z @ self.layers[0].weight.flatten(0, 1)  # (B, K_2, |V_2|, F_1)
             if self.layers[0].bias is not None:
                 y1 = y1 + ones[None, :, :, None] * self.layers[0].bias
-            y = self._act(self.layers[1].combine(y1.transpose(1, 2).flatten(2)))  # (B, |V_2|, F_2)
+            zk = y1.permute(2, 0, 1, 3).flatten(2)  # (|V_2|, B, K_2*F_1)
+            y = self._act(self.layers[1].combine(zk))  # (|V_2|, B, F_2)
             start = 3
         else:
-            y = self._act(self.layers[0].combine(z))  # (B, |V_1|, F_1)
+            y = self._act(self.layers[0].combine(z.transpose(0, 1)))  # (|V_1|, B, F_1)
         for i, layer in enumerate(self.layers[start - 1:], start=start):
-            k, m, _ = plan.blocks[i].shape
-            zk = plan.blocks[i].flatten(0, 1) @ y  # (B, K_l*|V_l|, F_{l-1})
-            zk = zk.unflatten(1, (k, m)).transpose(1, 2).flatten(2)  # (B, |V_l|, K_l*F_{l-1})
-            y = self._act(layer.combine(zk))  # (B, |V_l|, F_l)
-        return self.readout(y).squeeze(-1)  # (B, T)
+            k, m, v = plan.blocks[i].shape
+            _, b, f = y.shape
+            # node-major, so both this product and its gradient are plain contiguous 2-D products
+            zk = plan.blocks[i].reshape(k * m, v) @ y.reshape(v, b * f)  # (K_l*|V_l|, B*F_{l-1})
+            zk = zk.view(k, m, b, f).permute(1, 2, 0, 3).reshape(m, b, k * f)  # (|V_l|, B, K_l*F_{l-1})
+            y = self._act(layer.combine(zk))  # (|V_l|, B, F_l)
+        return self.readout(y).squeeze(-1).t()  # (B, T)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

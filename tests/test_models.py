@@ -79,13 +79,14 @@ def graph_filter_reference(a: np.ndarray, x: np.ndarray, h: np.ndarray, bias: np
 @pytest.mark.parametrize("taps", [1, 2, 4])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("sparse_s", [True, False])
-def test_graph_filter_matches_numpy_polynomial(taps, bias, sparse_s):
+@pytest.mark.parametrize("g,f", [(3, 5), (5, 3)])  # diffuse first / project first (Horner)
+def test_graph_filter_matches_numpy_polynomial(taps, bias, sparse_s, g, f):
     rng = np.random.default_rng(taps)
     a = small_dense_graph(taps + 10)
-    x = rng.normal(size=(2, 6, 3))
+    x = rng.normal(size=(2, 6, g))
     torch.manual_seed(0)
-    layer = GraphFilter(3, 5, taps=taps, bias=bias)
-    assert tuple(layer.weight.shape) == (taps, 3, 5)
+    layer = GraphFilter(g, f, taps=taps, bias=bias)
+    assert tuple(layer.weight.shape) == (taps, g, f)
     assert (layer.bias is not None) == bias
     s = shift_operator(sp.csr_matrix(a)) if sparse_s else torch.tensor(a, dtype=torch.float32)
     with torch.no_grad():
@@ -93,6 +94,28 @@ def test_graph_filter_matches_numpy_polynomial(taps, bias, sparse_s):
     h = layer.weight.detach().double().numpy()
     bvec = layer.bias.detach().double().numpy() if bias else None
     np.testing.assert_allclose(y, graph_filter_reference(a, x, h, bvec), atol=1e-5)
+
+
+@pytest.mark.parametrize("g,f", [(2, 6), (6, 2)])
+def test_graph_filter_gradients_match_dense_reference(g, f):
+    """Both evaluation orders (and the sparse product's custom backward) give the gradients of
+    the plain dense polynomial."""
+    a = small_dense_graph(3)
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.normal(size=(3, 6, g)), dtype=torch.float64)
+    coef = torch.tensor(rng.normal(size=(3, 6, f)), dtype=torch.float64)
+    torch.manual_seed(1)
+    layer = GraphFilter(g, f, taps=4)
+    (layer(x.float(), shift_operator(sp.csr_matrix(a))) * coef.float()).sum().backward()
+    h = layer.weight.detach().double().requires_grad_()
+    bias = layer.bias.detach().double().requires_grad_()
+    sd, y, sk = torch.tensor(a), 0, torch.eye(6, dtype=torch.float64)
+    for k in range(4):
+        y = y + sk @ x @ h[k]
+        sk = sk @ sd
+    ((y + bias) * coef).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), h.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.bias.grad.numpy(), bias.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_graph_filter_init_bound():
