@@ -1,19 +1,29 @@
-"""Load test: many browser sessions on one app server while it retrains (loopback only, bounded).
+"""Load test: many sessions on one app server while it retrains (loopback only, bounded).
 
     GNNREC_DATA_DIR=/tmp/gnnrec-cache python bench/load.py [--sessions 10] [--seconds 120]
-    GNNREC_DATA_DIR=/tmp/gnnrec-cache python bench/load.py --retrains 20
+    GNNREC_DATA_DIR=/tmp/gnnrec-cache python bench/load.py --retrains 20 [--client browser]
+    GNNREC_DATA_DIR=/tmp/gnnrec-cache python bench/load.py --client browser [--sessions 10] [--seconds 120]
 
 Starts ``streamlit run app.py`` on a free port of 127.0.0.1 (its models folder a temporary copy of
-``models/``, so nothing is written into the repository; every request off the machine is blocked)
-and drives it with one headless Chromium (Playwright), one browser context per session. It stops by
-itself: after ``--seconds`` no session starts a new action, and every wait has a time limit.
+``models/``, so nothing is written into the repository) and drives it with one of two clients. It
+stops by itself: after ``--seconds`` no session starts a new action, and every wait has a time limit.
+
+``--client ws`` (default): each session is a pure-Python Streamlit websocket client
+(bench/stclient.py) that speaks the protocol as the browser's frontend does (the ping, the XSRF
+cookie and subprotocol, ``rerun_script`` with the widget states, the ForwardMsg cache, fragment
+auto-reruns) and reads the elements the app sends: cheap enough that the sessions do not take
+the 2 cores from the server. An action's time ends when its script run has finished.
+``--client browser``: one headless Chromium (Playwright), one browser context per session, every
+request off the machine blocked; the browsers compete with the server for the CPU.
 
 Default mode: ``--sessions`` sessions each open a share link (``/?r=...``) and then, until the time
-is up, rate one more movie through the UI (pick it in "Find a movie", click the stars); every 5th
-action opens a new share link instead. Each action is timed from the click (or the navigation) to
-the new recommendations shown: the "Your ratings (n)" count updated and the GNN top table's text
-changed (or, should the list be unchanged, the script run finished). Meanwhile one more session
-retrains tiny GNNs through the Train page (1 layer, 2 taps, width 4, 1 epoch), one after another.
+is up, rate one more movie as a person does (pick it in "Find a movie", click the stars); every 5th
+action opens a new share link instead. Each action is timed from the click (or the page load) to
+the new recommendations shown: the "Your ratings (n)" count updated and a GNN top list shown
+(browser: its text changed, or the script run finished; ws: the run finished, and how often the
+list's data was unchanged is printed). Meanwhile one more session retrains tiny GNNs through the
+Train page (1 layer, 2 taps, width 4, 1 epoch), one after another. Errors: an action over its time
+limit, an exception shown, a lost page or socket, and tracebacks in the server's log.
 
 ``--retrains N``: one session trains N tiny GNNs one after another through the Train page, opens
 recommendations with each new model (``/?r=...&model=NAME``, which loads it into the server's
@@ -43,17 +53,25 @@ from pathlib import Path
 
 import numpy as np
 
+# bench/stclient.py, beside this file (python bench/load.py puts bench/ first on the path)
+from stclient import SessionError, StreamlitSession
+
 ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = {"ws": "Streamlit websocket clients", "browser": "headless Chromium"}
 CHROMIUM = os.environ.get("GNNREC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 GOALS = {"p95": 1.0, "rss": 1.5e9}
 WAIT_MS = 60_000          # one action's limit (an action slower than this counts as an error)
 TRAIN_WAIT_MS = 240_000   # one tiny retraining's limit
+TINY = {"tr_taps_0": 2, "tr_width_0": 4, "tr_epochs": 1, "tr_batch": 64}  # the Train form, after Layers = 1
+GNN_HEADING = "GNN · model"  # the Recommend page's heading over the GNN top list
 TOP = """() => { const h = Array.from(document.querySelectorAll('h3')).find(e => e.innerText.startsWith('GNN · model'));
   const c = h && h.closest('[data-testid="stColumn"]'); return c && c.querySelector('[data-testid="stDataFrame"]'); }"""
 # the GNN top list's text: glide-data-grid keeps an accessible copy of the visible cells in <td>s
 TOP_JS = f"() => {{ const t = ({TOP})(); return t ? Array.from(t.querySelectorAll('td')).map(c => c.textContent).join('|') : ''; }}"
+
+
 
 
 # -- the server -----------------------------------------------------------------------------------------
@@ -143,73 +161,204 @@ class Stats:
         self.link: list[float] = []     # a share link opened -> recommendations
         self.errors: list[str] = []
         self.trainings: list[float] = []
+        self.unchanged = 0              # ws client: ratings after which the GNN top list's data was the same
 
 
-async def new_page(browser, url: str):
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    local = (url, url.replace("127.0.0.1", "localhost"), "data:", "blob:", "about:")
-
-    async def route(r):
-        if r.request.url.startswith(local):
-            await r.continue_()
-        else:
-            await r.abort()
-
-    await context.route("**/*", route)
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    return context, page
+def share_query(ratings: dict[int, int], model: str | None = None) -> str:
+    """The query string of a share link (``r=50:5,181:4``, and ``&model=NAME``)."""
+    return "r=" + ",".join(f"{m}:{r}" for m, r in ratings.items()) + (f"&model={model}" if model else "")
 
 
-async def idle(page) -> None:
-    await page.wait_for_timeout(150)
-    await page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+def describe(e: BaseException) -> str:
+    """An exception in one line: its type and the first line of its message."""
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}"
 
 
-async def exceptions(page) -> int:
-    return await page.get_by_test_id("stException").count()
+class BrowserTab:
+    """A person in one headless Chromium tab (its own browser context), acting through the UI."""
+
+    def __init__(self, context, page, url: str):
+        self.context, self.page, self.url = context, page, url
+
+    @classmethod
+    async def open(cls, browser, url: str) -> BrowserTab:
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        local = (url, url.replace("127.0.0.1", "localhost"), "data:", "blob:", "about:")
+
+        async def route(r):
+            if r.request.url.startswith(local):
+                await r.continue_()
+            else:
+                await r.abort()
+
+        await context.route("**/*", route)
+        page = await context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        return cls(context, page, url)
+
+    async def close(self) -> None:
+        await self.context.close()
+
+    async def idle(self) -> None:
+        await self.page.wait_for_timeout(150)
+        await self.page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                          timeout=WAIT_MS)
+
+    async def check(self) -> None:
+        if await self.page.get_by_test_id("stException").count():
+            raise RuntimeError("an exception shown on the page")
+
+    async def open_link(self, ratings: dict[int, int], model: str | None = None) -> float:
+        """Open a share link; seconds until the GNN top list is shown (with ``model``: its heading too)."""
+        t0 = time.perf_counter()
+        await self.page.goto(f"{self.url}/?{share_query(ratings, model)}")
+        await self.page.get_by_text(f"Your ratings ({len(ratings)})").first.wait_for()
+        await self.page.wait_for_function(f"() => ({TOP_JS})() !== ''", timeout=WAIT_MS)
+        dt = time.perf_counter() - t0
+        await self.idle()
+        if model:
+            await self.page.get_by_role("heading", name=f"GNN · model {model}").wait_for()
+        await self.check()
+        return dt
+
+    async def rate(self, label: str, stars: int, n_after: int) -> float:
+        """Rate a movie through the UI; seconds from the star click to the new recommendations."""
+        page = self.page
+        box = page.get_by_role("combobox", name="Find a movie")
+        await box.click()
+        await box.fill(label)
+        await page.get_by_role("option").filter(has_text=label).first.click()
+        await self.idle()
+        before = await page.evaluate(TOP_JS)
+        t0 = time.perf_counter()
+        await page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
+        await page.wait_for_function(
+            """([before, n]) => {
+                 const count = Array.from(document.querySelectorAll('[data-testid="stExpander"] summary'))
+                   .some(s => s.innerText.includes('Your ratings (' + n + ')'));
+                 if (!count) return false;
+                 const now = (TOPJS)();
+                 if (now !== '' && now !== before) return true;
+                 return !document.querySelector('[data-testid="stStatusWidget"]');
+               }""".replace("TOPJS", TOP_JS), arg=[before, n_after], timeout=WAIT_MS)
+        dt = time.perf_counter() - t0
+        await self.idle()
+        await self.check()
+        return dt
+
+    async def train(self, name: str) -> float:
+        """One tiny retraining through the Train page; seconds from the click to 'Saved model'."""
+        page = self.page
+        await page.goto(f"{self.url}/train")
+        await page.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        await self.idle()
+        layers = page.locator(".st-key-tr_layers input")
+        await layers.fill("1")
+        await layers.press("Enter")
+        await page.locator(".st-key-tr_taps_1").wait_for(state="detached")
+        await self.idle()
+        for key, value in TINY.items():
+            box = page.locator(f".st-key-{key} input")
+            await box.fill(str(value))
+            await box.press("Tab")
+        box = page.get_by_role("textbox", name="Save as (new model name)")
+        await box.fill(name)
+        await box.press("Tab")
+        t0 = time.perf_counter()
+        await page.get_by_role("button", name="Train", exact=True).click()
+        await page.get_by_text(f"Saved model {name}").first.wait_for(timeout=TRAIN_WAIT_MS)
+        dt = time.perf_counter() - t0
+        await self.idle()
+        await self.check()
+        return dt
 
 
-async def open_link(page, url: str, ratings: dict[int, int], model: str | None = None) -> float:
-    """Open a share link; seconds until the GNN top list is shown."""
-    link = ",".join(f"{m}:{r}" for m, r in ratings.items())
-    t0 = time.perf_counter()
-    await page.goto(f"{url}/?r={link}" + (f"&model={model}" if model else ""))
-    await page.get_by_text(f"Your ratings ({len(ratings)})").first.wait_for()
-    await page.wait_for_function(f"() => ({TOP_JS})() !== ''", timeout=WAIT_MS)
-    dt = time.perf_counter() - t0
-    await idle(page)
-    return dt
+class WsTab:
+    """A person on Streamlit websocket sessions (bench/stclient.py), acting as the browser would:
+    each share link or visit of the Train page is a new session, as a page load is."""
+
+    def __init__(self, url: str, stats: Stats):
+        self.url, self.stats = url, stats
+        self.session: StreamlitSession | None = None
+
+    @classmethod
+    async def open(cls, url: str, stats: Stats) -> WsTab:
+        return cls(url, stats)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def _load(self, page: str = "", query: str = "") -> float:
+        """A page load: a new session on ``page?query``; seconds until its first run finished."""
+        await self.close()
+        t0 = time.perf_counter()
+        self.session = await StreamlitSession.open(self.url, page, query, timeout=WAIT_MS / 1e3)
+        return time.perf_counter() - t0
+
+    def _expect_recommendations(self, n: int) -> bytes:
+        """The GNN top list's Arrow bytes; a SessionError unless 'Your ratings (n)' and it are shown."""
+        s = self.session
+        if f"Your ratings ({n})" not in s.expander_labels():
+            raise SessionError(f"'Your ratings ({n})' not shown (expanders: {s.expander_labels()})")
+        top = s.table_beside(GNN_HEADING)
+        if top is None:
+            raise SessionError("no GNN top list shown")
+        return top
+
+    async def open_link(self, ratings: dict[int, int], model: str | None = None) -> float:
+        """Open a share link; seconds until its run finished showing the GNN top list."""
+        dt = await self._load(query=share_query(ratings, model))
+        self._expect_recommendations(len(ratings))
+        if model and f"{GNN_HEADING} `{model}`" not in self.session.headings():
+            raise SessionError(f"model {model} not shown (headings: {self.session.headings()})")
+        return dt
+
+    async def rate(self, label: str, stars: int, n_after: int) -> float:
+        """Pick the movie in "Find a movie", then click the stars; seconds from the stars' rerun
+        request to its run finished with the new count and a GNN top list."""
+        s = self.session
+        await s.rerun({"rate_movie": ("string_value", label)}, timeout=WAIT_MS / 1e3)
+        before = s.table_beside(GNN_HEADING)
+        stars_key = next((k for k in s.user_keys() if k.startswith("rate_stars_")), None)
+        if stars_key is None:
+            raise SessionError("no star rating on the page")
+        dt = await s.rerun({stars_key: ("string_value", str(stars - 1))}, timeout=WAIT_MS / 1e3)  # stars: 0..4
+        self.stats.unchanged += self._expect_recommendations(n_after) == before
+        return dt
+
+    async def train(self, name: str) -> float:
+        """One tiny retraining through the Train page; seconds from the Train click to 'Saved model'."""
+        await self._load(page="train")
+        s = self.session
+        await s.rerun({"tr_layers": ("double_value", 1.0)}, timeout=WAIT_MS / 1e3)
+        if "tr_taps_1" in s.user_keys():
+            raise SessionError("the Train form still shows a second layer")
+        form = {key: ("double_value", float(v)) for key, v in TINY.items()}
+        form["tr_name"] = ("string_value", name)
+        t0 = time.perf_counter()
+        await s.rerun(form, trigger="tr_start", timeout=WAIT_MS / 1e3)
+        await s.wait(lambda: saved(s, name), TRAIN_WAIT_MS / 1e3)
+        return time.perf_counter() - t0
 
 
-async def rate_one(page, label: str, stars: int, n_after: int) -> float:
-    """Rate a movie through the UI; seconds from the star click to the new recommendations."""
-    box = page.get_by_role("combobox", name="Find a movie")
-    await box.click()
-    await box.fill(label)
-    await page.get_by_role("option").filter(has_text=label).first.click()
-    await idle(page)
-    before = await page.evaluate(TOP_JS)
-    t0 = time.perf_counter()
-    await page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
-    await page.wait_for_function(
-        """([before, n]) => {
-             const count = Array.from(document.querySelectorAll('[data-testid="stExpander"] summary'))
-               .some(s => s.innerText.includes('Your ratings (' + n + ')'));
-             if (!count) return false;
-             const now = (TOPJS)();
-             if (now !== '' && now !== before) return true;
-             return !document.querySelector('[data-testid="stStatusWidget"]');
-           }""".replace("TOPJS", TOP_JS), arg=[before, n_after], timeout=WAIT_MS)
-    dt = time.perf_counter() - t0
-    await idle(page)
-    return dt
+def saved(session: StreamlitSession, name: str) -> bool:
+    """Whether the Train page's finished run shows model ``name`` saved; a SessionError if it
+    shows an exception, an error or a cancelled training."""
+    session.check()
+    alerts = session.alerts()
+    failed = [body for kind, body in alerts if kind == "ERROR" or body.startswith("Training cancelled")]
+    if failed:
+        raise SessionError(f"training {name}: {failed[0][:160]}")
+    return session.idle() and any(kind == "SUCCESS" and body.startswith(f"Saved model **{name}**")
+                                  for kind, body in alerts)
 
 
-async def rater(browser, url: str, labels: dict[int, str], deadline: float, stats: Stats, seed: int) -> None:
+async def rater(new_tab, labels: dict[int, str], deadline: float, stats: Stats, seed: int) -> None:
     rng = random.Random(seed)
     movies = list(labels)
-    context, page = await new_page(browser, url)
+    tab = await new_tab()
     try:
         ratings: dict[int, int] = {}
         action = 0
@@ -217,62 +366,31 @@ async def rater(browser, url: str, labels: dict[int, str], deadline: float, stat
             try:
                 if action % 5 == 0 or len(ratings) >= 25:
                     ratings = {m: rng.randint(1, 5) for m in rng.sample(movies, rng.randint(2, 4))}
-                    stats.link.append(await open_link(page, url, ratings))
+                    stats.link.append(await tab.open_link(ratings))
                 else:
                     m = rng.choice([m for m in movies if m not in ratings])
                     ratings[m] = rng.randint(1, 5)
-                    stats.rating.append(await rate_one(page, labels[m], ratings[m], len(ratings)))
-                if await exceptions(page):
-                    stats.errors.append(f"session {seed}: an exception shown on the page")
-                    action = -1  # reopen a link
-            except Exception as e:  # noqa: BLE001  a timeout or a lost page: count it, start again
-                stats.errors.append(f"session {seed}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
-                action = -1
+                    stats.rating.append(await tab.rate(labels[m], ratings[m], len(ratings)))
+            except Exception as e:  # noqa: BLE001  a timeout, a lost page or socket, an exception shown: count it, start again
+                stats.errors.append(f"session {seed}: {describe(e)}")
+                action = -1  # reopen a link
             action += 1
     finally:
-        await context.close()
+        await tab.close()
 
 
-async def train_once(page, url: str, name: str, first: bool) -> float:
-    """One tiny retraining through the Train page; seconds from the click to 'Saved model'."""
-    if first:
-        await page.goto(f"{url}/train")
-        await page.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
-        await idle(page)
-        layers = page.locator(".st-key-tr_layers input")
-        await layers.fill("1")
-        await layers.press("Enter")
-        await page.locator(".st-key-tr_taps_1").wait_for(state="detached")
-        await idle(page)
-        for key, value in (("tr_taps_0", "2"), ("tr_width_0", "4"), ("tr_epochs", "1"), ("tr_batch", "64")):
-            box = page.locator(f".st-key-{key} input")
-            await box.fill(value)
-            await box.press("Tab")
-    box = page.get_by_role("textbox", name="Save as (new model name)")
-    await box.fill(name)
-    await box.press("Tab")
-    t0 = time.perf_counter()
-    await page.get_by_role("button", name="Train", exact=True).click()
-    await page.get_by_text(f"Saved model {name}").first.wait_for(timeout=TRAIN_WAIT_MS)
-    dt = time.perf_counter() - t0
-    await idle(page)
-    return dt
-
-
-async def trainer(browser, url: str, deadline: float, stats: Stats) -> None:
-    context, page = await new_page(browser, url)
+async def trainer(new_tab, deadline: float, stats: Stats) -> None:
+    tab = await new_tab()
     try:
         i = 0
         while time.time() < deadline:
             i += 1
             try:
-                stats.trainings.append(await train_once(page, url, f"load-{os.getpid()}-{i}", first=True))
-                if await exceptions(page):
-                    stats.errors.append("trainer: an exception shown on the page")
+                stats.trainings.append(await tab.train(f"load-{os.getpid()}-{i}"))
             except Exception as e:  # noqa: BLE001
-                stats.errors.append(f"trainer: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+                stats.errors.append(f"trainer: {describe(e)}")
     finally:
-        await context.close()
+        await tab.close()
 
 
 # -- the report ---------------------------------------------------------------------------------------------
@@ -299,31 +417,42 @@ def mem_line(label: str, value: int, goal: float | None = None) -> None:
 
 
 async def main_async(args, server: Server, labels: dict[int, str]) -> int:
+    stats = Stats()
+    if args.client == "ws":
+        return await run(args, server, labels, stats, lambda: WsTab.open(server.url, stats))
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            if args.retrains:
-                return await retrains(browser, server, args.retrains)
-            stats = Stats()
-            deadline = time.time() + args.seconds
-            t0 = time.perf_counter()
-            tasks = [rater(browser, server.url, labels, deadline, stats, seed) for seed in range(args.sessions)]
-            tasks.append(trainer(browser, server.url, deadline, stats))
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.seconds + 300)
-            wall = time.perf_counter() - t0
+            return await run(args, server, labels, stats, lambda: BrowserTab.open(browser, server.url))
         finally:
             await browser.close()
+
+
+async def run(args, server: Server, labels: dict[int, str], stats: Stats, new_tab) -> int:
+    """The load test (or with ``--retrains``, the retrainings), with tabs from ``new_tab()``."""
+    if args.retrains:
+        return await retrains(new_tab, server, args.retrains)
+    deadline = time.time() + args.seconds
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    tasks = [rater(new_tab, labels, deadline, stats, seed) for seed in range(args.sessions)]
+    tasks.append(trainer(new_tab, deadline, stats))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.seconds + 300)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     tracebacks = server.tracebacks()
     n_err = len(stats.errors) + tracebacks
-    print(f"\n{args.sessions} sessions + 1 retraining session for {args.seconds} s (ran {wall:.0f} s); "
+    clients = f"{CLIENTS[args.client]}, using {cpu:.1f} CPU-s" if args.client == "ws" else CLIENTS[args.client]
+    print(f"\n{args.sessions} sessions + 1 retraining session for {args.seconds} s ({clients}; ran {wall:.0f} s); "
           f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'errors (actions failed, tracebacks in log)':<40} {n_err:8d}  goal 0  "
           f"{'ok' if n_err == 0 else 'OVER'} ({len(stats.errors)} actions, {tracebacks} tracebacks)")
     for e in stats.errors[:10]:
         print(f"    {e}")
     times_line("rating -> new recommendations", stats.rating, GOALS["p95"])
+    if args.client == "ws" and stats.rating:
+        print(f"    (the GNN top list's data was unchanged after {stats.unchanged} of {len(stats.rating)} ratings; "
+              "the ratings count changed after each)")
     times_line("share link opened -> recommendations", stats.link, None)
     times_line("tiny retraining (click -> saved)", stats.trainings, None)
     mem_line("server peak memory (VmHWM)", max(server.status("VmHWM"), server.peak_sampled), GOALS["rss"])
@@ -332,8 +461,8 @@ async def main_async(args, server: Server, labels: dict[int, str]) -> int:
     return 0 if ok else 1
 
 
-async def retrains(browser, server: Server, n: int) -> int:
-    context, page = await new_page(browser, server.url)
+async def retrains(new_tab, server: Server, n: int) -> int:
+    tab = await new_tab()
     rss: list[int] = []
     print(f"{n} tiny retrainings through the Train page, each model then opened on the Recommend page:")
     mem_line("server memory before (VmRSS)", server.status("VmRSS"))
@@ -342,19 +471,16 @@ async def retrains(browser, server: Server, n: int) -> int:
         for i in range(1, n + 1):
             name = f"retrain-{i}"
             try:
-                dt = await train_once(page, server.url, name, first=True)
-                await open_link(page, server.url, {50: 5, 181: 4, 1: 2}, model=name)
-                await page.get_by_role("heading", name=f"GNN · model {name}").wait_for()
-                if await exceptions(page):
-                    errors += 1
+                dt = await tab.train(name)
+                await tab.open_link({50: 5, 181: 4, 1: 2}, model=name)
             except Exception as e:  # noqa: BLE001
                 errors += 1
                 dt = float("nan")
-                print(f"    retraining {i}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+                print(f"    retraining {i}: {describe(e)}")
             rss.append(server.status("VmRSS"))
             print(f"  after retraining {i:2d} ({dt:5.1f} s): VmRSS {rss[-1] / 1e6:6.0f} MB", flush=True)
     finally:
-        await context.close()
+        await tab.close()
     tracebacks = server.tracebacks()
     half = rss[len(rss) // 2:]
     # least-squares slope over the second half: the two end points alone pick up the noise
@@ -372,11 +498,13 @@ async def retrains(browser, server: Server, n: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--client", choices=sorted(CLIENTS), default="ws",
+                    help="ws: Streamlit websocket clients (default); browser: headless Chromium")
     ap.add_argument("--sessions", type=int, default=10, help="concurrent rating sessions (default 10)")
     ap.add_argument("--seconds", type=float, default=120, help="how long they rate (default 120)")
     ap.add_argument("--retrains", type=int, default=0, help="instead: N successive tiny retrainings, memory after each")
     args = ap.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if args.client == "browser" and not Path(CHROMIUM).exists():
         print(f"no Chromium at {CHROMIUM}", file=sys.stderr)
         return 2
     print("command: " + " ".join(["python", "bench/load.py", *(argv if argv is not None else sys.argv[1:])]))
