@@ -37,6 +37,8 @@ class GNNPredictorConfig:
     weights: Literal["best", "last"] = "best"  # which weights predict: best on validation, or last
     ensemble: int = 1  # models trained with seeds seed..seed+E-1, predictions averaged
     hide_fraction: float = 0.2  # all-movies training: share of the ratings made labels, redrawn each epoch
+    item_damping: float = 0.0  # baseline encodings: item means (sum + λ·global mean) / (count + λ); 0 = plain
+    user_damping: float = 0.0  # baseline encodings: user offset sum(r - item mean) / (count + λ); 0 = plain mean
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
@@ -47,13 +49,17 @@ class GNNPredictorConfig:
             raise ValueError(f"hide_fraction={self.hide_fraction!r} must be between 0 and 1")
         if self.ensemble < 1:
             raise ValueError(f"ensemble={self.ensemble!r} must be >= 1")
+        for name in ("item_damping", "user_damping"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be >= 0")
         channels = 2 if self.encoding.endswith("+observed") else 1
         if self.model.in_features != channels:
             object.__setattr__(self, "model", dataclasses.replace(self.model, in_features=channels))
 
 
 def encode(x: np.ndarray | torch.Tensor, encoding: str, global_mean: float,
-           item_means: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+           item_means: np.ndarray | torch.Tensor | None = None,
+           user_damping: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Ratings ``(B, N)`` (0 = unknown) -> graph signal ``(B, N, G)`` and output offset ``(B, N)``;
     the prediction at node ``n`` is ``offset[:, n]`` plus the GNN's readout there.
 
@@ -61,7 +67,8 @@ def encode(x: np.ndarray | torch.Tensor, encoding: str, global_mean: float,
     - ``centered``: :math:`r_{uj} - \bar r_u` on rated movies (0 elsewhere); offset :math:`\bar r_u`,
       the user's mean (the global mean for a user with no ratings).
     - ``baseline``: :math:`r_{uj} - \mu_j - b_u` with training item means :math:`\mu_j` and the
-      user's mean offset :math:`b_u = \mathrm{mean}_j (r_{uj} - \mu_j)`; offset :math:`\mu_n + b_u`.
+      user's offset :math:`b_u = \sum_j (r_{uj} - \mu_j) / (n_u + \lambda_u)` (``user_damping``
+      :math:`\lambda_u`, default 0: the mean); offset :math:`\mu_n + b_u`.
     - ``...+observed``: plus a 0/1 channel marking rated movies.
     """
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -71,7 +78,8 @@ def encode(x: np.ndarray | torch.Tensor, encoding: str, global_mean: float,
     count = mask.sum(1, keepdim=True)  # (B, 1)
     if encoding.startswith("baseline"):
         mu = torch.as_tensor(item_means, dtype=torch.float32)[None, :]  # (1, N)
-        base = torch.where(count > 0, ((x - mu) * mask).sum(1, keepdim=True) / count.clamp(min=1), 0.0)  # (B, 1)
+        base = torch.where(count > 0, ((x - mu) * mask).sum(1, keepdim=True) / (count + user_damping).clamp(min=1e-6),
+                           0.0)  # (B, 1)
         offset = mu + base  # (B, N)
     else:
         mean = torch.where(count > 0, x.sum(1, keepdim=True) / count.clamp(min=1), global_mean)  # (B, 1)
@@ -192,7 +200,16 @@ class GNNPredictor(Predictor):
                                    step, on_progress, cancel)
 
     def _encode(self, x):
-        return encode(x, self.config.encoding, self.global_mean, self.item_means)
+        return encode(x, self.config.encoding, self.global_mean, self.item_means, self.config.user_damping)
+
+    def _set_means(self, train: np.ndarray) -> None:
+        """Training means; with ``item_damping`` λ the item means are pulled towards the global
+        mean, (Σ r + λ μ) / (n + λ), so a movie with few ratings gets a less noisy baseline."""
+        super()._set_means(train)
+        lam = self.config.item_damping
+        if lam > 0:
+            mask = train > 0
+            self.item_means = ((train.sum(0, dtype=np.float64) + lam * self.global_mean) / (mask.sum(0) + lam))  # (N,)
 
     def _target_tensors(self, rows: np.ndarray) -> list[torch.Tensor]:
         t = self.config.target

@@ -77,7 +77,7 @@ def predict_movie(rec: Recommender, ratings: Mapping[int, float], movie: int) ->
     own = ratings.pop(movie, None)
     x = rec.vector(ratings)
     out = {"movie": movie, "title": rec.data.title(movie), "rated": own,
-           "mean": float(rec.gnn.item_means[movie - 1]), "raters": int(rec.n_raters[movie - 1])}
+           "mean": float(rec.knn.item_means[movie - 1]), "raters": int(rec.n_raters[movie - 1])}
     for name, model in (("gnn", rec.gnn), ("knn", rec.knn)):
         p = model.predict(x, [movie - 1])
         out[name] = float(np.clip(p.values[0, 0], 1, 5))

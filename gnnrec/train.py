@@ -13,6 +13,10 @@ import torch
 from torch import nn
 
 
+SCHEDULES = ("constant", "cosine")
+LOSSES = {"smooth_l1": nn.SmoothL1Loss, "mse": nn.MSELoss}
+
+
 class Cancelled(RuntimeError):
     """Training was cancelled through the ``cancel`` callable."""
 
@@ -28,6 +32,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # L2 penalty in Adam
     valid_every: int = 5  # steps between validations (step 0 included)
     seed: int = 0  # weight initialisation and shuffling
+    schedule: str = "constant"  # learning rate: "constant" (the seed) or "cosine" (lr * (1 + cos(pi t/T)) / 2)
+    loss: str = "smooth_l1"  # "smooth_l1" (the seed) or "mse" (what RMSE scores)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -37,6 +43,16 @@ class TrainConfig:
                 raise ValueError(f"{name}={v!r} must be an integer >= {lo}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr={self.lr!r} must be a positive number")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r}: choose one of {SCHEDULES}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r}: choose one of {sorted(LOSSES)}")
+
+    def lr_at(self, step: int, total: int) -> float:
+        """The learning rate of optimiser step ``step`` (0-based) of ``total``."""
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
+        return self.lr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +115,7 @@ def _fit(model, train, valid, step_fn, config, on_progress, cancel) -> TrainResu
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
                            foreach=False, fused=True)  # fused: one kernel per step, not ~6 per parameter
-    loss_fn = nn.SmoothL1Loss()
+    loss_fn = LOSSES[config.loss]()
     n = train[0].shape[0]
     steps_per_epoch = math.ceil(n / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -148,6 +164,9 @@ def _fit(model, train, valid, step_fn, config, on_progress, cancel) -> TrainResu
                     validate(epoch)
                 if cancel is not None and cancel():
                     raise Cancelled(f"training cancelled at step {step} of {total}")
+                if config.schedule != "constant":
+                    for group in opt.param_groups:
+                        group["lr"] = config.lr_at(step, total)
                 idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
                 pred, label = step_fn(model, [t[idx] for t in train], True)
                 loss = loss_fn(pred, label)

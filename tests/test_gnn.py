@@ -114,13 +114,40 @@ def test_encode_baseline_random(seed):
         np.testing.assert_allclose(sig[u, :, 0].numpy(), np.where(rated, x[u] - mu - bu, 0.0), atol=1e-5)
 
 
+@pytest.mark.parametrize("lam", [0.0, 2.5])
+def test_encode_baseline_user_damping(lam):
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 6, size=(5, 7)).astype(float)
+    x[rng.random(x.shape) < 0.5] = 0
+    x[4] = 0  # a user with no rating: offset = item means
+    mu = rng.uniform(2, 4, size=7)
+    _, off = encode(x, "baseline", 3.0, mu, user_damping=lam)
+    for u in range(5):
+        rated = x[u] > 0
+        bu = (x[u, rated] - mu[rated]).sum() / (rated.sum() + lam) if rated.any() else 0.0
+        np.testing.assert_allclose(off[u].numpy(), mu + bu, atol=1e-5)
+
+
+def test_item_damping_pulls_means_to_global_mean():
+    x = np.array([[5, 1, 0], [5, 0, 0], [4, 0, 0]], dtype=np.float32)  # movie 2 unrated
+    g = float(x[x > 0].mean())  # 3.75
+    pred = GNNPredictor(GNNPredictorConfig(encoding="baseline", item_damping=2.0))
+    pred._set_means(x)
+    np.testing.assert_allclose(pred.item_means, [(14 + 2 * g) / 5, (1 + 2 * g) / 3, g])
+    assert pred.item_known.tolist() == [True, True, False]
+    plain = GNNPredictor(GNNPredictorConfig(encoding="baseline"))
+    plain._set_means(x)
+    np.testing.assert_allclose(plain.item_means, [14 / 3, 1, g])
+
+
 def test_config_channels_follow_encoding():
     assert GNNPredictorConfig(encoding="centered+observed").model.in_features == 2
     assert GNNPredictorConfig(encoding="centered").model.in_features == 1
     assert GNNPredictorConfig(encoding="baseline+observed").model.in_features == 2
     cfg = GNNPredictorConfig(model=GNNConfig(in_features=2), encoding="raw")
     assert cfg.model.in_features == 1
-    for bad in (dict(encoding="z"), dict(weights="mid"), dict(ensemble=0)):
+    for bad in (dict(encoding="z"), dict(weights="mid"), dict(ensemble=0), dict(item_damping=-1),
+                dict(user_damping=float("nan"))):
         with pytest.raises(ValueError):
             GNNPredictorConfig(**bad)
 
