@@ -355,7 +355,10 @@ def saved(session: StreamlitSession, name: str) -> bool:
                                   for kind, body in alerts)
 
 
-async def rater(new_tab, labels: dict[int, str], deadline: float, stats: Stats, seed: int) -> None:
+async def rater(new_tab, labels: dict[int, str], deadline: float, stats: Stats, seed: int,
+                think: float = 0.0) -> None:
+    """One person: share links and ratings until the deadline, pausing a random 0.5-1.5 x ``think``
+    seconds after each action (0: back to back, the server's saturation point)."""
     rng = random.Random(seed)
     movies = list(labels)
     tab = await new_tab()
@@ -375,6 +378,8 @@ async def rater(new_tab, labels: dict[int, str], deadline: float, stats: Stats, 
                 stats.errors.append(f"session {seed}: {describe(e)}")
                 action = -1  # reopen a link
             action += 1
+            if think > 0:
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
     finally:
         await tab.close()
 
@@ -436,14 +441,14 @@ async def run(args, server: Server, labels: dict[int, str], stats: Stats, new_ta
         return await retrains(new_tab, server, args.retrains)
     deadline = time.time() + args.seconds
     t0, cpu0 = time.perf_counter(), time.process_time()
-    tasks = [rater(new_tab, labels, deadline, stats, seed) for seed in range(args.sessions)]
+    tasks = [rater(new_tab, labels, deadline, stats, seed, args.think) for seed in range(args.sessions)]
     tasks.append(trainer(new_tab, deadline, stats))
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.seconds + 300)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     tracebacks = server.tracebacks()
     n_err = len(stats.errors) + tracebacks
     clients = f"{CLIENTS[args.client]}, using {cpu:.1f} CPU-s" if args.client == "ws" else CLIENTS[args.client]
-    print(f"\n{args.sessions} sessions + 1 retraining session for {args.seconds} s ({clients}; ran {wall:.0f} s); "
+    print(f"\n{args.sessions} sessions + 1 retraining session for {args.seconds} s, think {args.think} s ({clients}; ran {wall:.0f} s); "
           f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'errors (actions failed, tracebacks in log)':<40} {n_err:8d}  goal 0  "
           f"{'ok' if n_err == 0 else 'OVER'} ({len(stats.errors)} actions, {tracebacks} tracebacks)")
@@ -502,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="ws: Streamlit websocket clients (default); browser: headless Chromium")
     ap.add_argument("--sessions", type=int, default=10, help="concurrent rating sessions (default 10)")
     ap.add_argument("--seconds", type=float, default=120, help="how long they rate (default 120)")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean pause in seconds after each action of a session (default 0: back to back)")
     ap.add_argument("--retrains", type=int, default=0, help="instead: N successive tiny retrainings, memory after each")
     args = ap.parse_args(argv)
     if args.client == "browser" and not Path(CHROMIUM).exists():

@@ -91,7 +91,7 @@ class TrainSpec:
         cfg = GNNPredictorConfig(
             model=GNNConfig(features=tuple(int(w) for w in self.widths), taps=tuple(int(t) for t in self.taps)),
             train=TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
-                              valid_every=valid_every, seed=int(self.seed)),
+                              valid_every=valid_every, seed=int(self.seed), loss=base.predictor.train.loss),
             encoding=base.predictor.encoding)
         return cfg, dataclasses.replace(base.graph, k=int(self.k))
 
