@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -17,6 +18,9 @@ from typing import Callable
 from .data import DataError
 from .store import StoreError
 from .train import Cancelled
+
+
+NICE = 19  # a heavy job's thread priority on Linux (0 = normal, 19 = lowest)
 
 
 class Busy(RuntimeError):
@@ -87,6 +91,7 @@ class Job:
         self.thread = threading.Thread(target=self._run, name=f"gnnrec-{kind}", daemon=True)
 
     def _run(self) -> None:
+        _lower_priority()
         try:
             result = self._fn(self._report, self._cancel.is_set)
             state, error = "done", None
@@ -127,6 +132,15 @@ class Job:
 
     def elapsed(self) -> float:
         return (self.finished or time.time()) - self.started
+
+
+def _lower_priority() -> None:
+    """Give this thread (and the threads it starts: training's validation, the graph builder) the
+    lowest CPU priority on Linux, so that on a few shared cores the visitors' page reruns come
+    first and the heavy job takes what is left. Elsewhere (or if refused) nothing changes."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
 def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = "app") -> Job:

@@ -1,6 +1,8 @@
 """gnnrec.jobs: one heavy job at a time, a clear Busy for the second; background jobs report
 progress, cancel, fail with a reason and free the slot."""
 
+import os
+import sys
 import threading
 import time
 
@@ -79,3 +81,19 @@ def test_failing_job_says_why():
     assert job.wait(10) and job.state == "failed" and job.error == "epochs=99 is too many"
     boom = jobs.start_job("test", "boom", lambda r, c: 1 / 0)
     assert boom.wait(10) and boom.state == "failed" and boom.error.startswith("ZeroDivisionError")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux only")
+def test_job_thread_and_its_threads_run_at_the_lowest_priority():
+    def fn(report, cancelled):
+        inner = {}
+        t = threading.Thread(target=lambda: inner.setdefault("nice", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        t.start()
+        t.join()
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), inner["nice"]
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    job = jobs.start_job("test", "priority", fn)
+    assert job.wait(30)
+    assert job.result == (jobs.NICE, jobs.NICE)  # the job's thread, and a thread it started
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the caller's is untouched
