@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gnnrec import catalog, ratings_io, viz
+from gnnrec import catalog, live, ratings_io, viz
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -255,7 +255,10 @@ def test_neighbourhood_page(folders):
 
 
 # -- Compare --------------------------------------------------------------------------------------------------
-def test_compare_page_saved_results_and_disagreements(folders):
+def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
+    # live evaluations are shared by every session of the process: start without those another
+    # test ran (test_live evaluates the page's default request), so the Run button is offered
+    monkeypatch.setattr(live, "_eval_results", {})
     at = start()
     rate(at, 50, 5)
     rate(at, 1, 2)
