@@ -2,7 +2,7 @@
 
 Custom training: a :class:`TrainSpec` within :data:`LIMITS`, saved under a new name (never
 overwriting). Live evaluation: at most :data:`MAX_LIVE_SPLITS` splits, results cached per request.
-Both run as :class:`gnnrec.jobs.Job` (one heavy job per server process). Every error a user can
+Both run as :class:`gnnrec.jobs.ProcessJob` (a child process; one heavy job per server). Every error a user can
 cause is a ``ValueError`` (or :class:`gnnrec.store.StoreError`, :class:`gnnrec.jobs.Busy`) whose
 message says what to change. No Streamlit in here.
 """
@@ -10,6 +10,7 @@ message says what to change. No Streamlit in here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 from pathlib import Path
@@ -23,7 +24,7 @@ from . import store
 from . import allmovies
 from .gnn import PRESETS, GNNPredictorConfig, Preset
 from .graph import GraphConfig
-from .jobs import Job, start_job
+from .jobs import Job, start_job, use_processes
 from .models import GNNConfig, LocalGNN
 from .train import Cancelled, Progress, TrainConfig
 
@@ -139,8 +140,12 @@ def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder:
     """Check the request, then train in the background; events are :class:`Progress`."""
     spec.check()
     name = check_new_name(name, folder)
-    return start_job("training", name, lambda report, cancelled: train_model(
-        data, spec, name, on_progress=report, cancel=cancelled, folder=folder), total=spec.steps(), owner=owner)
+    return start_job("training", name, functools.partial(_train_job, data, spec, name, folder),
+                     total=spec.steps(), owner=owner, process=use_processes())
+
+
+def _train_job(data, spec, name, folder, report, cancelled) -> dict:  # module level: it runs in a child process
+    return train_model(data, spec, name, on_progress=report, cancel=cancelled, folder=folder)
 
 
 def history_table(history: Iterable) -> pd.DataFrame:
@@ -214,11 +219,11 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
     the result is also kept for :func:`cached_evaluation`."""
     check_eval_request(data, target, splits, preset)
     key = eval_key(data.fingerprint(), target, splits, preset)
+    return start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
+                     functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
+                     process=use_processes(), on_done=functools.partial(_remember, key))
 
-    def run(report, cancelled):
-        res = evaluate(data, target, splits, preset,
-                       on_split=lambda i, rec: report((i, {"seed": rec["seed"], "rmse": rec["rmse"]})))
-        return _remember(key, res)
 
-    return start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}", run,
-                     total=int(splits), owner=owner)
+def _eval_job(data, target, splits, preset, report, cancelled) -> dict:  # runs in a child process
+    return evaluate(data, target, splits, preset,
+                    on_split=lambda i, rec: report((i, {"seed": rec["seed"], "rmse": rec["rmse"]})))

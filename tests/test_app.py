@@ -416,7 +416,8 @@ def test_ratings_survive_a_server_restart_through_the_share_link(folders):
     top_tables(again)
 
 
-def test_disk_full_while_saving_a_trained_model_is_an_error_not_a_traceback(folders, disk_full):
+def test_disk_full_while_saving_a_trained_model_is_an_error_not_a_traceback(folders, disk_full, monkeypatch):
+    monkeypatch.setenv("GNNREC_JOBS", "thread")  # the simulated full disk is this process's (a child's error comes back the same way: test_jobs)
     before = sorted(p.name for p in folders["models"].iterdir())
     at = start_tiny_training("no-room")
     job = at.session_state["train_job"]

@@ -1,7 +1,9 @@
-"""gnnrec.jobs: one heavy job at a time, a clear Busy for the second; background jobs report
-progress, cancel, fail with a reason and free the slot."""
+"""gnnrec.jobs: one heavy job at a time, a clear Busy for the second; background jobs (threads and
+child processes) report progress, cancel, fail with a reason (a killed child too) and free the slot."""
 
+import functools
 import os
+import signal
 import sys
 import threading
 import time
@@ -97,3 +99,78 @@ def test_job_thread_and_its_threads_run_at_the_lowest_priority():
     assert job.wait(30)
     assert job.result == (jobs.NICE, jobs.NICE)  # the job's thread, and a thread it started
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the caller's is untouched
+
+
+# -- jobs in a child process (module-level functions: the child imports this file to unpickle them) -------
+def _count(n, report, cancelled):
+    for i in range(n):
+        report({"i": i})
+    return {"pid": os.getpid(), "nice": os.getpriority(os.PRIO_PROCESS, 0) if sys.platform.startswith("linux") else None}
+
+
+def _refuse(report, cancelled):
+    raise ValueError("taps=0: choose 1..10")
+
+
+def _until_cancelled(path, report, cancelled):
+    report("started")
+    while not cancelled():
+        time.sleep(0.02)
+    with open(path, "w") as f:
+        f.write("saw the cancel")
+    raise Cancelled("stop")
+
+
+def _sleep_forever(report, cancelled):
+    report(os.getpid())
+    time.sleep(600)
+
+
+def test_process_job_reports_returns_and_runs_at_the_lowest_priority():
+    job = jobs.start_job("test", "child", functools.partial(_count, 3), process=True, on_done=lambda r: {**r, "seen": 1})
+    assert job.wait(120) and job.state == "done", job.error
+    assert job.events() == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert job.result["pid"] != os.getpid() and job.result["seen"] == 1  # ran elsewhere; on_done ran here
+    if sys.platform.startswith("linux"):
+        assert job.result["nice"] == jobs.NICE
+    assert jobs.HEAVY.current is None and not job.process.is_alive()
+
+
+def test_process_job_failure_and_cancel_come_back_with_their_reasons(tmp_path):
+    bad = jobs.start_job("test", "bad", _refuse, process=True)
+    assert bad.wait(120) and bad.state == "failed" and bad.error == "taps=0: choose 1..10"
+    marker = tmp_path / "cancelled"
+    job = jobs.start_job("test", "slow", functools.partial(_until_cancelled, str(marker)), process=True)
+    deadline = time.time() + 120
+    while not job.events() and time.time() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(jobs.Busy):
+        jobs.start_job("test", "second", _refuse, owner="bob", process=True)
+    job.cancel()
+    assert job.wait(60) and job.state == "cancelled" and "nothing was saved" in job.error
+    assert marker.read_text() == "saw the cancel"  # the child stopped by itself
+    assert jobs.HEAVY.current is None
+
+
+def test_a_killed_child_process_fails_the_job_and_frees_the_server():
+    job = jobs.start_job("test", "doomed", _sleep_forever, process=True)
+    deadline = time.time() + 120
+    while not job.events() and time.time() < deadline:
+        time.sleep(0.05)
+    (pid,) = job.events()
+    os.kill(pid, signal.SIGKILL)
+    assert job.wait(30) and job.state == "failed"
+    assert "ended unexpectedly" in job.error and "start it again" in job.error
+    assert jobs.HEAVY.current is None
+    again = jobs.start_job("test", "next", functools.partial(_count, 1), process=True)  # the slot is free
+    assert again.wait(120) and again.state == "done"
+
+
+def test_where_jobs_run_is_chosen_by_an_environment_variable(monkeypatch):
+    monkeypatch.delenv("GNNREC_JOBS", raising=False)
+    assert jobs.use_processes()
+    monkeypatch.setenv("GNNREC_JOBS", "thread")
+    assert not jobs.use_processes()
+    monkeypatch.setenv("GNNREC_JOBS", "fork")
+    with pytest.raises(ValueError, match=r"GNNREC_JOBS='fork': choose one of \('process', 'thread'\)"):
+        jobs.use_processes()
