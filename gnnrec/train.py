@@ -34,6 +34,7 @@ class TrainConfig:
     seed: int = 0  # weight initialisation and shuffling
     schedule: str = "constant"  # learning rate: "constant" (the seed) or "cosine" (lr * (1 + cos(pi t/T)) / 2)
     loss: str = "smooth_l1"  # "smooth_l1" (the seed) or "mse" (what RMSE scores)
+    average: float = 0.0  # > 0: also score the mean of the snapshots validated in this final share of the steps
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -47,6 +48,8 @@ class TrainConfig:
             raise ValueError(f"schedule={self.schedule!r}: choose one of {SCHEDULES}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r}: choose one of {sorted(LOSSES)}")
+        if not 0 <= self.average < 1:
+            raise ValueError(f"average={self.average!r} must be in [0, 1): the final share of the steps averaged")
 
     def lr_at(self, step: int, total: int) -> float:
         """The learning rate of optimiser step ``step`` (0-based) of ``total``."""
@@ -69,12 +72,13 @@ class Progress:
 
 @dataclasses.dataclass
 class TrainResult:
-    best_state: dict  # weights with the lowest validation RMSE
+    best_state: dict  # weights with the lowest validation RMSE (a snapshot, or their average)
     last_state: dict  # weights after the final step
     best_valid_rmse: float
-    best_step: int
+    best_step: int  # the step of the best snapshot; -1 when the average of the final snapshots won
     history: list  # [(step, train loss, valid RMSE)]
     seconds: float
+    averaged_valid_rmse: float = math.nan  # the averaged snapshots' validation RMSE (config.average > 0)
 
 
 Batch = Sequence[torch.Tensor]
@@ -84,7 +88,7 @@ StepFn = Callable[[nn.Module, Batch, bool], tuple[torch.Tensor, torch.Tensor]]
 def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: TrainConfig = TrainConfig(),
         on_progress: Callable[[Progress], None] | None = None,
         cancel: Callable[[], bool] | None = None) -> TrainResult:
-    """Train ``model`` in place and return its best and last weights.
+    r"""Train ``model`` in place and return its best and last weights.
 
     Args:
         model: any module (its weights are re-initialised by the caller, seeded).
@@ -97,6 +101,11 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
 
     Returns:
         :class:`TrainResult`. The model is left holding the last weights.
+
+    With ``config.average`` :math:`a > 0`, the snapshots validated at steps
+    :math:`\ge (1 - a) T` are also averaged weight by weight (:math:`\bar\theta = \frac1M
+    \sum_m \theta_m`, stochastic weight averaging) and the average is validated like a snapshot:
+    it becomes the best weights when it scores lower than every snapshot.
 
     Each op runs on one thread (at these batch sizes a second intra-op thread gains nothing, and
     when another process holds the other core OpenMP's barriers made steps up to 100x slower:
@@ -127,6 +136,9 @@ def _fit(model, train, valid, step_fn, config, on_progress, cancel) -> TrainResu
     shadow = copy.deepcopy(model)
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gnnrec-validate")
     pending: list = []  # [(future, step, epoch, loss, state)], at most one
+    avg_from = math.ceil((1 - config.average) * total) if config.average > 0 else None
+    avg_sum: dict = {}
+    avg_count = 0
 
     def score(state: dict) -> float:
         shadow.load_state_dict(state)
@@ -148,9 +160,13 @@ def _fit(model, train, valid, step_fn, config, on_progress, cancel) -> TrainResu
             on_progress(Progress(epoch, vstep, total, loss, rmse, best_rmse))
 
     def validate(epoch: int) -> None:
-        nonlocal running, seen
+        nonlocal running, seen, avg_count
         collect()
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if avg_from is not None and step >= avg_from:
+            for k, v in state.items():
+                avg_sum[k] = avg_sum[k] + v if k in avg_sum else v.clone()
+            avg_count += 1
         loss = running / seen if seen else math.nan
         running, seen = 0.0, 0
         pending.append((pool.submit(score, state), step, epoch, loss, state))
@@ -178,7 +194,14 @@ def _fit(model, train, valid, step_fn, config, on_progress, cancel) -> TrainResu
                 step += 1
         validate(config.epochs - 1)
         collect()
+        averaged = math.nan
+        if avg_count:
+            last = model.state_dict()  # a non-float buffer (none in LocalGNN) keeps its final value
+            mean_state = {k: v / avg_count if v.is_floating_point() else last[k].clone() for k, v in avg_sum.items()}
+            averaged = score(mean_state)
+            if averaged < best_rmse:
+                best_rmse, best_step, best_state = averaged, -1, mean_state
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     last_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return TrainResult(best_state, last_state, best_rmse, best_step, history, time.perf_counter() - t0)
+    return TrainResult(best_state, last_state, best_rmse, best_step, history, time.perf_counter() - t0, averaged)

@@ -12,7 +12,7 @@ import pytest
 from gnnrec import allmovies, gnn
 from gnnrec.allmovies import rating_split, ratings_matrix
 from gnnrec.gnn import GNNPredictorConfig, Preset
-from gnnrec.graph import GraphConfig
+from gnnrec.graph import GraphConfig, ItemGraph
 from gnnrec.models import GNNConfig
 from gnnrec.train import TrainConfig
 
@@ -135,3 +135,13 @@ def test_evaluate_all_summary(tiny_eval):
         assert 0.5 < hand < 1.5
     # on real ratings the k-NN beats the item mean
     assert res["summary"]["knn"]["mean"] < res["summary"]["item_mean"]["mean"]
+
+
+@pytest.mark.integration
+def test_fit_gnn_predicts_with_the_graph_and_means_of_all_its_ratings(subset):
+    train = allmovies.ratings_matrix(subset, allmovies.rating_split(subset, 0)[0])
+    g = allmovies.fit_gnn(train, TINY, seed=0)
+    full = ItemGraph.build(train, TINY.graph)  # validation ratings included: the weights are chosen already
+    assert (g.graph.shift != full.shift).nnz == 0
+    rated = (train > 0).sum(0)
+    np.testing.assert_allclose(g.item_means[rated > 0], train.sum(0)[rated > 0] / rated[rated > 0], rtol=1e-6)

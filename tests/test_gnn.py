@@ -330,3 +330,29 @@ def test_all_movies_few_movies_use_the_exact_partial_pass():
         np.testing.assert_allclose(part.values, full.values[:, movies], atol=1e-5)
         np.testing.assert_array_equal(part.fallback, full.fallback[:, movies])
     assert len(pred._plans) == 3  # one plan per movie set, kept
+
+
+def test_rebase_predicts_with_the_new_graph_and_means_and_keeps_the_weights():
+    x = synthetic_ratings(5, users=40, movies=12)
+    part = np.where(np.random.default_rng(0).random(x.shape) < 0.2, 0, x)  # the graph the weights were chosen on
+    cfg = GNNPredictorConfig(model=GNNConfig(features=(5, 3), taps=(3, 2)), encoding="baseline+observed",
+                             train=TrainConfig(epochs=1, batch_size=10, lr=0.01, valid_every=2, seed=0))
+    pred = GNNPredictor(cfg).fit(part, ItemGraph.build(part, GraphConfig(k=3)), valid=np.where(part > 0, 0, x))
+    weights = {k: v.clone() for k, v in pred.models[0].state_dict().items()}
+    before = pred.predict(x[:6], [0, 4])  # builds and keeps a partial-pass plan on the old graph
+    full_graph = ItemGraph.build(x, GraphConfig(k=3))
+    assert pred.rebase(x, full_graph) is pred
+    assert pred.graph is full_graph and not pred.__dict__.get("_plans")  # plans of the old graph are dropped
+    np.testing.assert_allclose(pred.item_means, np.where((x > 0).sum(0) > 0, x.sum(0) / np.maximum((x > 0).sum(0), 1),
+                                                         pred.global_mean), rtol=1e-6)
+    for k, v in pred.models[0].state_dict().items():
+        assert torch.equal(v, weights[k])
+    sig, off = encode(x[:6], "baseline+observed", pred.global_mean, pred.item_means)
+    with torch.no_grad():
+        manual = (pred.models[0](sig, shift_operator(full_graph.shift)) + off).numpy()  # (6, N) by hand
+    after = pred.predict(x[:6], [0, 4])
+    ok = ~after.fallback
+    np.testing.assert_allclose(after.values[ok], manual[:, [0, 4]][ok], atol=1e-5)
+    assert not np.allclose(after.values, before.values)
+    with pytest.raises(ValueError, match="the graph has 12 nodes but the ratings 5 movies"):
+        pred.rebase(x[:, :5], full_graph)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -161,7 +162,8 @@ def test_cancel_false_runs_to_the_end():
 
 @pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(lr=0), dict(lr=-0.1), dict(lr=float("inf")),
                                     dict(lr=float("nan")), dict(batch_size=0), dict(valid_every=0),
-                                    dict(epochs=1.5), dict(schedule="linear"), dict(loss="l1")])
+                                    dict(epochs=1.5), dict(schedule="linear"), dict(loss="l1"),
+                                    dict(average=-0.1), dict(average=1.0)])
 def test_train_config_rejects(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
@@ -198,3 +200,24 @@ def test_loss_choice_is_the_reported_training_loss(loss):
     expected = (err ** 2).mean() if loss == "mse" else torch.where(err.abs() < 1, 0.5 * err ** 2, err.abs() - 0.5).mean()
     res = fit(model, train, valid, step, TrainConfig(epochs=1, batch_size=len(train[0]), valid_every=1, loss=loss))
     assert res.history[1][1] == pytest.approx(float(expected), rel=1e-5)  # one step: its loss, at the start weights
+
+
+def test_average_of_the_final_snapshots_matches_a_hand_average():
+    """Snapshots at epoch ends (valid_every = steps per epoch): the state after epoch e is the last
+    state of the same seeded training run for e epochs, so the average can be rebuilt by hand."""
+    train, valid = synthetic()
+    cfg = TrainConfig(epochs=6, batch_size=8, lr=0.2, valid_every=8, seed=0, average=0.34)  # 48 steps; >= 32: 3 snapshots
+    res = fit(new_model(), train, valid, step, cfg)
+    states = [fit(new_model(), train, valid, step, TrainConfig(epochs=e, batch_size=8, lr=0.2, valid_every=8)).last_state
+              for e in (4, 5, 6)]
+    mean = {k: sum(s[k] for s in states) / 3 for k in states[0]}
+    model = new_model()
+    model.load_state_dict(mean)
+    assert res.averaged_valid_rmse == pytest.approx(rmse(model, valid), rel=1e-5)
+    assert res.averaged_valid_rmse < min(h[2] for h in res.history)  # here (lr 0.2, noisy steps) the average wins ...
+    assert res.best_step == -1 and res.best_valid_rmse == res.averaged_valid_rmse  # ... so it is the best state
+    for k in mean:
+        torch.testing.assert_close(res.best_state[k], mean[k])
+    slow = fit(new_model(), train, valid, step, dataclasses.replace(cfg, lr=0.05))  # still improving: the last wins
+    assert slow.averaged_valid_rmse > slow.best_valid_rmse == min(h[2] for h in slow.history) and slow.best_step == 48
+    assert math.isnan(fit(new_model(), train, valid, step, CFG).averaged_valid_rmse)  # off by default
