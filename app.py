@@ -22,4 +22,5 @@ PAGES = [
 page = st.navigation(PAGES)
 common.init()
 common.sidebar()
+common.freeze_heap()
 page.run()

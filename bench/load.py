@@ -30,7 +30,8 @@ recommendations with each new model (``/?r=...&model=NAME``, which loads it into
 caches) and prints the server's memory after each: it must stay bounded (the caches have limits).
 
 Printed: errors (goal 0), p50/p95 action -> recommendations (goal p95 <= 1 s), the peak memory of
-the server and its job processes together (their VmRSS summed, sampled every 0.25 s; goal <= 1.5 GB), each with its ratio to the goal. The host's CPU count and load
+the server and its job processes together (their proportional set sizes summed, sampled every 0.25 s;
+goal <= 1.5 GB), each with its ratio to the goal. The host's CPU count and load
 average are printed: on a shared 2-core machine the times include waiting for a core.
 """
 
@@ -98,7 +99,7 @@ class Server:
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.peak_sampled = 0  # the process tree's summed VmRSS, sampled every 0.25 s
+        self.peak_sampled = 0  # the process tree's summed Pss, sampled every 0.25 s
         self.peak_server = 0  # the server process's own VmRSS, sampled
         self._stop = threading.Event()
         deadline = time.time() + 90
@@ -135,12 +136,18 @@ class Server:
             i += 1
         return pids
 
-    def rss_total(self) -> int:
-        """VmRSS summed over the server's process tree: what the host must hold now."""
+    def pss_total(self) -> int:
+        """Proportional set size (``Pss`` of /proc/PID/smaps_rollup: each page shared by n
+        processes counted 1/n in each) summed over the server's process tree: the memory the
+        host holds for them now. (A VmRSS sum would count torch's libraries, mapped by the server
+        and by a job's child alike, twice.)"""
         total = 0
         for pid in self.tree():
             try:
-                total += self.status("VmRSS", pid)
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
             except OSError:  # a child that just ended
                 pass
         return total
@@ -148,7 +155,7 @@ class Server:
     def _sample(self) -> None:
         while not self._stop.is_set() and self.proc.poll() is None:
             try:
-                rss, server = self.rss_total(), self.status("VmRSS")
+                rss, server = self.pss_total(), self.status("VmRSS")
             except OSError:
                 return
             self.peak_sampled = max(self.peak_sampled, rss)
@@ -486,7 +493,7 @@ async def run(args, server: Server, labels: dict[int, str], stats: Stats, new_ta
               "the ratings count changed after each)")
     times_line("share link opened -> recommendations", stats.link, None)
     times_line("tiny retraining (click -> saved)", stats.trainings, None)
-    mem_line("peak memory, server + job processes (sampled VmRSS sum)", server.peak_sampled, GOALS["rss"])
+    mem_line("peak memory, server + job processes (sampled Pss sum)", server.peak_sampled, GOALS["rss"])
     mem_line("  of which the server process (VmHWM)", server.status("VmHWM"))
     mem_line("server memory at the end (VmRSS)", server.status("VmRSS"))
     ok = n_err == 0 and stats.rating and pct(stats.rating, 0.95) <= GOALS["p95"]
@@ -524,7 +531,7 @@ async def retrains(new_tab, server: Server, n: int) -> int:
     mem_line("max VmRSS over the retrainings", max(rss))
     print(f"  growth over the second half: {growth / 1e6:+.1f} MB per retraining "
           f"(bounded: {'yes' if growth < 5e6 else 'NO'}; goal < +5 MB)")
-    mem_line("peak memory, server + job processes (sampled VmRSS sum)", server.peak_sampled, GOALS["rss"])
+    mem_line("peak memory, server + job processes (sampled Pss sum)", server.peak_sampled, GOALS["rss"])
     mem_line("  of which the server process (VmHWM)", server.status("VmHWM"))
     return 0 if errors + tracebacks == 0 and growth < 5e6 else 1
 
