@@ -357,7 +357,8 @@ class WsTab:
         stars_key = next((k for k in s.user_keys() if k.startswith("rate_stars_")), None)
         if stars_key is None:
             raise SessionError("no star rating on the page")
-        dt = await s.rerun({stars_key: ("string_value", str(stars - 1))}, timeout=WAIT_MS / 1e3)  # stars: 0..4
+        dt = await s.rerun({stars_key: ("string_value", str(stars - 1))}, timeout=WAIT_MS / 1e3,
+                           full=True)  # stars: 0..4; rated, the page reruns
         self.stats.unchanged += self._expect_recommendations(n_after) == before
         return dt
 

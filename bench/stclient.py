@@ -12,7 +12,9 @@ Speaks Streamlit 1.67 as its frontend does (``static/static/js/index.*.js``; the
    the cached ForwardMsgs and the browser context.
 4. Read ``ForwardMsg``s: ``new_session`` starts a run (a full run unless its ``metadata.run`` names
    fragments), ``delta``s put elements and blocks at ``metadata.delta_path``, ``script_finished``
-   ends the run. ``auto_rerun`` asks for a fragment rerun every ``interval`` seconds
+   ends the run. A widget drawn inside a fragment (``delta.fragment_id``) reruns that fragment
+   alone when set (``rerun_script`` with its ``fragment_id``), as the frontend does; a fragment
+   may turn its run into a full one (``st.rerun()``). ``auto_rerun`` asks for a fragment rerun every ``interval`` seconds
    (``st.fragment(run_every=...)``) until ``stop_auto_rerun`` or the next full run;
    ``page_info_changed`` sets the query string the next rerun sends.
 5. Message cache: a ForwardMsg marked ``metadata.cacheable`` is kept by its hash; each rerun lists
@@ -121,9 +123,13 @@ class StreamlitSession:
         self.nodes: dict[tuple[int, ...], Element | Block] = {}  # delta path -> what is drawn there
         self.values: dict[str, WidgetState] = {}  # widget id -> the value this tab set
         self.auto_reruns: dict[str, tuple[float, float]] = {}  # fragment id -> (interval, next due)
+        self.fragment_of: dict[str, str] = {}  # widget id -> the fragment it is drawn in ("" = none)
         self.runs_started = 0   # full runs
         self.runs_finished = 0  # full runs finished successfully (numbered as started)
+        self.fragment_runs_started = 0
+        self.fragment_runs_finished = 0
         self._run = 0
+        self._fragment_run = 0
 
     # -- connecting ------------------------------------------------------------------------------------------
     @classmethod
@@ -147,27 +153,36 @@ class StreamlitSession:
 
     # -- reruns ------------------------------------------------------------------------------------------------
     async def rerun(self, set_values: dict[str, tuple[str, object]] | None = None, trigger: str | None = None,
-                    timeout: float = 60) -> float:
+                    timeout: float = 60, full: bool = False) -> float:
         """Set widgets (``{user key: (WidgetState field, value)}``), click ``trigger`` (a button's
-        key) and rerun the app as the browser does; wait for the full run to finish. Returns the
-        seconds from sending to the finished run; raises :class:`SessionError` if the run shows an
-        exception."""
+        key) and rerun the app as the browser does; wait for the run to finish: the fragment's run
+        if the widgets are all in one fragment (with ``full``: the full run that fragment asks
+        for), else the full run. Returns the seconds from sending to the finished run; raises
+        :class:`SessionError` if the run shows an exception."""
+        touched = []
         for key, (kind, value) in (set_values or {}).items():
             state = WidgetState(id=self.widget_id(key))
             setattr(state, kind, value)
             self.values[state.id] = state
+            touched.append(state.id)
         states = list(self.values.values())
         if trigger is not None:
             states.append(WidgetState(id=self.widget_id(trigger), trigger_value=True))
-        started = self.runs_started
+            touched.append(states[-1].id)
+        fragments = {self.fragment_of.get(i, "") for i in touched}
+        fragment = fragments.pop() if len(fragments) == 1 else ""
+        started, fragment_started = self.runs_started, self.fragment_runs_started
         t0 = time.perf_counter()
-        await self._send_rerun(states)
-        await self.wait(lambda: self.runs_finished > started, timeout)
+        await self._send_rerun(states, fragment_id=fragment, auto=False)
+        if fragment and not full:
+            await self.wait(lambda: self.fragment_runs_finished > fragment_started, timeout)
+        else:
+            await self.wait(lambda: self.runs_finished > started, timeout)
         dt = time.perf_counter() - t0
         self.check()
         return dt
 
-    async def _send_rerun(self, states: list[WidgetState], fragment_id: str = "") -> None:
+    async def _send_rerun(self, states: list[WidgetState], fragment_id: str = "", auto: bool = True) -> None:
         msg = BackMsg()
         cs = msg.rerun_script
         cs.query_string = self.query
@@ -177,7 +192,7 @@ class StreamlitSession:
             cs.page_name = self.page
         cs.widget_states.widgets.extend(states)
         cs.fragment_id = fragment_id
-        cs.is_auto_rerun = bool(fragment_id)
+        cs.is_auto_rerun = bool(fragment_id) and auto
         cs.cached_message_hashes.extend(self.cache.entries)
         ci = cs.context_info
         ci.timezone, ci.timezone_offset, ci.locale = "UTC", 0, "en-US"
@@ -241,6 +256,9 @@ class StreamlitSession:
             self.auto_reruns = {}
             self.runs_started += 1
             self._run = self.runs_started
+        else:
+            self.fragment_runs_started += 1
+            self._fragment_run = self.fragment_runs_started
 
     def _delta(self, msg: ForwardMsg) -> None:
         path = tuple(msg.metadata.delta_path)
@@ -249,6 +267,9 @@ class StreamlitSession:
             element = msg.delta.new_element
             self.nodes = {p: n for p, n in self.nodes.items() if p[:len(path)] != path}
             self.nodes[path] = element
+            widget_id = getattr(_widget(element), "id", "")
+            if widget_id:
+                self.fragment_of[widget_id] = msg.delta.fragment_id
             if getattr(_widget(element), "set_value", False):
                 self.values.pop(_widget(element).id, None)
         elif kind == "add_block":
@@ -261,10 +282,13 @@ class StreamlitSession:
         if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
             return
         self.cache.finished_run(self.max_cache_age, list(msg.metadata.run.fragment_ids))
-        if status == ForwardMsg.FINISHED_SUCCESSFULLY:
+        if status in (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
             shown = {getattr(_widget(e), "id", "") for e in self.elements()}
             self.values = {i: v for i, v in self.values.items() if i in shown}
+        if status == ForwardMsg.FINISHED_SUCCESSFULLY:
             self.runs_finished = self._run
+        elif status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+            self.fragment_runs_finished = self._fragment_run
 
     def idle(self) -> bool:
         """Whether the last full run started has finished."""

@@ -93,7 +93,8 @@ class TrainSpec:
             model=GNNConfig(features=tuple(int(w) for w in self.widths), taps=tuple(int(t) for t in self.taps)),
             train=TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
                               valid_every=valid_every, seed=int(self.seed), loss=base.predictor.train.loss),
-            encoding=base.predictor.encoding)
+            encoding=base.predictor.encoding, item_damping=base.predictor.item_damping,
+            user_damping=base.predictor.user_damping)
         return cfg, dataclasses.replace(base.graph, k=int(self.k))
 
     def n_parameters(self) -> int:
