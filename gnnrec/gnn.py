@@ -357,11 +357,11 @@ PRESETS: dict[str, Preset] = {
                    GraphConfig(k=10, min_common=10, sign="abs"),
                    "ratings centred by the user's mean plus an observed channel; k=10 graph by |correlation|, "
                    ">=10 co-raters; 3 seeds averaged, 10 epochs each, weight decay 1e-3"),
-    "all": Preset(GNNPredictorConfig(encoding="baseline+observed", train=_ALL_TRAIN),
+    "all": Preset(GNNPredictorConfig(encoding="baseline+observed", train=_ALL_TRAIN, item_damping=5.0, user_damping=5.0),
                   GraphConfig(k=20, min_common=2, shrinkage=25.0),
-                  "one model for every movie: ratings minus item mean and user offset, observed channel; "
-                  "labels resampled each epoch and kept out of the training graph; k=20 graph, correlations "
-                  "shrunk by n/(n+25) (n co-raters); 20 epochs, MSE loss", task="all"),
+                  "one model for every movie: ratings minus item mean and user offset (both damped by 5 "
+                  "ratings), observed channel; labels resampled each epoch and kept out of the training graph; "
+                  "k=20 graph, correlations shrunk by n/(n+25) (n co-raters); 20 epochs, MSE loss", task="all"),
 }
 
 
