@@ -204,31 +204,12 @@ def stars_key() -> str:
     return f"rate_stars_{st.session_state.get('rate_round', 0)}"
 
 
-def rerun_page_after_fragment() -> None:
-    """Call at the end of a fragment whose callbacks may have changed the ratings (they call
-    :func:`_page_changed`): a run of the fragment alone then becomes a run of the whole page,
-    which shows them. (A run of the whole page cleared the mark in :func:`whole_page_run`.)"""
-    if st.session_state.pop("_page_changed", False):
-        st.rerun(scope="app")
-
-
-def whole_page_run() -> None:
-    """Call in a page's body before its fragments: this run draws everything, so no fragment
-    needs to ask for another."""
-    st.session_state.pop("_page_changed", None)
-
-
-def _page_changed() -> None:
-    st.session_state["_page_changed"] = True
-
-
 def on_rate() -> None:
     """Stars clicked: rate the movie in the search box."""
     ss = st.session_state
     movie, value = ss.get("rate_movie"), ss.get(stars_key())
     if value is None:
         return
-    _page_changed()
     ss["rate_round"] = ss.get("rate_round", 0) + 1
     if movie is None:
         flash("warning", "Pick a movie in the search box first, then click the stars.")
@@ -261,7 +242,6 @@ def on_undo() -> None:
 
 
 def on_load_user() -> None:
-    _page_changed()
     user = st.session_state.get("ml_user")
     try:
         new = ratings_io.user_ratings(_data(), user)

@@ -15,25 +15,16 @@ data = common.require_data()
 labels = common.labels()
 
 # -- rate ---------------------------------------------------------------------------------------------
-@st.fragment
-def rate() -> None:
-    """Picking a movie reruns only this part; a rating (or a MovieLens user) reruns the page."""
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
-                     placeholder="Type part of a title, e.g. Star Wars …")
-        st.caption("…then click the stars to rate it; pick the next movie to rate more.")
-        st.feedback("stars", key=common.stars_key(), on_change=common.on_rate)
-    with right:
-        st.number_input("MovieLens user id", min_value=1, max_value=ratings_io.N_USERS, value=1, step=1,
-                        key="ml_user")
-        st.button("Start from this MovieLens user", key="load_user", on_click=common.on_load_user,
-                  help="Replaces your ratings by a real user's ('Undo' brings yours back).")
-    common.rerun_page_after_fragment()
-
-
-common.whole_page_run()
-rate()
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
+                 placeholder="Type part of a title, e.g. Star Wars …")
+    st.caption("…then click the stars to rate it; pick the next movie to rate more.")
+    st.feedback("stars", key=common.stars_key(), on_change=common.on_rate)
+with right:
+    st.number_input("MovieLens user id", min_value=1, max_value=ratings_io.N_USERS, value=1, step=1, key="ml_user")
+    st.button("Start from this MovieLens user", key="load_user", on_click=common.on_load_user,
+              help="Replaces your ratings by a real user's ('Undo' brings yours back).")
 
 ratings = common.ratings()
 link = common.sync_link()
