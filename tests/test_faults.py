@@ -46,8 +46,10 @@ def test_disk_full_keeps_the_old_model_and_leaves_no_temp_file(tmp_path, monkeyp
     assert store.load("all-movies", tmp_path).metrics == ckpt.metrics
 
 
-def test_disk_full_after_training_is_a_clear_job_failure(data, tmp_path, disk_full, capsys):
-    """What the Train page shows: the job fails with the store's message, no traceback printed."""
+def test_disk_full_after_training_is_a_clear_job_failure(data, tmp_path, disk_full, capsys, monkeypatch):
+    """What the Train page shows: the job fails with the store's message, no traceback printed.
+    (In a thread: the simulated full disk is this process's; a child's failure comes back the same way, test_jobs.)"""
+    monkeypatch.setenv("GNNREC_JOBS", "thread")
     job = live.start_training(data, TINY, "full", folder=tmp_path)
     assert job.wait(120)
     assert job.state == "failed" and "the disk is full" in job.error and "Free some space" in job.error
