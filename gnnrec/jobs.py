@@ -182,6 +182,16 @@ class ProcessJob(Job):
         except Exception as e:  # noqa: BLE001  e.g. no memory for a new process
             self._finish(None, "failed", f"could not start the {self.kind} process: {e}")
             return
+        try:
+            self._watch()
+        except Exception as e:  # noqa: BLE001  never leave the server's one-job lock held
+            traceback.print_exc(file=sys.stderr)
+            if self.process.is_alive():
+                self.process.terminate()
+            self._finish(None, "failed", f"{type(e).__name__}: {str(e)[:300]}")
+
+    def _watch(self) -> None:
+        """Relay the child's events until its outcome arrives or it dies."""
         cancelled_at = None
         while True:
             try:

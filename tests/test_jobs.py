@@ -174,3 +174,12 @@ def test_where_jobs_run_is_chosen_by_an_environment_variable(monkeypatch):
     monkeypatch.setenv("GNNREC_JOBS", "fork")
     with pytest.raises(ValueError, match=r"GNNREC_JOBS='fork': choose one of \('process', 'thread'\)"):
         jobs.use_processes()
+
+
+def test_a_failing_on_done_still_ends_the_job_and_frees_the_server():
+    def broken(result):
+        raise KeyError("cache")
+
+    job = jobs.start_job("test", "child", functools.partial(_count, 1), process=True, on_done=broken)
+    assert job.wait(120) and job.state == "failed" and job.error.startswith("KeyError")
+    assert jobs.HEAVY.current is None
