@@ -100,7 +100,6 @@ class Server:
              str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.peak_sampled = 0  # the process tree's summed Pss, sampled every 0.25 s
-        self.peak_server = 0  # the server process's own VmRSS, sampled
         self._stop = threading.Event()
         deadline = time.time() + 90
         while True:
@@ -154,12 +153,7 @@ class Server:
 
     def _sample(self) -> None:
         while not self._stop.is_set() and self.proc.poll() is None:
-            try:
-                rss, server = self.pss_total(), self.status("VmRSS")
-            except OSError:
-                return
-            self.peak_sampled = max(self.peak_sampled, rss)
-            self.peak_server = max(self.peak_server, server)
+            self.peak_sampled = max(self.peak_sampled, self.pss_total())  # a process gone meanwhile counts 0
             self._stop.wait(0.25)
 
     def tracebacks(self) -> int:

@@ -171,7 +171,7 @@ class ProcessJob(Job):
         super().__init__(kind, label, fn, total)
         ctx = multiprocessing.get_context("spawn")
         self._queue = ctx.Queue()
-        self._cancel = ctx.Event()
+        self._cancel = ctx.Event()  # in place of the thread job's: the child polls it
         self._on_done = on_done
         self.process = ctx.Process(target=_child, args=(fn, self._queue, self._cancel), name=f"gnnrec-{kind}",
                                    daemon=True)
