@@ -17,6 +17,7 @@ import torch
 
 from . import train as train_mod
 from .graph import GraphConfig, ItemGraph
+from .localstep import LocalStep
 from .models import GNNConfig, LocalGNN, LocalPlan, shift_operator
 from .predict import Predictor
 
@@ -130,21 +131,35 @@ class GNNPredictor(Predictor):
         self._plan = LocalPlan.build(graph.shift, [t], cfg.model.taps)
         tensors = [self._target_tensors(rows) for rows in (train, valid)]
         plan = self._plan
+        if cfg.model.nonlinearity == "relu":  # the hand-written pass: (U, V_1, J) inputs with the bias's 1
+            local = LocalStep(plan)
+            for part in tensors:
+                part[0] = LocalStep.inputs(part[0])
 
-        def step(model, batch, training):
+            def step(model, batch, training):
+                z, offset, y = batch
+                return local.forward(model, z)[:, 0] + offset, y
+
+            def grad(model, batch, loss):
+                z, offset, y = batch
+                return local.loss_and_grad(model, z, offset, y, loss)
+
+            return self._train_members(tensors[0], tensors[1], step, on_progress, cancel, grad)
+
+        def step(model, batch, training):  # the linear filter: autograd on the folded input
             z, offset, y = batch
             return model.forward_local(z, plan)[:, 0] + offset, y
 
         return self._train_members(tensors[0], tensors[1], step, on_progress, cancel)
 
-    def _train_members(self, train, valid, step, on_progress, cancel) -> "GNNPredictor":
+    def _train_members(self, train, valid, step, on_progress, cancel, grad=None) -> "GNNPredictor":
         cfg = self.config
         self.models, self.results = [], []
         for e in range(cfg.ensemble):
             tc = dataclasses.replace(cfg.train, seed=cfg.train.seed + e)
             torch.manual_seed(tc.seed)
             model = LocalGNN(cfg.model)
-            res = train_mod.fit(model, train, valid, step, tc, on_progress, cancel)
+            res = train_mod.fit(model, train, valid, step, tc, on_progress, cancel, grad)
             model.load_state_dict(res.best_state if cfg.weights == "best" else res.last_state)
             model.eval()
             self.models.append(model)

@@ -167,40 +167,6 @@ class GraphFilter(nn.Module):
         return y + self.bias if self.bias is not None else y  # (N, B, F)
 
 
-class _FirstLayerContraction(torch.autograd.Function):
-    r"""Layer 1 and layer 2's block contraction on a fixed input, with a hand-written gradient.
-
-    .. math::
-        U = P\, \sigma(Z' H'), \qquad
-        \frac{\partial L}{\partial H'} = Z'^\top \big(M \odot P^\top \tfrac{\partial L}{\partial U}\big)
-
-    node-major, with :math:`Z' = [Z, 1]` and :math:`H' = [H; c]` (the bias as a weight row, so its
-    gradient comes out of the same product), ReLU mask :math:`M = [Z'H' > 0]`. Autograd computes
-    the same numbers but allocates a new tensor for the masked gradient and sums the bias's
-    gradient in another pass; here the mask is applied in place. Nothing flows back to Z.
-
-    Shapes: z ``(B, |V_1|, J)``, h ``(J, F)``, c ``(F,)``, p ``(R, |V_1|)`` -> ``(B, R, F)``.
-    """
-
-    @staticmethod
-    def forward(ctx, z, h, c, p):
-        b, v, j = z.shape
-        zt = torch.cat([z.transpose(0, 1), z.new_ones(v, b, 1)], dim=2).view(v * b, j + 1)  # (|V_1|*B, J+1)
-        a = (zt @ torch.cat([h, c[None]])).relu_()  # (|V_1|*B, F)
-        u = p @ a.view(v, -1)  # (R, B*F)
-        ctx.save_for_backward(zt, a, p)
-        return u.view(p.shape[0], b, -1).transpose(0, 1)  # (B, R, F)
-
-    @staticmethod
-    def backward(ctx, du):
-        zt, a, p = ctx.saved_tensors
-        b, r, f = du.shape
-        g = (p.t() @ du.transpose(0, 1).reshape(r, b * f)).view(-1, f)  # (|V_1|*B, F)
-        torch.ops.aten.threshold_backward.grad_input(g, a, 0, grad_input=g)  # g *= M, in place
-        grad = zt.t() @ g  # (J+1, F)
-        return None, grad[:-1], grad[-1], None
-
-
 @dataclasses.dataclass
 class LocalPlan:
     r"""What the output at T target nodes depends on, for an exact partial forward pass.
@@ -268,8 +234,8 @@ class LocalGNN(nn.Module):
         - :meth:`forward`: x ``(B, N, G)``, s ``(N, N)`` -> ``(B, N)``
         - :meth:`forward_local`: z ``(B, |V_1|, K_1*G)`` from :meth:`LocalPlan.first_layer_input`
           (or ``(B, K_2, |V_2|, K_1*G)`` from :meth:`LocalPlan.fold` when the model is linear)
-          -> ``(B, T)``, equal to ``forward(x, s)[:, targets]`` (with autograd on, layer 1 runs
-          through :class:`_FirstLayerContraction`: the same numbers, a leaner gradient).
+          -> ``(B, T)``, equal to ``forward(x, s)[:, targets]``; training computes the same pass
+          and its gradient by hand (:class:`gnnrec.localstep.LocalStep`).
     """
 
     def __init__(self, config: GNNConfig = GNNConfig()):
@@ -294,17 +260,7 @@ class LocalGNN(nn.Module):
 
     def forward_local(self, z: torch.Tensor, plan: LocalPlan) -> torch.Tensor:
         start = 2
-        if (torch.is_grad_enabled() and z.dim() == 3 and len(self.layers) > 1
-                and self.config.nonlinearity == "relu" and self.layers[0].bias is not None):
-            layer = self.layers[0]  # training: layer 1 + contraction with the lean gradient
-            k, m, _ = plan.blocks[2].shape
-            u = _FirstLayerContraction.apply(z, layer.weight.flatten(0, 1), layer.bias,
-                                             plan.blocks[2].flatten(0, 1))  # (B, K_2*|V_2|, F_1)
-            b, _, f = u.shape
-            zk = u.reshape(b, k, m, f).permute(2, 0, 1, 3).reshape(m, b, k * f)  # (|V_2|, B, K_2*F_1)
-            y = self._act(self.layers[1].combine(zk))  # (|V_2|, B, F_2)
-            start = 3
-        elif z.dim() == 4:  # folded input (LocalPlan.fold): layer 1 is linear, layer 2 contracted already
+        if z.dim() == 4:  # folded input (LocalPlan.fold): layer 1 is linear, layer 2 contracted already
             ones = plan.blocks[2].sum(-1)  # (K_2, |V_2|): P_2[k] 1
             y1 = z @ self.layers[0].weight.flatten(0, 1)  # (B, K_2, |V_2|, F_1)
             if self.layers[0].bias is not None:

@@ -314,35 +314,3 @@ def test_folded_linear_fast_path_equals_forward(features, taps):
     assert folded.shape == (4, taps[1], len(plan.nodes[2]), taps[0])
     with torch.no_grad():
         assert torch.allclose(model.forward_local(folded, plan), model(x, s)[:, targets], atol=1e-5)
-
-
-@pytest.mark.parametrize("features,taps", [((4, 3), (3, 4)), ((6, 3), (5, 5)), ((5, 4, 3), (2, 3, 5))])
-@pytest.mark.parametrize("targets", [[6], [6, 21, 33]])
-def test_training_path_equals_autograd(features, taps, targets):
-    """With autograd on, forward_local runs layer 1 through the hand-written gradient
-    (_FirstLayerContraction): the same values and the same gradients as plain autograd through
-    the full graph, and the same values as the no-grad path."""
-    s_np = random_graph(4)
-    s = shift_operator(s_np)
-    rng = np.random.default_rng(3)
-    x = torch.tensor(rng.normal(size=(4, 40, 2)), dtype=torch.float32)
-    coef = torch.tensor(rng.normal(size=(4, len(targets))), dtype=torch.float32)
-    model = make_model(GNNConfig(features=features, taps=taps, in_features=2), 1)
-    plan = LocalPlan.build(s_np, targets, taps)
-    z = plan.first_layer_input(x, s, taps[0])
-
-    model.zero_grad()
-    full_out = model(x, s)[:, torch.tensor(targets)]
-    (full_out * coef).sum().backward()
-    full = {n: p.grad.clone() for n, p in model.named_parameters()}
-    model.zero_grad()
-    fast_out = model.forward_local(z, plan)
-    (fast_out * coef).sum().backward()
-    fast = {n: p.grad.clone() for n, p in model.named_parameters()}
-
-    assert torch.allclose(fast_out, full_out, atol=1e-5)
-    assert all(full[n].abs().sum() > 0 for n in ("layers.0.weight", "layers.0.bias"))
-    for n in full:
-        assert torch.allclose(fast[n], full[n], rtol=1e-4, atol=1e-5), (n, (fast[n] - full[n]).abs().max())
-    with torch.no_grad():
-        assert torch.allclose(model.forward_local(z, plan), full_out, atol=1e-5)

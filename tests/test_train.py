@@ -221,3 +221,62 @@ def test_average_of_the_final_snapshots_matches_a_hand_average():
     slow = fit(new_model(), train, valid, step, dataclasses.replace(cfg, lr=0.05))  # still improving: the last wins
     assert slow.averaged_valid_rmse > slow.best_valid_rmse == min(h[2] for h in slow.history) and slow.best_step == 48
     assert math.isnan(fit(new_model(), train, valid, step, CFG).averaged_valid_rmse)  # off by default
+
+
+def reference_fit(model: nn.Module, train, config: TrainConfig) -> dict:
+    """The plain loop: torch.optim.Adam per parameter, autograd, the batches fit() draws."""
+    gen = torch.Generator().manual_seed(config.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    loss_fn = nn.SmoothL1Loss() if config.loss == "smooth_l1" else nn.MSELoss()
+    n = train[0].shape[0]
+    steps = math.ceil(n / config.batch_size)
+    for epoch in range(config.epochs):
+        perm = torch.randperm(n, generator=gen)
+        for i in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = config.lr_at(epoch * steps + i, steps * config.epochs)
+            idx = perm[i * config.batch_size:(i + 1) * config.batch_size]
+            pred, label = step(model, [t[idx] for t in train], True)
+            opt.zero_grad()
+            loss_fn(pred, label).backward()
+            opt.step()
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("changes", [{}, dict(weight_decay=0.01, schedule="cosine", loss="mse")])
+def test_fit_updates_like_torch_adam_per_parameter(changes):
+    """fit() keeps the parameters in one flat tensor and calls torch's functional fused Adam on
+    it: the same weights as torch.optim.Adam stepping each parameter."""
+    cfg = dataclasses.replace(CFG, **changes)
+    train, valid = synthetic()
+    res = fit(new_model(), train, valid, step, cfg)
+    ref = reference_fit(new_model(), train, cfg)
+    for k, v in ref.items():
+        assert torch.allclose(res.last_state[k], v, rtol=1e-5, atol=1e-6), (k, res.last_state[k], v)
+    model = new_model()
+    fit(model, train, valid, step, cfg)
+    assert all(p.grad is None for p in model.parameters())  # parameters get their own storage back
+    assert len({p.data_ptr() for p in model.parameters()}) == 2
+
+
+def test_grad_fn_replaces_autograd_in_training_only():
+    """A hand-written gradient (grad_fn) trains the model to the same weights as autograd through
+    step(); validation still goes through step()."""
+    def grad_fn(model, batch, loss):
+        assert loss == "mse"
+        x, y = batch
+        d = model(x).squeeze(-1).detach() - y  # (B,)
+        model.weight.grad.copy_((2 / len(d)) * d[None] @ x)
+        model.bias.grad.copy_((2 / len(d)) * d.sum(0, keepdim=True))
+        return float((d * d).mean())
+
+    cfg = dataclasses.replace(CFG, loss="mse")
+    train, valid = synthetic()
+    auto = fit(new_model(), train, valid, step, cfg)
+    hand = fit(new_model(), train, valid, step, cfg, grad_fn=grad_fn)
+    for k in auto.last_state:
+        assert torch.allclose(hand.last_state[k], auto.last_state[k], rtol=1e-5, atol=1e-6)
+    assert [h[0] for h in hand.history] == [h[0] for h in auto.history]
+    for (_, la, ra), (_, lh, rh) in zip(auto.history, hand.history):
+        assert rh == pytest.approx(ra, rel=1e-5)
+        assert (math.isnan(la) and math.isnan(lh)) or lh == pytest.approx(la, rel=1e-5)
