@@ -15,7 +15,8 @@ from typing import Iterable
 import pandas as pd
 
 MODEL_LABELS = {"gnn": "GNN", "gnn_last": "GNN (last weights)", "linear": "Linear graph filter",
-                "knn": "k-NN", "item_mean": "Item mean"}
+                "knn": "k-NN", "item_mean": "Item mean",
+                "knn_baseline": "k-NN + baselines (fitted on every other rating)"}
 
 
 class ResultError(ValueError):

@@ -25,7 +25,7 @@ from gnnrec import cli, recommender, store
 from gnnrec.evaluate import target_split
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = ("gnn", "gnn_last", "linear", "knn", "item_mean")
+MODELS = ("gnn", "gnn_last", "linear", "knn", "item_mean", "knn_baseline")
 
 
 def run_module(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

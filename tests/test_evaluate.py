@@ -147,7 +147,7 @@ def test_evaluate_target_records(movielens, small_result):
     for r in s["test"]:
         assert r["movie"] == SMALL
         assert r["rating"] == x[r["user"] - 1, SMALL - 1]  # the true label
-        assert set(r["pred"]) == {"gnn", "gnn_last", "linear", "knn", "item_mean"}
+        assert set(r["pred"]) == {"gnn", "gnn_last", "linear", "knn", "item_mean", "knn_baseline"}
         assert all(np.isfinite(v) for v in r["pred"].values())
         assert set(r["fallback"]) <= set(r["pred"])
     # the item mean is the training users' mean rating of the movie

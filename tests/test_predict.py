@@ -1,5 +1,6 @@
 """Tests for gnnrec.predict: the predictor API (fallback, strict, index checks), ItemMean, ItemKNN
-against hand-computed values and a brute-force loop."""
+against hand-computed values and a brute-force loop, KNNBaseline against a plain loop of
+Surprise's algorithm."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from gnnrec.graph import GraphConfig, ItemGraph
-from gnnrec.predict import ItemKNN, ItemMean, PredictionImpossible, Predictions
+from gnnrec.predict import ItemKNN, ItemMean, KNNBaseline, PredictionImpossible, Predictions
 
 # Training ratings (U=3, N=5), 0 = not rated.
 #   movie means: m0 = (4+2+3)/3 = 3, m1 = (2+4)/2 = 3, m2 = (5+3)/2 = 4, m3 = (1+3)/2 = 2,
@@ -197,3 +198,74 @@ def test_knn_never_uses_the_targets_own_rating():
     # (using its own rating would give 3 + 1 * (2 - 3) / 1 = 2)
     assert p.values[0, 0] == pytest.approx(5.0, abs=1e-6)
     assert not p.fallback[0, 0]
+
+
+# -- KNNBaseline ------------------------------------------------------------------------------------
+def surprise_knn_baseline(train, x, target, k, shrinkage, reg_u, reg_i, epochs):
+    """Surprise's KNNBaseline (ALS baselines, pearson_baseline similarity, item-based) as plain
+    loops over dicts; the user's bias folded in from ``x`` with the fitted item biases."""
+    users, items = train.shape
+    ur = {u: [(i, train[u, i]) for i in range(items) if train[u, i] > 0] for u in range(users)}
+    ir = {i: [(u, train[u, i]) for u in range(users) if train[u, i] > 0] for i in range(items)}
+    mu = np.mean([r for u in ur for _, r in ur[u]])
+    bu, bi = np.zeros(users), np.zeros(items)
+    for _ in range(epochs):
+        for u in range(users):
+            bu[u] = sum(r - mu - bi[i] for i, r in ur[u]) / (reg_u + len(ur[u]))
+        for i in range(items):
+            bi[i] = sum(r - mu - bu[u] for u, r in ir[i]) / (reg_i + len(ir[i]))
+
+    def sim(a, b):
+        common = [u for u in range(users) if train[u, a] > 0 and train[u, b] > 0]
+        if a == b or len(common) < 2:
+            return 0.0
+        ea = [train[u, a] - mu - bu[u] - bi[a] for u in common]
+        eb = [train[u, b] - mu - bu[u] - bi[b] for u in common]
+        den = np.sqrt(sum(v * v for v in ea) * sum(v * v for v in eb))
+        rho = sum(p * q for p, q in zip(ea, eb)) / den if den > 0 else 0.0
+        return rho * (len(common) - 1) / (len(common) - 1 + shrinkage)
+
+    rated = [(j, x[j]) for j in range(items) if x[j] > 0 and j != target]
+    b_user = sum(r - mu - bi[j] for j, r in rated) / (reg_u + len(rated))
+    est = mu + b_user + bi[target]
+    neighbours = sorted(((sim(target, j), j, r) for j, r in rated), reverse=True)[:k]
+    num = den = 0.0
+    for s, j, r in neighbours:
+        if s > 0:
+            num += s * (r - (mu + b_user + bi[j]))
+            den += s
+    if den > 0:
+        est += num / den
+    return min(max(est, 1.0), 5.0)
+
+
+@pytest.mark.parametrize("k,shrinkage", [(1, 0.0), (3, 5.0), (40, 100.0)])
+def test_knn_baseline_matches_a_plain_loop_of_surprises_algorithm(k, shrinkage):
+    rng = np.random.default_rng(5)
+    train = np.where(rng.random((30, 12)) < 0.5, rng.integers(1, 6, size=(30, 12)), 0).astype(float)
+    x = np.where(rng.random((4, 12)) < 0.6, rng.integers(1, 6, size=(4, 12)), 0).astype(float)
+    model = KNNBaseline(k=k, shrinkage=shrinkage, reg_user=3.0, reg_item=2.0, epochs=4).fit(train)
+    movies = np.array([0, 5, 11])
+    x[:, movies] = 0  # the ratings being predicted are unknown (as in the evaluation)
+    got = model.predict(x, movies, strict=True)
+    assert not got.fallback.any()
+    assert len(np.unique(got.values)) > 6  # neighbours moved the predictions off a few baselines
+    for b in range(len(x)):
+        for t, movie in enumerate(movies):
+            want = surprise_knn_baseline(train, x[b], movie, k, shrinkage, 3.0, 2.0, 4)
+            assert got.values[b, t] == pytest.approx(want, abs=1e-6), (b, movie)  # x is read as float32
+
+
+def test_knn_baseline_without_neighbours_is_the_baseline_and_clipped():
+    train = np.array([[5, 5, 0], [5, 5, 0], [5, 0, 5]], dtype=float)
+    model = KNNBaseline(reg_user=0.0, reg_item=0.0, epochs=1).fit(train)
+    # a user who rated nothing: mu + b_item only; every baseline here is 5 and stays <= 5
+    got = model.predict(np.zeros((1, 3)), [0, 1, 2], strict=True).values
+    assert np.allclose(got, 5.0)
+    assert np.all(got <= 5.0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(k=0), dict(shrinkage=-1.0), dict(reg_user=-0.5), dict(epochs=0)])
+def test_knn_baseline_rejects(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        KNNBaseline(**kwargs)
