@@ -201,7 +201,8 @@ def train_target_model(data: MovieLens, target: int, preset_name: str | Preset =
     x_test[:, t] = 0
     res = pred.results[0]
     metrics = {"test_rmse": rmse(pred.predict(x_test, [t]).values[:, 0], test[:, t]),
-               "valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
+               "valid_rmse": res.best_valid_rmse, "best_step": res.best_step,
+               "train_seconds": sum(r.seconds for r in pred.results)}  # every ensemble member
     extra = {"preset": preset_label(preset_name), "task": "target", "target": target, "split_seed": seed,
              "train_users": split.train_users.tolist(), "history": [list(h) for h in res.history]}
     return pred, metrics, extra

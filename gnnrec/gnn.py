@@ -367,11 +367,12 @@ _ALL_TRAIN = train_mod.TrainConfig(epochs=20, batch_size=32, valid_every=27, los
 PRESETS: dict[str, Preset] = {
     "seed": Preset(GNNPredictorConfig(), GraphConfig(k=10, min_common=1),
                    "the seed/reference: raw ratings in, k=10 graph with no co-rater minimum"),
-    "best": Preset(GNNPredictorConfig(encoding="centered+observed", ensemble=3,
+    "best": Preset(GNNPredictorConfig(encoding="baseline+observed", item_damping=5.0, user_damping=50.0, ensemble=3,
                                       train=dataclasses.replace(train_mod.TrainConfig(), epochs=10, weight_decay=1e-3)),
                    GraphConfig(k=10, min_common=10, sign="abs"),
-                   "ratings centred by the user's mean plus an observed channel; k=10 graph by |correlation|, "
-                   ">=10 co-raters; 3 seeds averaged, 10 epochs each, weight decay 1e-3"),
+                   "ratings minus the item mean and the user's offset (damped by 5 and 50 ratings) plus an "
+                   "observed channel; k=10 graph by |correlation|, >=10 co-raters; 3 seeds averaged, 10 epochs "
+                   "each, weight decay 1e-3"),
     "all": Preset(GNNPredictorConfig(encoding="baseline+observed", train=_ALL_TRAIN, item_damping=5.0, user_damping=5.0),
                   GraphConfig(k=20, min_common=2, shrinkage=25.0),
                   "one model for every movie: ratings minus item mean and user offset (both damped by 5 "
