@@ -131,7 +131,7 @@ class GNNPredictor(Predictor):
         self._plan = LocalPlan.build(graph.shift, [t], cfg.model.taps)
         tensors = [self._target_tensors(rows) for rows in (train, valid)]
         plan = self._plan
-        if cfg.model.nonlinearity == "relu":  # the hand-written pass: (U, V_1, J) inputs with the bias's 1
+        if LocalStep.supports(cfg.model):  # the hand-written pass: (U, V_1, J) inputs with the bias's 1
             local = LocalStep(plan)
             for part in tensors:
                 part[0] = LocalStep.inputs(part[0])

@@ -120,9 +120,10 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
 
     Two settings make the small steps cheap without changing the method: the parameters live
     in one flat tensor while training (:func:`_flatten`), so Adam is torch's fused kernel on one
-    tensor, called through its functional form (17 us a step instead of ~150 us); and subnormal floats are flushed to zero on both
-    threads (``torch.set_flush_denormal``; Adam's second moments decay into subnormals, on
-    which elementwise ops ran 7x slower). Both threads' flush setting is off again afterwards.
+    tensor, called through its functional form (~17 us a step instead of ~150 us); and
+    subnormal floats are flushed to zero on both threads (``torch.set_flush_denormal``; Adam's
+    second moments decay into subnormals, on which elementwise ops ran 7x slower). The calling
+    thread's flush setting is off again afterwards (torch's default; it cannot be read back).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -99,8 +99,9 @@ def test_loss_and_grad_trains_one_target_only():
 
 
 def test_supports_relu_models_only():
-    assert LocalStep.supports(LocalGNN(GNNConfig()))
-    assert not LocalStep.supports(LocalGNN(GNNConfig(nonlinearity="none")))
+    assert LocalStep.supports(GNNConfig())
+    assert not LocalStep.supports(GNNConfig(nonlinearity="none"))
+    assert all(layer.bias is not None for layer in LocalGNN(GNNConfig()).layers)  # what the pass assumes
 
 
 def test_inputs_appends_a_constant_column():
