@@ -369,10 +369,10 @@ PRESETS: dict[str, Preset] = {
                    "the seed/reference: raw ratings in, k=10 graph with no co-rater minimum"),
     "best": Preset(GNNPredictorConfig(encoding="baseline+observed", item_damping=5.0, user_damping=50.0, ensemble=3,
                                       train=dataclasses.replace(train_mod.TrainConfig(), epochs=10, weight_decay=1e-3)),
-                   GraphConfig(k=10, min_common=10, sign="abs"),
+                   GraphConfig(k=10, min_common=10, sign="abs", shrinkage=100.0),
                    "ratings minus the item mean and the user's offset (damped by 5 and 50 ratings) plus an "
-                   "observed channel; k=10 graph by |correlation|, >=10 co-raters; 3 seeds averaged, 10 epochs "
-                   "each, weight decay 1e-3"),
+                   "observed channel; k=10 graph by |correlation| shrunk by n/(n+100) (n co-raters), >=10 "
+                   "co-raters; 3 seeds averaged, 10 epochs each, weight decay 1e-3"),
     "all": Preset(GNNPredictorConfig(encoding="baseline+observed", train=_ALL_TRAIN, item_damping=5.0, user_damping=5.0),
                   GraphConfig(k=20, min_common=2, shrinkage=25.0),
                   "one model for every movie: ratings minus item mean and user offset (both damped by 5 "
