@@ -131,26 +131,20 @@ class GNNPredictor(Predictor):
         self._plan = LocalPlan.build(graph.shift, [t], cfg.model.taps)
         tensors = [self._target_tensors(rows) for rows in (train, valid)]
         plan = self._plan
-        if LocalStep.supports(cfg.model):  # the hand-written pass: (U, V_1, J) inputs with the bias's 1
-            local = LocalStep(plan)
+        local = LocalStep(plan) if LocalStep.supports(cfg.model) else None  # None: the linear filter
+        if local is not None:  # the hand-written pass: (U, V_1, J) inputs with the bias's 1
             for part in tensors:
                 part[0] = LocalStep.inputs(part[0])
+            forward = local.forward
+        else:  # autograd on the folded input
+            forward = lambda model, z: model.forward_local(z, plan)  # noqa: E731
 
-            def step(model, batch, training):
-                z, offset, y = batch
-                return local.forward(model, z)[:, 0] + offset, y
-
-            def grad(model, batch, loss):
-                z, offset, y = batch
-                return local.loss_and_grad(model, z, offset, y, loss)
-
-            return self._train_members(tensors[0], tensors[1], step, on_progress, cancel, grad)
-
-        def step(model, batch, training):  # the linear filter: autograd on the folded input
+        def step(model, batch, training):
             z, offset, y = batch
-            return model.forward_local(z, plan)[:, 0] + offset, y
+            return forward(model, z)[:, 0] + offset, y
 
-        return self._train_members(tensors[0], tensors[1], step, on_progress, cancel)
+        grad = None if local is None else (lambda model, batch, loss: local.loss_and_grad(model, *batch, loss))
+        return self._train_members(tensors[0], tensors[1], step, on_progress, cancel, grad)
 
     def _train_members(self, train, valid, step, on_progress, cancel, grad=None) -> "GNNPredictor":
         cfg = self.config
