@@ -29,9 +29,11 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: data chromium
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: data
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -m "not browser" $(PYTEST_ARGS)
 
 bench: data

@@ -2,7 +2,7 @@
 
     streamlit run app.py
 
-The pages live in pages/; each reads its widgets, calls a gnnrec function (gnnrec.catalog,
+The pages live in pages/; each reads its widgets, calls a gnnrec function (gnnrec.app.catalog,
 ratings_io, insights, neighbourhood, results, live) and shows the result.
 """
 

@@ -29,8 +29,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -58,7 +58,7 @@ class Spy:
     def __init__(self, targets: list[tuple[object, str, Callable[..., str]]]):
         self.targets, self.seconds, self._saved = targets, {}, []
 
-    def __enter__(self) -> "Spy":
+    def __enter__(self) -> Spy:
         for module, name, label in self.targets:
             fn = getattr(module, name)
 
@@ -121,8 +121,8 @@ def main() -> None:
     line("first run in this process (imports included)", [timed(at.run)], GOALS["render"])
     clean(at)
 
-    from gnnrec import catalog, insights, viz
-    from gnnrec import neighbourhood as nb_mod
+    from gnnrec.app import catalog, insights, viz
+    from gnnrec.app import neighbourhood as nb_mod
 
     cold, link, warm = [], [], []
     for _ in range(n):

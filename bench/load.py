@@ -70,7 +70,8 @@ GNN_HEADING = "GNN · model"  # the Recommend page's heading over the GNN top li
 TOP = """() => { const h = Array.from(document.querySelectorAll('h3')).find(e => e.innerText.startsWith('GNN · model'));
   const c = h && h.closest('[data-testid="stColumn"]'); return c && c.querySelector('[data-testid="stDataFrame"]'); }"""
 # the GNN top list's text: glide-data-grid keeps an accessible copy of the visible cells in <td>s
-TOP_JS = f"() => {{ const t = ({TOP})(); return t ? Array.from(t.querySelectorAll('td')).map(c => c.textContent).join('|') : ''; }}"
+TOP_JS = (f"() => {{ const t = ({TOP})(); "
+          "return t ? Array.from(t.querySelectorAll('td')).map(c => c.textContent).join('|') : ''; }}")
 
 
 
@@ -123,7 +124,7 @@ class Server:
         return 0
 
     def tree(self) -> list[int]:
-        """The server and its descendants (the training/evaluation child processes of gnnrec.jobs
+        """The server and its descendants (the training/evaluation child processes of gnnrec.app.jobs
         and multiprocessing's helpers)."""
         pids, i = [self.proc.pid], 0
         while i < len(pids):
@@ -174,7 +175,8 @@ class Server:
 # -- the sessions -----------------------------------------------------------------------------------------
 def movie_labels() -> dict[int, str]:
     """The 300 most rated movies, labelled as the app's search box labels them."""
-    from gnnrec import catalog, data
+    from gnnrec import data
+    from gnnrec.app import catalog
 
     d = data.load()
     labels = catalog.movie_labels(d)
@@ -476,7 +478,8 @@ async def run(args, server: Server, labels: dict[int, str], stats: Stats, new_ta
     tracebacks = server.tracebacks()
     n_err = len(stats.errors) + tracebacks
     clients = f"{CLIENTS[args.client]}, using {cpu:.1f} CPU-s" if args.client == "ws" else CLIENTS[args.client]
-    print(f"\n{args.sessions} sessions + 1 retraining session for {args.seconds} s, think {args.think} s ({clients}; ran {wall:.0f} s); "
+    print(f"\n{args.sessions} sessions + 1 retraining session for {args.seconds} s, think {args.think} s "
+          f"({clients}; ran {wall:.0f} s); "
           f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'errors (actions failed, tracebacks in log)':<40} {n_err:8d}  goal 0  "
           f"{'ok' if n_err == 0 else 'OVER'} ({len(stats.errors)} actions, {tracebacks} tracebacks)")

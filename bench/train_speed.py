@@ -36,7 +36,7 @@ def main() -> None:
         cfg, _, gcfg = evaluate.split_models(evaluate.EvalConfig(target=args.target, preset=name), args.target - 1, 0)
         graph = ItemGraph.build(train, gcfg)
         times = []
-        for r in range(args.repeats):
+        for _ in range(args.repeats):
             t0 = time.perf_counter()
             pred = GNNPredictor(cfg).fit(train, graph, valid)
             times.append(time.perf_counter() - t0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from .evaluate import rmse, summarise
 from .gnn import GNNPredictor, Preset, preset, preset_label
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, Predictor
-
 
 VALID_FRACTION = 0.05  # of the training ratings, held out to pick the GNN's best epoch
 

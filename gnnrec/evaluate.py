@@ -6,7 +6,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -9,7 +9,8 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import threading
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,7 +110,7 @@ class GNNPredictor(Predictor):
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, train: np.ndarray, graph: ItemGraph, valid: np.ndarray | None = None,
             on_progress: Callable[[train_mod.Progress], None] | None = None,
-            cancel: Callable[[], bool] | None = None) -> "GNNPredictor":
+            cancel: Callable[[], bool] | None = None) -> GNNPredictor:
         """Train on ``(U, N)`` ratings. Target task: every training user must have rated the
         target; ``valid`` are held-out users (default: 10% of ``train``, seeded). All movies: see
         :meth:`_fit_all`."""
@@ -146,7 +147,7 @@ class GNNPredictor(Predictor):
         grad = None if local is None else (lambda model, batch, loss: local.loss_and_grad(model, *batch, loss))
         return self._train_members(tensors[0], tensors[1], step, on_progress, cancel, grad)
 
-    def _train_members(self, train, valid, step, on_progress, cancel, grad=None) -> "GNNPredictor":
+    def _train_members(self, train, valid, step, on_progress, cancel, grad=None) -> GNNPredictor:
         cfg = self.config
         self.models, self.results = [], []
         for e in range(cfg.ensemble):
@@ -160,7 +161,7 @@ class GNNPredictor(Predictor):
             self.results.append(res)
         return self
 
-    def _fit_all(self, train: np.ndarray, valid: np.ndarray | None, on_progress, cancel) -> "GNNPredictor":
+    def _fit_all(self, train: np.ndarray, valid: np.ndarray | None, on_progress, cancel) -> GNNPredictor:
         """All movies. Every epoch, ``hide_fraction`` of the training ratings (seeded) become
         labels and leave both the input and the *training* graph, which is rebuilt from the
         rest: a graph built with the labels leaks them, and a model trained on such a graph
@@ -222,7 +223,7 @@ class GNNPredictor(Predictor):
         finally:
             builder.shutdown(wait=False, cancel_futures=True)  # the one graph drawn ahead is not needed
 
-    def rebase(self, ratings: np.ndarray, graph: ItemGraph) -> "GNNPredictor":
+    def rebase(self, ratings: np.ndarray, graph: ItemGraph) -> GNNPredictor:
         """Predict from now on with the item means of ``ratings`` ``(U, N)`` and with ``graph``
         (built from the same ratings), keeping the trained weights. All-movies training picks
         its weights on held-out ratings that it keeps out of the graph and the means; once the
@@ -286,7 +287,7 @@ class GNNPredictor(Predictor):
 
     @classmethod
     def restore(cls, config: GNNPredictorConfig, graph: ItemGraph, item_means: np.ndarray, item_known: np.ndarray,
-                global_mean: float, states: list[dict], name: str = "gnn") -> "GNNPredictor":
+                global_mean: float, states: list[dict], name: str = "gnn") -> GNNPredictor:
         """Rebuild a fitted predictor from stored parts (see :mod:`gnnrec.store`)."""
         pred = cls(config, name)
         pred.graph, pred._s = graph, shift_operator(graph.shift)
@@ -300,12 +301,12 @@ class GNNPredictor(Predictor):
             pred.models.append(model)
         return pred
 
-    def with_weights(self, which: Literal["best", "last"]) -> "GNNPredictor":
+    def with_weights(self, which: Literal["best", "last"]) -> GNNPredictor:
         """A copy predicting with the other weights of the same training (no retraining)."""
         twin = GNNPredictor(dataclasses.replace(self.config, weights=which), self.name)
         twin.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("config", "models")})
         twin.models = []
-        for m, res in zip(self.models, self.results):
+        for res in self.results:
             copy_ = LocalGNN(self.config.model)
             copy_.load_state_dict(res.best_state if which == "best" else res.last_state)
             copy_.eval()
@@ -375,7 +376,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset(name: "str | Preset", task: str | None = None) -> Preset:
+def preset(name: str | Preset, task: str | None = None) -> Preset:
     """The preset called ``name`` (a :class:`Preset` passes through); with ``task``, refuse one
     made for the other task."""
     if isinstance(name, Preset):
@@ -391,7 +392,7 @@ def preset(name: "str | Preset", task: str | None = None) -> Preset:
     return p
 
 
-def preset_label(p: "str | Preset") -> str:
+def preset_label(p: str | Preset) -> str:
     return p if isinstance(p, str) else "custom"
 
 

@@ -167,7 +167,7 @@ class ItemGraph:
     config: GraphConfig
 
     @classmethod
-    def build(cls, x: np.ndarray, config: GraphConfig = GraphConfig()) -> "ItemGraph":
+    def build(cls, x: np.ndarray, config: GraphConfig = GraphConfig()) -> ItemGraph:
         """From ``(U, N)`` training ratings (0 = not rated)."""
         w = pearson(x, config.min_common, config.shrinkage)
         a = sparsify(w, config.k, config.sign)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -186,7 +187,7 @@ class LocalPlan:
     blocks: list[torch.Tensor | None]
 
     @classmethod
-    def build(cls, s: sp.spmatrix, targets: Sequence[int], taps: Sequence[int]) -> "LocalPlan":
+    def build(cls, s: sp.spmatrix, targets: Sequence[int], taps: Sequence[int]) -> LocalPlan:
         s = sp.csr_matrix(s, dtype=np.float64)
         n_layers = len(taps)
         nodes: list = [None] * (n_layers + 1)

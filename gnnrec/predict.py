@@ -8,7 +8,7 @@ Ratings are matrices with 0 = not rated; movies are column indices (GroupLens id
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class Predictor:
 
     name = "predictor"
 
-    def fit(self, train: np.ndarray, graph: ItemGraph) -> "Predictor":
+    def fit(self, train: np.ndarray, graph: ItemGraph) -> Predictor:
         """Learn from ``(U, N)`` training ratings and the split's item graph."""
         raise NotImplementedError
 
@@ -87,7 +87,7 @@ class ItemMean(Predictor):
 
     name = "item_mean"
 
-    def fit(self, train: np.ndarray, graph: ItemGraph | None = None) -> "ItemMean":
+    def fit(self, train: np.ndarray, graph: ItemGraph | None = None) -> ItemMean:
         self._set_means(train)
         return self
 
@@ -119,7 +119,7 @@ class ItemKNN(Predictor):
             raise ValueError(f"k-NN neighbours k={k!r} must be >= 1")
         self.k = k
 
-    def fit(self, train: np.ndarray, graph: ItemGraph) -> "ItemKNN":
+    def fit(self, train: np.ndarray, graph: ItemGraph) -> ItemKNN:
         self._set_means(train)
         self.corr = graph.corr
         return self
@@ -191,7 +191,7 @@ class KNNBaseline(Predictor):
             raise ValueError(f"epochs={epochs!r} must be >= 1")
         self.k, self.shrinkage, self.reg_user, self.reg_item, self.epochs = k, shrinkage, reg_user, reg_item, epochs
 
-    def fit(self, train: np.ndarray, graph: ItemGraph | None = None) -> "KNNBaseline":
+    def fit(self, train: np.ndarray, graph: ItemGraph | None = None) -> KNNBaseline:
         """Learn from ``(U, N)`` ratings (``graph`` is not used: the similarities are its own)."""
         self._set_means(train)
         mask = train > 0  # (U, N)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,7 @@ class Recommender:
         self.movies = data.movies.assign(n_raters=self.n_raters)
 
     @classmethod
-    def load(cls, model: str | None = None, data: data_mod.MovieLens | None = None) -> "Recommender":
+    def load(cls, model: str | None = None, data: data_mod.MovieLens | None = None) -> Recommender:
         data = data or data_mod.load()
         return cls(data, store.load(model or DEFAULT_MODEL, data_fingerprint=data.fingerprint()))
 

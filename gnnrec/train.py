@@ -7,12 +7,11 @@ import copy
 import dataclasses
 import math
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.optim.adam import adam as adam_update  # the functional form of torch.optim.Adam
-
 
 SCHEDULES = ("constant", "cosine")
 LOSSES = {"smooth_l1": nn.SmoothL1Loss, "mse": nn.MSELoss}

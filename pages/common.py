@@ -1,5 +1,5 @@
 """Shared by the app's pages: Streamlit caches around the gnnrec modules the pages call
-(:mod:`gnnrec.catalog`, :mod:`gnnrec.insights`, :mod:`gnnrec.neighbourhood`, ...), the session's
+(:mod:`gnnrec.app.catalog`, :mod:`gnnrec.app.insights`, :mod:`gnnrec.app.neighbourhood`, ...), the session's
 ratings (and the callbacks that change them), and the sidebar. Not a page itself.
 
 Caching: ``st.cache_data`` for the data, the model list, recommendations, explanations,
@@ -17,8 +17,9 @@ import uuid
 import streamlit as st
 
 from gnnrec import data as data_mod
-from gnnrec import catalog, insights, jobs, live, ratings_io, results, store
-from gnnrec import neighbourhood as nb_mod
+from gnnrec import store
+from gnnrec.app import catalog, insights, jobs, live, ratings_io, results
+from gnnrec.app import neighbourhood as nb_mod
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
 
@@ -160,7 +161,7 @@ def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int,
 
 @st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")
 def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr):
-    from gnnrec import viz
+    from gnnrec.app import viz
 
     nb = nb_mod.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common)
     return nb, viz.neighbourhood_html(nb)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from gnnrec import live, results, viz
+from gnnrec.app import live, results, viz
 from pages import common
 
 common.guard()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from gnnrec import neighbourhood as nb_mod
+from gnnrec.app import neighbourhood as nb_mod
 from pages import common
 
 common.guard()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from gnnrec import insights, ratings_io
+from gnnrec.app import insights, ratings_io
 from pages import common
 
 common.guard()

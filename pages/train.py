@@ -4,7 +4,8 @@ import time
 
 import streamlit as st
 
-from gnnrec import catalog, jobs, live, store, viz
+from gnnrec import store
+from gnnrec.app import catalog, jobs, live, viz
 from pages import common
 
 common.guard()

@@ -62,6 +62,7 @@ def data(movielens):
 @pytest.fixture(scope="session")
 def rec(movielens):
     """The committed all-movies model loaded as the app loads it (a file may define its own)."""
-    from gnnrec import catalog, store
+    from gnnrec import store
+    from gnnrec.app import catalog
 
     return catalog.load_recommender("all-movies", movielens, store.models_dir())

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gnnrec import catalog, live, ratings_io, viz
+from gnnrec.app import catalog, live, ratings_io, viz
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -417,7 +417,8 @@ def test_ratings_survive_a_server_restart_through_the_share_link(folders):
 
 
 def test_disk_full_while_saving_a_trained_model_is_an_error_not_a_traceback(folders, disk_full, monkeypatch):
-    monkeypatch.setenv("GNNREC_JOBS", "thread")  # the simulated full disk is this process's (a child's error comes back the same way: test_jobs)
+    # the simulated full disk is this process's (a child's error comes back the same way: test_jobs)
+    monkeypatch.setenv("GNNREC_JOBS", "thread")
     before = sorted(p.name for p in folders["models"].iterdir())
     at = start_tiny_training("no-room")
     job = at.session_state["train_job"]

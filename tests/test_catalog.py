@@ -1,12 +1,12 @@
-"""gnnrec.catalog: the model list (unreadable files reported, not raised), store signatures, the
+"""gnnrec.app.catalog: the model list (unreadable files reported, not raised), store signatures, the
 default model."""
 
 from __future__ import annotations
 
 import pytest
 
-from gnnrec import catalog
 from gnnrec import data as data_mod
+from gnnrec.app import catalog
 
 
 @pytest.fixture(scope="module")

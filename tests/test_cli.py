@@ -181,7 +181,8 @@ def test_train_then_models(loaded, capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert out.startswith(f"saved {tmp_path / 't27.pt'}") and '"test_rmse"' in out
     ckpt = store.load("t27", tmp_path, data_fingerprint=loaded.fingerprint())
-    assert ckpt.config.target == 26 and ckpt.config.train.epochs == 1 and ckpt.extra["preset"] == "best+custom"  # --epochs overrides the preset
+    # --epochs overrides the preset
+    assert ckpt.config.target == 26 and ckpt.config.train.epochs == 1 and ckpt.extra["preset"] == "best+custom"
     shutil.copyfile(REPO / "models" / "all-movies.pt", tmp_path / "all-movies.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a model")
     assert cli.main(["models"]) == 0

@@ -264,8 +264,8 @@ def test_parse_grouplens_zip_tiny():
 
 def test_parse_recbole_tiny():
     inter = b"user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t4\t100\n3\t1\t5\t101\n"
-    item = ("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
-            "2\tToy Story\t1995\tAnimation Children's Comedy\n1\tunkonwn\tunkonwn\tunknown\n").encode()
+    item = (b"item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+            b"2\tToy Story\t1995\tAnimation Children's Comedy\n1\tunkonwn\tunkonwn\tunknown\n")
     ratings, movies = data_mod.parse_recbole(inter, item)
     assert list(movies["movie"]) == [1, 2]
     assert list(movies["title"]) == ["unknown", "Toy Story"]  # RecBole's typo fixed
@@ -276,8 +276,8 @@ def test_parse_recbole_tiny():
 
 def test_parse_recbole_year_in_title():
     inter = b"user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1412\t4\t100\n"
-    item = ("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
-            "1412\tLand Before Time III: The Time of the Great Giving (1995)\tV\tAnimation Children's\n").encode()
+    item = (b"item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+            b"1412\tLand Before Time III: The Time of the Great Giving (1995)\tV\tAnimation Children's\n")
     _, movies = data_mod.parse_recbole(inter, item)
     assert movies.loc[0, "year"] == 1995
 

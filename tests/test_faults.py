@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gnnrec import catalog, cli, jobs, live, store
+from gnnrec import cli, store
 from gnnrec import data as data_mod
+from gnnrec.app import catalog, jobs, live
 from gnnrec.train import Cancelled
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"

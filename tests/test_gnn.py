@@ -3,7 +3,6 @@ full path, best/last weights), the receptive-field fallback."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import scipy.sparse as sp

@@ -1,4 +1,4 @@
-"""gnnrec.insights: top lists and single predictions for display, explanations (bounded for long
+"""gnnrec.app.insights: top lists and single predictions for display, explanations (bounded for long
 profiles), where GNN and k-NN disagree, graph hops."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from gnnrec import insights, ratings_io
-
+from gnnrec.app import insights, ratings_io
 
 
 # -- recommendations, explanations, disagreements ------------------------------------------------------------

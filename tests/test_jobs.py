@@ -1,4 +1,4 @@
-"""gnnrec.jobs: one heavy job at a time, a clear Busy for the second; background jobs (threads and
+"""gnnrec.app.jobs: one heavy job at a time, a clear Busy for the second; background jobs (threads and
 child processes) report progress, cancel, fail with a reason (a killed child too) and free the slot."""
 
 import functools
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from gnnrec import jobs
-from gnnrec.jobs import Busy, HeavyJobLock
+from gnnrec.app import jobs
+from gnnrec.app.jobs import Busy, HeavyJobLock
 from gnnrec.train import Cancelled
 
 

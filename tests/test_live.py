@@ -1,4 +1,4 @@
-"""gnnrec.live: bounds on training requests, new model names, a tiny real training (saved, listed,
+"""gnnrec.app.live: bounds on training requests, new model names, a tiny real training (saved, listed,
 usable; never overwriting), cancel, bounded and cached live evaluation, training histories."""
 
 from __future__ import annotations
@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gnnrec import catalog, live, store
 from gnnrec import data as data_mod
+from gnnrec import store
+from gnnrec.app import catalog, live
 from gnnrec.train import Cancelled
 
 
@@ -78,7 +79,7 @@ def test_hyperparameters_of_the_wrong_type_are_refused(value):
 
 
 def test_start_training_refuses_out_of_bounds_and_bad_names_before_starting(tmp_path):
-    from gnnrec import jobs
+    from gnnrec.app import jobs
 
     with pytest.raises(ValueError, match=r"epochs is 11; use a whole number 1-10"):
         live.start_training(None, live.TrainSpec(epochs=11), "ok", folder=tmp_path)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_models import make_model, random_graph  # tests/ is on sys.path (pytest prepend mode)
 from torch import nn
 
 from gnnrec.localstep import LocalStep, loss_and_grad
 from gnnrec.models import GNNConfig, LocalGNN, LocalPlan, shift_operator
-from test_models import make_model, random_graph  # tests/ is on sys.path (pytest prepend mode)
 
 
 @pytest.mark.parametrize("loss,reference", [("smooth_l1", nn.SmoothL1Loss()), ("mse", nn.MSELoss())])

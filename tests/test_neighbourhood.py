@@ -1,4 +1,4 @@
-"""gnnrec.neighbourhood: a movie's correlation neighbourhood (nodes, hops, edges with enough common
+"""gnnrec.app.neighbourhood: a movie's correlation neighbourhood (nodes, hops, edges with enough common
 raters), its table, bounds on the request."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gnnrec import neighbourhood as nb_mod
-
+from gnnrec.app import neighbourhood as nb_mod
 
 
 # -- neighbourhood ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""gnnrec.ratings_io: ratings CSV files (import all or nothing, export safe for spreadsheets), share
+"""gnnrec.app.ratings_io: ratings CSV files (import all or nothing, export safe for spreadsheets), share
 links and query parameters, a MovieLens user's ratings."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gnnrec import data as data_mod
-from gnnrec import ratings_io
+from gnnrec.app import ratings_io
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +161,9 @@ def test_oversized_import_is_refused_before_parsing(monkeypatch):
 
 def test_the_server_refuses_uploads_over_the_import_limit():
     """Streamlit itself refuses an upload over ``server.maxUploadSize`` MB, before the app reads it."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     cfg = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["maxUploadSize"] * 1_000_000 <= ratings_io.MAX_IMPORT_BYTES * 1.05

@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from gnnrec import graph as graph_mod, store
+from gnnrec import graph as graph_mod
+from gnnrec import store
 from gnnrec.gnn import GNNPredictor, GNNPredictorConfig
 from gnnrec.graph import GraphConfig
 from gnnrec.recommender import Recommender, format_result, parse_ratings

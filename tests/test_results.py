@@ -1,4 +1,4 @@
-"""gnnrec.results: saved evaluation files checked (bad ones named), and the Compare page's tables."""
+"""gnnrec.app.results: saved evaluation files checked (bad ones named), and the Compare page's tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gnnrec import results
+from gnnrec.app import results
 
 
 # -- evaluation results ----------------------------------------------------------------------------------------

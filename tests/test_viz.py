@@ -1,4 +1,4 @@
-"""gnnrec.viz: the neighbourhood page is self-contained (no http(s) script, style or import), titles
+"""gnnrec.app.viz: the neighbourhood page is self-contained (no http(s) script, style or import), titles
 are escaped, the encodings (size by popularity, colour by sign, stars on rated movies) hold, and
 the plotly charts build."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnnrec import viz
-from gnnrec.neighbourhood import Neighbourhood
+from gnnrec.app import viz
+from gnnrec.app.neighbourhood import Neighbourhood
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)> & <a href="javascript:1">'
 
@@ -124,8 +124,9 @@ def hostile_data():
 
 
 def test_hostile_titles_from_the_data_are_escaped_in_the_graph_and_table(hostile_data):
-    from gnnrec import catalog, store
-    from gnnrec import neighbourhood as nb_mod
+    from gnnrec import store
+    from gnnrec.app import catalog
+    from gnnrec.app import neighbourhood as nb_mod
 
     rec = catalog.load_recommender("all-movies", hostile_data, store.models_dir())
     nb = nb_mod.neighbourhood(rec.knn.corr, hostile_data, 50, k=25, hops=2, ratings={181: 5, 1: 2})

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
@@ -26,7 +26,7 @@ class ResultError(ValueError):
 def results_dir() -> Path:
     """``$GNNREC_RESULTS_DIR``, else ``results/`` beside the package."""
     env = os.environ.get("GNNREC_RESULTS_DIR")
-    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "results"
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "results"
 
 
 def result_files(folder: Path | None = None) -> list[Path]:

@@ -13,20 +13,19 @@ import dataclasses
 import functools
 import math
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from . import data as data_mod
-from . import store
-from . import allmovies
-from .gnn import PRESETS, GNNPredictorConfig, Preset
-from .graph import GraphConfig
+from .. import allmovies, store
+from .. import data as data_mod
+from ..gnn import PRESETS, GNNPredictorConfig, Preset
+from ..graph import GraphConfig
+from ..models import GNNConfig, LocalGNN
+from ..train import Cancelled, Progress, TrainConfig
 from .jobs import Job, start_job, use_processes
-from .models import GNNConfig, LocalGNN
-from .train import Cancelled, Progress, TrainConfig
 
 N_USERS = data_mod.N_USERS
 MAX_LIVE_SPLITS = 3  # live evaluation on a shared host: 10-30 s per split
@@ -77,7 +76,7 @@ class TrainSpec:
             out.append(f"learning rate is {self.lr!r}; use {lo:g}-{hi:g}")
         return out
 
-    def check(self) -> "TrainSpec":
+    def check(self) -> TrainSpec:
         p = self.problems()
         if p:
             raise ValueError("; ".join(p))
@@ -179,7 +178,7 @@ def check_eval_request(data: data_mod.MovieLens, target: int, splits: int, prese
 def evaluate(data: data_mod.MovieLens, target: int, splits: int = 1, preset: str = "best",
              on_split: Callable[[int, dict], None] | None = None) -> dict:
     """The seed's protocol for one target movie (:func:`gnnrec.evaluate.evaluate_target`)."""
-    from .evaluate import EvalConfig, evaluate_target
+    from ..evaluate import EvalConfig, evaluate_target
 
     check_eval_request(data, target, splits, preset)
     return evaluate_target(data, EvalConfig(target=int(target), splits=int(splits), preset=preset), on_split)

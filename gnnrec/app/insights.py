@@ -6,13 +6,13 @@ one-line notes for a page. No Streamlit in here.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..recommender import Recommendations, Recommender, parse_ratings
 from .ratings_io import stars
-from .recommender import Recommendations, Recommender, parse_ratings
 
 EXPLAIN_MAX = 64  # the GNN's leave-one-out explanation covers at most this many ratings
 

@@ -17,12 +17,11 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
-from .data import DataError
-from .store import StoreError
-from .train import Cancelled
-
+from ..data import DataError
+from ..store import StoreError
+from ..train import Cancelled
 
 NICE = 19  # a heavy job's thread (or process) priority on Linux (0 = normal, 19 = lowest)
 CANCEL_GRACE = 20.0  # seconds a cancelled child process gets to stop by itself before it is terminated

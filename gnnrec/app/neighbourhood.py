@@ -6,14 +6,14 @@ No Streamlit in here; bad arguments raise ``ValueError`` naming the allowed rang
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from . import data as data_mod
-from .gnn import PRESETS
-from .graph import GraphConfig, ItemGraph
+from .. import data as data_mod
+from ..gnn import PRESETS
+from ..graph import GraphConfig, ItemGraph
 from .ratings_io import stars
 
 

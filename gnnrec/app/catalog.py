@@ -9,14 +9,14 @@ to do.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
-from . import data as data_mod
-from . import store
-from .recommender import DEFAULT_MODEL, Recommender
+from .. import data as data_mod
+from .. import store
+from ..recommender import DEFAULT_MODEL, Recommender
 
 
 # -- data and movies --------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
-from . import data as data_mod
-from . import store
+from .. import data as data_mod
+from .. import store
 
 N_MOVIES, N_USERS = data_mod.N_MOVIES, data_mod.N_USERS
 MAX_IMPORT_BYTES = 1_000_000  # an import CSV larger than this is refused
