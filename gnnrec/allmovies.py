@@ -1,4 +1,4 @@
-"""The all-movies task: random 90/10 splits of the ratings, one model predicting every movie."""
+"""The all-movies task: rating splits (random 90/10, or GroupLens's canonical u1-u5), one model predicting every movie."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Callable
 import numpy as np
 
 from .data import MovieLens
-from .evaluate import rmse, summarise
+from .evaluate import scored_records, summarise
 from .gnn import GNNPredictor, Preset, preset, preset_label
 from .graph import ItemGraph
-from .predict import ItemKNN, ItemMean, Predictor
+from .predict import ItemKNN, ItemMean, KNNBaseline, Predictor
 
 VALID_FRACTION = 0.05  # of the training ratings, held out to pick the GNN's best epoch
 
@@ -24,6 +24,40 @@ def rating_split(data: MovieLens, seed: int, test_fraction: float = 0.1) -> tupl
     test = np.zeros(n, dtype=bool)
     test[np.random.default_rng(seed).permutation(n)[: round(test_fraction * n)]] = True
     return ~test, test
+
+
+CANONICAL = ("u1", "u2", "u3", "u4", "u5")
+CANONICAL_SIZE = 20_000  # ratings in each u{i}.test
+
+
+def canonical_split(data: MovieLens, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """GroupLens's ``u{i}.base`` / ``u{i}.test`` (``mku.sh``): ``u{i}.test`` is lines
+    ``(i-1)*20000+1 .. i*20000`` of ``u.data``, ``u{i}.base`` the rest. ``data.ratings`` keeps
+    ``u.data``'s line order (both sources; u1.test then holds 459 users and 1,410 movies, as
+    published). Returns (train mask, test mask) over ``data.ratings`` rows."""
+    if name not in CANONICAL:
+        raise ValueError(f"unknown canonical split {name!r}: choose one of {', '.join(CANONICAL)}")
+    if len(data.ratings) != 5 * CANONICAL_SIZE:
+        raise ValueError(f"the canonical splits need all 100,000 ratings of u.data; this data has {len(data.ratings)}")
+    i = CANONICAL.index(name)
+    test = np.zeros(len(data.ratings), dtype=bool)
+    test[i * CANONICAL_SIZE:(i + 1) * CANONICAL_SIZE] = True
+    return ~test, test
+
+
+def split_names(split: str, splits: int, seed: int) -> list[tuple[str, int]]:
+    """``(split name, seed)`` pairs: ``random`` gives ``splits`` random splits seeded ``seed,
+    seed+1, ...``; ``u1`` .. ``u5`` one canonical split; ``canonical`` all five (trained with
+    ``seed``)."""
+    if split == "random":
+        if splits < 1:
+            raise ValueError(f"splits={splits} must be >= 1")
+        return [("random", seed + i) for i in range(splits)]
+    if split == "canonical":
+        return [(n, seed) for n in CANONICAL]
+    if split in CANONICAL:
+        return [(split, seed)]
+    raise ValueError(f"split={split!r}: choose random, canonical or one of {', '.join(CANONICAL)}")
 
 
 def ratings_matrix(data: MovieLens, rows: np.ndarray) -> np.ndarray:
@@ -40,7 +74,8 @@ def fit_models(train: np.ndarray, preset_name: str | Preset = "all", seed: int =
     p = preset(preset_name, task="all")
     graph = ItemGraph.build(train, p.graph)
     return {"gnn": fit_gnn(train, p, seed, epochs, on_progress, cancel, graph=graph),
-            "knn": ItemKNN(knn_k).fit(train, graph), "item_mean": ItemMean().fit(train)}
+            "knn": ItemKNN(knn_k).fit(train, graph), "knn_baseline": KNNBaseline(knn_k).fit(train),
+            "item_mean": ItemMean().fit(train)}
 
 
 def fit_gnn(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
@@ -61,35 +96,36 @@ def fit_gnn(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0,
 
 
 def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: str | Preset = "all",
-                 epochs: int | None = None, on_split: Callable[[int, dict], None] | None = None) -> dict:
-    """RMSE of every model on held-out ratings; input = each user's training ratings."""
-    if splits < 1:
-        raise ValueError(f"splits={splits} must be >= 1")
+                 epochs: int | None = None, on_split: Callable[[int, dict], None] | None = None,
+                 split: str = "random") -> dict:
+    """RMSE of every model on held-out ratings; input = each user's training ratings.
+
+    ``split``: ``random`` (``splits`` random 90/10 splits seeded ``seed, seed+1, ...``), one of
+    ``u1`` .. ``u5`` (GroupLens's canonical 80/20 split) or ``canonical`` (all five)."""
+    plan = split_names(split, splits, seed)
     t0 = time.perf_counter()
     out = []
-    for i in range(splits):
-        train_rows, test_rows = rating_split(data, seed + i)
+    for i, (name, s) in enumerate(plan):
+        train_rows, test_rows = rating_split(data, s) if name == "random" else canonical_split(data, name)
         train = ratings_matrix(data, train_rows)
-        models = fit_models(train, preset_name, seed + i, epochs)
+        models = fit_models(train, preset_name, s, epochs)
         test = data.ratings[test_rows]
         u, m = test["user"].to_numpy() - 1, test["movie"].to_numpy() - 1
         y = test["rating"].to_numpy().astype(float)
         preds = {}
-        for name, model in models.items():
+        for model_name, model in models.items():
             p = model.predict(train)  # (943, 1682): every user, every movie
-            preds[name] = (p.values[u, m], p.fallback[u, m])
-        records = [{"user": int(u[j]) + 1, "movie": int(m[j]) + 1, "rating": float(y[j]),
-                    "pred": {n: round(float(v[j]), 5) for n, (v, _) in preds.items()}} for j in range(len(y))]
-        rec = {"seed": seed + i, "test": records, "rmse": {n: rmse(v, y) for n, (v, _) in preds.items()},
+            preds[model_name] = (p.values[u, m], p.fallback[u, m])
+        rec = {"split": name, "seed": s, **scored_records(u + 1, m + 1, y, preds),
                "fallback_share": {n: float(f.mean()) for n, (_, f) in preds.items()}}
         out.append(rec)
         if on_split is not None:
             on_split(i, rec)
     p = preset(preset_name, task="all")
-    return {"task": "all", "config": {"splits": splits, "seed": seed, "preset": preset_label(preset_name), "epochs": epochs,
-                                      "gnn": dataclasses.asdict(p.predictor), "graph": dataclasses.asdict(p.graph)},
-            "data_fingerprint": data.fingerprint(), "splits": out, "summary": summarise(out),
-            "seconds": time.perf_counter() - t0}
+    config = {"split": split, "splits": len(plan), "seed": seed, "preset": preset_label(preset_name), "epochs": epochs,
+              "gnn": dataclasses.asdict(p.predictor), "graph": dataclasses.asdict(p.graph)}
+    return {"task": "all", "config": config, "data_fingerprint": data.fingerprint(), "splits": out,
+            "summary": summarise(out), "seconds": time.perf_counter() - t0}
 
 
 def train_all_model(data: MovieLens, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,

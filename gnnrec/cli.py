@@ -37,6 +37,8 @@ def cmd_evaluate(args) -> int:
 
     d = data_mod.load()
     args.preset = args.preset or ("best" if args.task == "target" else "all")
+    if args.panel is not None:
+        return _evaluate_panel(d, args)
     if args.task == "target":
         cfg = evaluate.EvalConfig(target=args.target, splits=args.splits, seed=args.seed, preset=args.preset)
         res = evaluate.evaluate_target(d, cfg, workers=args.workers, on_split=lambda i, r: print(
@@ -46,10 +48,37 @@ def cmd_evaluate(args) -> int:
     else:
         from . import allmovies
 
-        res = allmovies.evaluate_all(d, splits=args.splits, seed=args.seed, preset_name=args.preset, on_split=lambda i, r: print(
-            f"split {i + 1}/{args.splits}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["rmse"].items()), flush=True))
-        title = f"All movies: RMSE over {args.splits} random 90/10 rating splits ({res['seconds']:.1f} s)"
+        split = args.split or "random"
+        res = allmovies.evaluate_all(d, splits=args.splits, seed=args.seed, preset_name=args.preset, split=split,
+                                     on_split=lambda i, r: print(f"split {r['split']} (seed {r['seed']}): " + ", ".join(
+                                         f"{k} {v:.4f}" for k, v in r["rmse"].items()), flush=True))
+        what = f"{args.splits} random 90/10 rating splits" if split == "random" else \
+            ("GroupLens's canonical splits u1-u5" if split == "canonical" else f"GroupLens's canonical split {split}")
+        title = f"All movies: RMSE over {what} ({res['seconds']:.1f} s)"
     _print_table(res["summary"], title)
+    _write_json(args.json, res)
+    return 0
+
+
+def _evaluate_panel(d, args) -> int:
+    from . import panels
+
+    if args.task != "target":
+        raise ValueError("--panel runs the target-movie protocol on each movie; drop --task all")
+    header_done = []
+
+    def show(i, row):
+        models = list(row["rmse"])
+        if not header_done:
+            print(panels.format_header(models), flush=True)
+            header_done.append(models)
+        print(panels.format_row(row, models), flush=True)
+
+    res = panels.evaluate_panel(d, n=args.panel, min_raters=args.min_raters, seed=args.seed, splits=args.splits,
+                                split_seed=args.split_seed, preset=args.preset, workers=args.workers, on_movie=show)
+    print(panels.format_summary(res["summary"], header_done[0]))
+    print(f"panel seed {args.seed}, {args.panel} movies with >= {args.min_raters} raters, {args.splits} splits "
+          f"(seeds {args.split_seed}..{args.split_seed + args.splits - 1}), preset {args.preset}: {res['seconds']:.0f} s")
     _write_json(args.json, res)
     return 0
 
@@ -129,8 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="RMSE of GNN, linear filter, k-NN and item mean over random splits")
     e.add_argument("--task", choices=["target", "all"], default="target")
     e.add_argument("--target", type=int, default=50, help="GroupLens movie id (default 50, Star Wars)")
+    e.add_argument("--panel", type=int, metavar="N", help="instead of --target: N target movies drawn at random "
+                   "(with --seed) among those with >= --min-raters raters, the protocol run on each")
+    e.add_argument("--min-raters", type=int, default=100, help="--panel: raters a movie needs to be drawn (default 100)")
+    e.add_argument("--split-seed", type=int, default=0, help="--panel: each movie's splits are seeded SPLIT_SEED, ...")
+    e.add_argument("--split", choices=["random", "canonical", "u1", "u2", "u3", "u4", "u5"], default=None,
+                   help="--task all: random 90/10 splits (default), GroupLens's canonical u1..u5, or all five")
     e.add_argument("--splits", type=int, default=10)
-    e.add_argument("--seed", type=int, default=0, help="splits are seeded SEED, SEED+1, ...")
+    e.add_argument("--seed", type=int, default=0, help="splits are seeded SEED, SEED+1, ...; with --panel the "
+                   "panel's seed")
     e.add_argument("--preset", default=None, help="GNN preset: seed (the reference configuration), best "
                    "(default for --task target) or all (default for --task all)")
     e.add_argument("--json", help="write every prediction and the summary here")

@@ -102,15 +102,24 @@ def run_target_split(data: MovieLens, x: np.ndarray, split: TargetSplit, cfg: Ev
     x_test = test.copy()
     x_test[:, t] = 0  # the input never holds the label
     preds = {name: m.predict(x_test, [t]) for name, m in models.items()}
-    records = []
-    for i, user in enumerate(split.test_users):
-        records.append({"user": int(user), "movie": cfg.target, "rating": float(test[i, t]),
-                        "pred": {n: round(float(p.values[i, 0]), 5) for n, p in preds.items()},
-                        "fallback": [n for n, p in preds.items() if p.fallback[i, 0]]})
+    users, movies = split.test_users, np.full(len(split.test_users), cfg.target)
     return {"seed": split.seed, "train_users": split.train_users.tolist(),
-            "valid_users": split.valid_users.tolist(), "test": records,
-            "rmse": {n: rmse(p.values[:, 0], test[:, t]) for n, p in preds.items()},
+            "valid_users": split.valid_users.tolist(),
+            **scored_records(users, movies, test[:, t], {n: (p.values[:, 0], p.fallback[:, 0]) for n, p in preds.items()}),
             "best_step": gnn.results[0].best_step}
+
+
+def scored_records(users: np.ndarray, movies: np.ndarray, truth: np.ndarray, preds: dict) -> dict:
+    """A split's ``test`` records and ``rmse``: ``preds`` maps a model to ``(values, fallback)``
+    (both ``(R,)``). Records hold GroupLens ids and predictions (rounded to 5 decimals), never
+    the true ratings: GroupLens's terms forbid redistributing them, and :func:`rescore` puts
+    them back from the reader's own copy. The RMSE is of the rounded predictions, so a
+    re-scored file gives exactly the stored numbers."""
+    rounded = {n: np.round(np.asarray(v, dtype=np.float64), 5) for n, (v, _) in preds.items()}
+    records = [{"user": int(u), "movie": int(m), "pred": {n: float(v[j]) for n, v in rounded.items()},
+                "fallback": [n for n, (_, f) in preds.items() if f[j]]}
+               for j, (u, m) in enumerate(zip(users, movies))]
+    return {"test": records, "rmse": {n: rmse(v, truth) for n, v in rounded.items()}}
 
 
 def _test_cells(x: np.ndarray, split: TargetSplit, t: int) -> np.ndarray:
@@ -121,13 +130,45 @@ def _test_cells(x: np.ndarray, split: TargetSplit, t: int) -> np.ndarray:
 
 
 def summarise(splits: list[dict]) -> dict:
-    """Mean, std (population, over splits) and per-split RMSE of each model, from the records."""
-    names = list(splits[0]["test"][0]["pred"]) if splits and splits[0]["test"] else []
+    """Mean, std (population, over splits) and per-split RMSE of each model, from each split's
+    ``rmse``."""
+    names = list(splits[0]["rmse"]) if splits else []
     out = {}
     for n in names:
-        per = [rmse([r["pred"][n] for r in s["test"]], [r["rating"] for r in s["test"]]) for s in splits]
+        per = [float(s["rmse"][n]) for s in splits]
         out[n] = {"mean": float(np.mean(per)), "std": float(np.std(per)), "per_split": per}
     return out
+
+
+def attach_ratings(result: dict, data: MovieLens) -> dict:
+    """A copy of an evaluation (target or all-movies task) whose test records carry their true
+    ``rating``, read from ``data`` (which must be the data the evaluation ran on)."""
+    fp = result.get("data_fingerprint")
+    if fp is not None and fp != data.fingerprint():
+        raise ValueError(f"this evaluation ran on data {fp}, but the loaded data is {data.fingerprint()}; "
+                         "its ratings cannot be looked up")
+    x = data.matrix()
+
+    def rating(r: dict) -> float:
+        u, m = int(r["user"]), int(r["movie"])
+        if not (1 <= u <= x.shape[0] and 1 <= m <= x.shape[1]) or x[u - 1, m - 1] == 0:
+            raise ValueError(f"test record (user {r['user']!r}, movie {r['movie']!r}) is not a rating of this data")
+        return float(x[u - 1, m - 1])
+
+    out = dict(result)
+    out["splits"] = [{**s, "test": [{**r, "rating": rating(r)} for r in s["test"]]} for s in result["splits"]]
+    return out
+
+
+def rescore(result: dict, data: MovieLens) -> dict:
+    """Recompute every split's RMSE and the summary from the stored predictions and the true
+    ratings in ``data``: what anyone holding MovieLens can check a results file with."""
+    res = attach_ratings(result, data)
+    for s in res["splits"]:
+        y = [r["rating"] for r in s["test"]]
+        s["rmse"] = {n: rmse([r["pred"][n] for r in s["test"]], y) for n in (s["test"][0]["pred"] if s["test"] else {})}
+    res["summary"] = summarise(res["splits"])
+    return res
 
 
 def _split_worker(args) -> dict:

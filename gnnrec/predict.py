@@ -24,7 +24,7 @@ class Predictions:
     """Predicted ratings and where the documented fallback stood in for the model.
 
     Attributes:
-        values: ``(B, T)`` predicted ratings.
+        values: ``(B, T)`` predicted ratings, clipped to :data:`RATING_SCALE`.
         fallback: ``(B, T)`` True where the model could not predict and ``values`` holds the
             fallback (the movie's training mean; the global training mean for a movie nobody
             in training rated).
@@ -34,11 +34,16 @@ class Predictions:
     fallback: np.ndarray
 
 
+RATING_SCALE = (1.0, 5.0)  # MovieLens stars: every prediction is clipped to this range
+
+
 class Predictor:
     """Base class: ``fit`` on a training split, ``estimate`` what the model can, ``predict``
-    with the fallback filled in.
+    with the fallback filled in and every value clipped to :data:`RATING_SCALE`.
 
-    Subclasses implement :meth:`fit` and :meth:`estimate` (NaN where impossible).
+    Subclasses implement :meth:`fit` and :meth:`estimate` (NaN where impossible, unclipped).
+    Clipping lives here only, so every model is scored under the same rule (as Surprise's
+    ``predict(clip=True)``).
     """
 
     name = "predictor"
@@ -64,8 +69,8 @@ class Predictor:
     def predict(self, x: np.ndarray, movies: Sequence[int] | np.ndarray | None = None,
                 *, strict: bool = False) -> Predictions:
         """Predicted ratings of users ``x`` (``(B, N)`` or ``(N,)``) at ``movies`` (column
-        indices; default all). With ``strict=True`` raise :class:`PredictionImpossible` instead
-        of falling back."""
+        indices; default all), clipped to :data:`RATING_SCALE`. With ``strict=True`` raise
+        :class:`PredictionImpossible` instead of falling back."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float32))
         n = x.shape[1]
         movies = np.arange(n) if movies is None else np.atleast_1d(np.asarray(movies, dtype=np.int64))
@@ -79,7 +84,7 @@ class Predictor:
             raise PredictionImpossible(f"{self.name} cannot predict movie index {movies[t]} for user row {b}: "
                                        "none of the user's ratings reaches it")
         fill = np.broadcast_to(self.item_means[movies], est.shape)
-        return Predictions(values=np.where(impossible, fill, est), fallback=impossible)
+        return Predictions(values=np.clip(np.where(impossible, fill, est), *RATING_SCALE), fallback=impossible)
 
 
 class ItemMean(Predictor):
@@ -166,7 +171,7 @@ class KNNBaseline(Predictor):
     most similar to ``t`` that have :math:`s_{tj} > 0`. A user's :math:`b_u` is computed from
     the ratings given to :meth:`estimate` (the same formula, with the fitted :math:`b_j`), so
     any user can be scored. With no such neighbour the prediction is the baseline
-    :math:`b_{ut}` (Surprise's behaviour); it is never impossible. Predictions are clipped to 1..5.
+    :math:`b_{ut}` (Surprise's behaviour); it is never impossible. :meth:`predict` clips, as for every model.
 
     Unlike the models of the seed's protocol, it is meant to be fitted on every rating but the
     ones being predicted (the evaluation does so), not on the training users only.
@@ -241,4 +246,4 @@ class KNNBaseline(Predictor):
             base = self.global_mean + b_user[b] + self.b_item[movies]  # (T,)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[b] = np.where(den > 0, base + (s @ e) / den, base)
-        return np.clip(out, 1.0, 5.0)
+        return out

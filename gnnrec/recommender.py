@@ -110,7 +110,7 @@ class Recommender:
             raise ValueError(f"top={top} must be >= 1")
         x = self.vector(ratings)
         g, k = self.gnn.predict(x), self.knn.predict(x)
-        df = self.movies.assign(gnn=np.clip(g.values[0], 1, 5), knn=np.clip(k.values[0], 1, 5),
+        df = self.movies.assign(gnn=g.values[0], knn=k.values[0],
                                 gnn_fallback=g.fallback[0], knn_fallback=k.fallback[0])
         df = df[x[0] == 0]
         eligible = df[df["n_raters"] >= min_raters]

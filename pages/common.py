@@ -169,7 +169,7 @@ def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ra
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def saved_result(path: str, mtime_ns: int) -> dict:
-    return results.load_result(path)
+    return results.load_result(path, _data())
 
 
 # -- the session's ratings -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from gnnrec import allmovies, gnn
+from gnnrec import allmovies, evaluate, gnn
 from gnnrec.allmovies import rating_split, ratings_matrix
 from gnnrec.gnn import GNNPredictorConfig, Preset
 from gnnrec.graph import GraphConfig, ItemGraph
@@ -103,9 +103,10 @@ def test_evaluate_all_records(subset, tiny_eval):
     train_rows, test_rows = rating_split(subset, 3)
     test = subset.ratings[test_rows]
     assert len(s["test"]) == len(test) == round(0.1 * len(subset.ratings))
-    assert [(r["user"], r["movie"], r["rating"]) for r in s["test"]] == \
-        list(zip(test["user"], test["movie"], test["rating"].astype(float)))
-    assert all(set(r["pred"]) == {"gnn", "knn", "item_mean"} for r in s["test"])
+    assert [(r["user"], r["movie"]) for r in s["test"]] == list(zip(test["user"], test["movie"]))
+    assert all("rating" not in r for r in s["test"])  # GroupLens's terms: no ratings in results files
+    assert all(set(r["pred"]) == {"gnn", "knn", "knn_baseline", "item_mean"} for r in s["test"])
+    assert s["split"] == "random"
 
 
 @pytest.mark.integration
@@ -125,13 +126,13 @@ def test_evaluate_all_item_mean_by_hand(subset, tiny_eval):
 
 
 @pytest.mark.integration
-def test_evaluate_all_summary(tiny_eval):
+def test_evaluate_all_summary(subset, tiny_eval):
     res, _ = tiny_eval
-    (s,) = res["splits"]
+    (s,) = evaluate.attach_ratings(res, subset)["splits"]
     for name, summ in res["summary"].items():
         hand = np.sqrt(np.mean([(r["pred"][name] - r["rating"]) ** 2 for r in s["test"]]))
         assert summ["mean"] == pytest.approx(hand, rel=1e-12)
-        assert s["rmse"][name] == pytest.approx(hand, abs=1e-4)
+        assert s["rmse"][name] == pytest.approx(hand, rel=1e-12)
         assert 0.5 < hand < 1.5
     # on real ratings the k-NN beats the item mean
     assert res["summary"]["knn"]["mean"] < res["summary"]["item_mean"]["mean"]
@@ -145,3 +146,32 @@ def test_fit_gnn_predicts_with_the_graph_and_means_of_all_its_ratings(subset):
     assert (g.graph.shift != full.shift).nnz == 0
     rated = (train > 0).sum(0)
     np.testing.assert_allclose(g.item_means[rated > 0], train.sum(0)[rated > 0] / rated[rated > 0], rtol=1e-6)
+
+
+# -- GroupLens's canonical splits -----------------------------------------------------------------
+@pytest.mark.integration
+def test_canonical_splits_are_mku_sh_line_ranges(movielens):
+    """u{i}.test is lines (i-1)*20000+1 .. i*20000 of u.data (mku.sh); u1.test's published
+    statistics (459 users, 1,410 movies) hold, and the five tests partition the data."""
+    seen = np.zeros(len(movielens.ratings), dtype=int)
+    for i, name in enumerate(allmovies.CANONICAL):
+        train, test = allmovies.canonical_split(movielens, name)
+        assert test.sum() == 20_000 and (train == ~test).all()
+        assert np.flatnonzero(test).tolist() == list(range(i * 20_000, (i + 1) * 20_000))
+        seen += test
+    assert (seen == 1).all()
+    u1 = movielens.ratings[allmovies.canonical_split(movielens, "u1")[1]]
+    assert (u1["user"].nunique(), u1["movie"].nunique()) == (459, 1410)
+    assert movielens.ratings.iloc[0].tolist()[:3] == [196, 242, 3]  # u.data's first line
+
+
+@pytest.mark.integration
+def test_canonical_split_errors(movielens, subset):
+    with pytest.raises(ValueError, match="unknown canonical split 'u6'"):
+        allmovies.canonical_split(movielens, "u6")
+    with pytest.raises(ValueError, match="need all 100,000 ratings"):
+        allmovies.canonical_split(subset, "u1")
+    with pytest.raises(ValueError, match="split='u0'"):
+        allmovies.split_names("u0", 1, 0)
+    assert allmovies.split_names("canonical", 9, 4) == [(n, 4) for n in allmovies.CANONICAL]
+    assert allmovies.split_names("random", 2, 4) == [("random", 4), ("random", 5)]

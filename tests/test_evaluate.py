@@ -81,21 +81,42 @@ def test_rmse_matches_numpy():
     assert isinstance(rmse(p, t), float)
 
 
-def test_summarise_recomputes():
-    def split(preds_a, preds_b, ratings):
-        return {"test": [{"rating": r, "pred": {"a": pa, "b": pb}} for pa, pb, r in zip(preds_a, preds_b, ratings)]}
-
-    splits = [split([4, 3], [5, 5], [4, 4]), split([2, 2, 2], [3, 1, 5], [1, 3, 5])]
+def test_summarise_over_splits():
+    splits = [{"rmse": {"a": 0.5, "b": 1.0}}, {"rmse": {"a": 0.7, "b": 0.8}}]
     out = summarise(splits)
     assert list(out) == ["a", "b"]
-    per_a = [np.sqrt(0.5), np.sqrt((1 + 1 + 9) / 3)]
-    per_b = [1.0, np.sqrt((4 + 4 + 0) / 3)]
-    np.testing.assert_allclose(out["a"]["per_split"], per_a)
-    np.testing.assert_allclose(out["b"]["per_split"], per_b)
-    assert out["a"]["mean"] == pytest.approx(np.mean(per_a))
-    assert out["a"]["std"] == pytest.approx(np.std(per_a))  # population std over splits
-    assert out["b"]["std"] == pytest.approx(abs(per_b[0] - per_b[1]) / 2)
+    np.testing.assert_allclose(out["a"]["per_split"], [0.5, 0.7])
+    assert out["a"]["mean"] == pytest.approx(0.6)
+    assert out["a"]["std"] == pytest.approx(0.1)  # population std over splits
+    assert out["b"]["std"] == pytest.approx(np.std([1.0, 0.8]))
     assert summarise([]) == {}
+
+
+def test_scored_records_hold_no_ratings_and_score_the_rounded_predictions():
+    truth = np.array([4.0, 2.0, 5.0])
+    preds = {"a": (np.array([3.123456789, 2.0, 5.0]), np.array([False, True, False]))}
+    out = evaluate.scored_records(np.array([7, 8, 9]), np.array([50, 50, 50]), truth, preds)
+    assert [set(r) for r in out["test"]] == [{"user", "movie", "pred", "fallback"}] * 3
+    assert out["test"][0]["pred"]["a"] == 3.12346 and out["test"][1]["fallback"] == ["a"]
+    assert out["rmse"]["a"] == pytest.approx(np.sqrt((4 - 3.12346) ** 2 / 3), rel=1e-12)
+
+
+@pytest.mark.integration
+def test_rescore_reads_the_ratings_from_the_data(movielens):
+    r = movielens.ratings.iloc[:4]
+    truth = r["rating"].to_numpy(dtype=float)
+    preds = {"a": (truth + np.array([1.0, -1.0, 0.5, 0.0]), np.zeros(4, dtype=bool))}
+    res = {"data_fingerprint": movielens.fingerprint(),
+           "splits": [{"seed": 0, **evaluate.scored_records(r["user"].to_numpy(), r["movie"].to_numpy(), truth, preds)}]}
+    res["splits"][0]["rmse"]["a"] = 9.0  # a tampered number: re-scoring recomputes it
+    again = evaluate.rescore(res, movielens)
+    assert [t["rating"] for t in again["splits"][0]["test"]] == list(truth)
+    assert again["summary"]["a"]["mean"] == pytest.approx(np.sqrt(2.25 / 4))
+    with pytest.raises(ValueError, match="ran on data"):
+        evaluate.attach_ratings({**res, "data_fingerprint": "0" * 16}, movielens)
+    bad = {"splits": [{"test": [{"user": 0, "movie": 50, "pred": {}}]}]}
+    with pytest.raises(ValueError, match="not a rating of this data"):
+        evaluate.attach_ratings(bad, movielens)
 
 
 # -- config ---------------------------------------------------------------------------------------
@@ -145,18 +166,21 @@ def test_evaluate_target_records(movielens, small_result):
     assert [r["user"] for r in s["test"]] == split.test_users.tolist()
     x = movielens.matrix()
     for r in s["test"]:
-        assert r["movie"] == SMALL
-        assert r["rating"] == x[r["user"] - 1, SMALL - 1]  # the true label
+        assert r["movie"] == SMALL and "rating" not in r  # GroupLens's terms: no ratings in results files
         assert set(r["pred"]) == {"gnn", "gnn_last", "linear", "knn", "item_mean", "knn_baseline"}
+        assert all(1 <= v <= 5 for v in r["pred"].values())  # every model clipped to the rating scale
         assert all(np.isfinite(v) for v in r["pred"].values())
         assert set(r["fallback"]) <= set(r["pred"])
     # the item mean is the training users' mean rating of the movie
     item_mean = x[split.train_users - 1, SMALL - 1].mean()
     assert {r["pred"]["item_mean"] for r in s["test"]} == {round(float(item_mean), 5)}
+    y = x[np.array([r["user"] for r in s["test"]]) - 1, SMALL - 1].astype(float)  # the true labels
     for name, summ in res["summary"].items():
-        hand = np.sqrt(np.mean([(r["pred"][name] - r["rating"]) ** 2 for r in s["test"]]))
+        hand = np.sqrt(np.mean([(r["pred"][name] - t) ** 2 for r, t in zip(s["test"], y)]))
         assert summ["mean"] == pytest.approx(hand, rel=1e-12) and summ["std"] == 0.0
-        assert s["rmse"][name] == pytest.approx(hand, abs=1e-4)  # unrounded predictions
+        assert s["rmse"][name] == pytest.approx(hand, rel=1e-12)
+    again = evaluate.rescore(res, movielens)["summary"]
+    assert all(again[n]["mean"] == pytest.approx(v["mean"], rel=1e-12) for n, v in res["summary"].items())
 
 
 @pytest.mark.integration
@@ -170,7 +194,7 @@ def test_label_never_in_input(movielens, small_result):
     rec = evaluate.run_target_split(movielens, x, split, cfg)
     before = res["splits"][0]["test"]
     assert [r["pred"] for r in rec["test"]] == [r["pred"] for r in before]  # also: deterministic
-    assert [r["rating"] for r in rec["test"]] == [6 - r["rating"] for r in before]
+    assert rec["rmse"] != res["splits"][0]["rmse"]  # scored against the changed labels
 
 
 @pytest.mark.integration

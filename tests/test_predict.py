@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from gnnrec.graph import GraphConfig, ItemGraph
-from gnnrec.predict import ItemKNN, ItemMean, KNNBaseline, PredictionImpossible, Predictions
+from gnnrec.predict import ItemKNN, ItemMean, KNNBaseline, PredictionImpossible, Predictions, Predictor
 
 # Training ratings (U=3, N=5), 0 = not rated.
 #   movie means: m0 = (4+2+3)/3 = 3, m1 = (2+4)/2 = 3, m2 = (5+3)/2 = 4, m3 = (1+3)/2 = 2,
@@ -182,7 +182,8 @@ def test_knn_matches_brute_force(k):
     p = model.predict(users)
     ref, mu = knn_reference(train, graph.corr, users, k)
     np.testing.assert_array_equal(p.fallback, np.isnan(ref))
-    np.testing.assert_allclose(p.values, np.where(np.isnan(ref), mu, ref), atol=1e-5)
+    np.testing.assert_allclose(p.values, np.clip(np.where(np.isnan(ref), mu, ref), 1, 5), atol=1e-5)  # predict clips
+    np.testing.assert_allclose(model.estimate(users, np.arange(12)), ref, atol=1e-5)  # estimate does not
     assert (~p.fallback).sum() > 10  # most entries were really predicted
 
 
@@ -254,6 +255,27 @@ def test_knn_baseline_matches_a_plain_loop_of_surprises_algorithm(k, shrinkage):
         for t, movie in enumerate(movies):
             want = surprise_knn_baseline(train, x[b], movie, k, shrinkage, 3.0, 2.0, 4)
             assert got.values[b, t] == pytest.approx(want, abs=1e-6), (b, movie)  # x is read as float32
+
+
+def test_predict_clips_every_model_to_the_rating_scale():
+    """estimate() is the model's own number; predict() clips it to [1, 5], the one rule every model
+    is scored under."""
+    class Fixed(Predictor):
+        def __init__(self, est):
+            self.est, self.item_means = np.asarray(est, dtype=float), np.array([2.5, 3.5, 4.5])
+
+        def estimate(self, x, movies):
+            return self.est[:, movies]
+
+    est = [[5.7, 0.2, np.nan], [3.3, -1.0, 9.0]]
+    p = Fixed(est).predict(np.zeros((2, 3)))
+    np.testing.assert_array_equal(p.values, [[5.0, 1.0, 4.5], [3.3, 1.0, 5.0]])
+    np.testing.assert_array_equal(p.fallback, [[False, False, True], [False, False, False]])
+    # a real model: a k-NN deviation carries a movie rated 5 on average past 5
+    train = np.array([[5, 5, 1], [5, 4, 2], [4, 5, 1], [1, 2, 5]], dtype=float)
+    knn = ItemKNN(k=2).fit(train, ItemGraph.build(train, GraphConfig(k=2)))
+    x = np.array([[5.0, 0.0, 1.0]])
+    assert knn.estimate(x, np.array([1]))[0, 0] > 5 and knn.predict(x, [1]).values[0, 0] == 5.0
 
 
 def test_knn_baseline_without_neighbours_is_the_baseline_and_clipped():

@@ -80,7 +80,7 @@ def predict_movie(rec: Recommender, ratings: Mapping[int, float], movie: int) ->
            "mean": float(rec.knn.item_means[movie - 1]), "raters": int(rec.n_raters[movie - 1])}
     for name, model in (("gnn", rec.gnn), ("knn", rec.knn)):
         p = model.predict(x, [movie - 1])
-        out[name] = float(np.clip(p.values[0, 0], 1, 5))
+        out[name] = float(p.values[0, 0])
         out[f"{name}_fallback"] = bool(p.fallback[0, 0])
     return out
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data import MovieLens
+from ..evaluate import attach_ratings
+
 MODEL_LABELS = {"gnn": "GNN", "gnn_last": "GNN (last weights)", "linear": "Linear graph filter",
                 "knn": "k-NN", "item_mean": "Item mean",
                 "knn_baseline": "k-NN + baselines (fitted on every other rating)"}
@@ -45,15 +48,17 @@ def check_result(obj) -> dict:
         if not (isinstance(s, dict) and isinstance(s.get("rmse"), dict) and isinstance(s.get("test"), list)):
             raise ResultError("a split lacks its 'rmse' or 'test' records")
         for r in s["test"][:3]:
-            if not (isinstance(r, dict) and "rating" in r and isinstance(r.get("pred"), dict)):
-                raise ResultError("a test record lacks 'rating' or 'pred'")
+            if not (isinstance(r, dict) and isinstance(r.get("user"), int) and isinstance(r.get("pred"), dict)):
+                raise ResultError("a test record lacks its 'user' or 'pred'")
     if not isinstance(obj.get("summary"), dict) or not obj["summary"]:
         raise ResultError("it has no 'summary'")
     return obj
 
 
-def load_result(path: Path) -> dict:
-    """A saved evaluation (JSON), checked; ResultError names the problem."""
+def load_result(path: Path, data: MovieLens | None = None) -> dict:
+    """A saved evaluation (JSON), checked; ResultError names the problem. Saved files hold no
+    true ratings (GroupLens's terms): with ``data`` they are looked up there (the scatter plot
+    needs them); a file made on other data is refused then."""
     path = Path(path)
     try:
         if path.stat().st_size > 100_000_000:
@@ -62,8 +67,9 @@ def load_result(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ResultError(f"{path.name} cannot be read as JSON ({type(e).__name__}: {str(e)[:120]})") from None
     try:
-        return check_result(obj)
-    except ResultError as e:
+        obj = check_result(obj)
+        return obj if data is None else attach_ratings(obj, data)
+    except (ResultError, ValueError, IndexError, KeyError, TypeError) as e:
         raise ResultError(f"{path.name}: {e}") from None
 
 
@@ -92,7 +98,8 @@ def split_frame(res: dict) -> pd.DataFrame:
 
 
 def scatter_frame(res: dict, models: Iterable[str] = ("gnn", "knn")) -> pd.DataFrame:
-    """Predicted vs true rating of every test user: ``split, user, rating, model, label, pred``."""
+    """Predicted vs true rating of every test user: ``split, user, rating, model, label, pred``
+    (of a result loaded with its data, so that the records carry the true ratings)."""
     rows = []
     for i, s in enumerate(res["splits"]):
         for r in s["test"]:
