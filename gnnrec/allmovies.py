@@ -10,9 +10,10 @@ import numpy as np
 
 from .data import MovieLens
 from .evaluate import scored_records, summarise
-from .gnn import GNNPredictor, Preset, preset, preset_label
+from .gnn import GNNPredictor
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, KNNBaseline, Predictor
+from .presets import Preset, preset, preset_label
 
 VALID_FRACTION = 0.05  # of the training ratings, held out to pick the GNN's best epoch
 
@@ -60,14 +61,6 @@ def split_names(split: str, splits: int, seed: int) -> list[tuple[str, int]]:
     raise ValueError(f"split={split!r}: choose random, canonical or one of {', '.join(CANONICAL)}")
 
 
-def ratings_matrix(data: MovieLens, rows: np.ndarray) -> np.ndarray:
-    """``(943, 1682)`` matrix of the selected ratings (0 elsewhere)."""
-    x = np.zeros((data.n_users, data.n_movies), dtype=np.float32)
-    r = data.ratings[rows]
-    x[r["user"].to_numpy() - 1, r["movie"].to_numpy() - 1] = r["rating"].to_numpy()
-    return x
-
-
 def fit_models(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
                on_progress=None, cancel=None, knn_k: int = 40) -> dict[str, Predictor]:
     """GNN, k-NN and item mean fitted on one training rating matrix (graph from it alone)."""
@@ -83,7 +76,7 @@ def fit_gnn(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0,
     """The all-movies GNN: ``VALID_FRACTION`` of the ratings (drawn with ``seed``) held out to
     pick the best epoch and kept out of its graph (a graph built with them leaks their values:
     validation RMSE 0.90 with the leak against 1.02 without, after one epoch). Once trained, it
-    predicts with the graph and item means of all of ``train`` (:meth:`GNNPredictor.rebase`;
+    predicts with the graph and item means of all of ``train`` (:meth:`GNNPredictor.use`;
     ``graph``: that graph if the caller has it already)."""
     p = preset(preset_name, task="all")
     train_cfg = dataclasses.replace(p.predictor.train, seed=seed,
@@ -92,7 +85,7 @@ def fit_gnn(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0,
     fit_part, valid = np.where(held, 0, train), np.where(held, train, 0)
     gnn = GNNPredictor(dataclasses.replace(p.predictor, train=train_cfg), "gnn")
     gnn.fit(fit_part, ItemGraph.build(fit_part, p.graph), valid, on_progress, cancel)
-    return gnn.rebase(train, graph if graph is not None else ItemGraph.build(train, p.graph))
+    return gnn.use(train, graph if graph is not None else ItemGraph.build(train, p.graph))
 
 
 def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: str | Preset = "all",
@@ -107,7 +100,7 @@ def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: s
     out = []
     for i, (name, s) in enumerate(plan):
         train_rows, test_rows = rating_split(data, s) if name == "random" else canonical_split(data, name)
-        train = ratings_matrix(data, train_rows)
+        train = data.matrix(train_rows)
         models = fit_models(train, preset_name, s, epochs)
         test = data.ratings[test_rows]
         u, m = test["user"].to_numpy() - 1, test["movie"].to_numpy() - 1

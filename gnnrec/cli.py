@@ -91,7 +91,7 @@ def cmd_train(args) -> int:
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
     store.check_name(name)
-    from .gnn import customise, preset
+    from .presets import customise, preset
 
     recipe = customise(preset(args.preset, task=args.task), features=_ints(args.features, "--features"),
                        taps=_ints(args.taps, "--taps"), k=args.k, epochs=args.epochs)
@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from . import fast
+
+    fast.configure_process()
     try:
         return args.fn(args)
     except (ValueError, data_mod.DataError, store.StoreError) as e:

@@ -86,10 +86,11 @@ class MovieLens:
     def n_movies(self) -> int:
         return N_MOVIES
 
-    def matrix(self) -> np.ndarray:
-        """Dense ``(943, 1682)`` float32 rating matrix, 0 where not rated (a fresh copy)."""
+    def matrix(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Dense ``(943, 1682)`` float32 rating matrix, 0 where not rated (a fresh copy); with
+        ``rows`` (a boolean mask over :attr:`ratings`), of those ratings only."""
         x = np.zeros((N_USERS, N_MOVIES), dtype=np.float32)
-        r = self.ratings
+        r = self.ratings if rows is None else self.ratings[rows]
         x[r["user"].to_numpy() - 1, r["movie"].to_numpy() - 1] = r["rating"].to_numpy()
         return x
 

@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
+from . import fast
 from .data import MovieLens
-from .gnn import GNNPredictor, Preset, linear_twin, preset, preset_label
+from .gnn import GNNPredictor
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, KNNBaseline, Predictor
+from .presets import Preset, linear_twin, preset, preset_label
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
 
@@ -173,7 +174,7 @@ def rescore(result: dict, data: MovieLens) -> dict:
 
 def _split_worker(args) -> dict:
     data, x, split, cfg = args
-    torch.set_num_threads(1)  # one core per split: small batches gain nothing from a second thread
+    fast.configure_process()  # this worker process's entry point
     return run_target_split(data, x, split, cfg)
 
 
@@ -183,8 +184,7 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
 
     Args:
         workers: processes running splits at once (default 1: in this process; the CLI and the
-            benchmarks use 2). Every split runs on one thread either way, so results do not
-            depend on it. Workers are spawned: a script calling this needs the
+            benchmarks use 2); results do not depend on it. Workers are spawned: a script calling this needs the
             ``if __name__ == "__main__":`` guard.
         on_split: called as ``on_split(i, record)`` in split order as each split finishes.
     """
@@ -195,15 +195,10 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
     workers = min(workers or 1, cfg.splits)
     records: list[dict] = []
     if workers <= 1:
-        threads = torch.get_num_threads()
-        try:
-            torch.set_num_threads(1)
-            for i, split in enumerate(splits):
-                records.append(run_target_split(data, x, split, cfg))
-                if on_split is not None:
-                    on_split(i, records[-1])
-        finally:
-            torch.set_num_threads(threads)
+        for i, split in enumerate(splits):
+            records.append(run_target_split(data, x, split, cfg))
+            if on_split is not None:
+                on_split(i, records[-1])
     else:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:

@@ -23,7 +23,6 @@ class GraphConfig:
     min_common: int = 1  # co-raters needed for a non-zero weight (below: weight 0)
     sign: Literal["positive", "abs"] = "positive"  # keep the k largest weights, or largest |weights|
     shrinkage: float = 0.0  # lambda: weights times n / (n + lambda), n = co-raters (0 = none)
-    normalize: Literal["spectral", "none"] = "spectral"  # divide by the spectral radius
 
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or self.k < 1:
@@ -34,8 +33,6 @@ class GraphConfig:
             raise ValueError(f"shrinkage={self.shrinkage!r} must be >= 0")
         if self.sign not in ("positive", "abs"):
             raise ValueError(f"sign={self.sign!r}: choose 'positive' or 'abs'")
-        if self.normalize not in ("spectral", "none"):
-            raise ValueError(f"normalize={self.normalize!r}: choose 'spectral' or 'none'")
 
 
 def pearson(x: np.ndarray, min_common: int = 1, shrinkage: float = 0.0) -> np.ndarray:
@@ -90,6 +87,15 @@ def pearson(x: np.ndarray, min_common: int = 1, shrinkage: float = 0.0) -> np.nd
     return w
 
 
+def top_k_mask(score: np.ndarray, k: int) -> np.ndarray:
+    """``(R, C)`` -> boolean ``(R, C)``: each row's ``k`` largest entries, ties at the k-th value
+    all kept (as the reference does); every entry when a row has ``k`` or fewer."""
+    if score.shape[1] <= k:
+        return np.ones(score.shape, dtype=bool)
+    kth = -np.partition(-score, k - 1, axis=1)[:, k - 1:k]  # (R, 1) the k-th largest per row
+    return score >= kth
+
+
 def sparsify(w: np.ndarray, k: int, sign: str = "positive") -> sp.csr_matrix:
     """Keep each row's ``k`` largest weights (by value, or by magnitude if ``sign="abs"``),
     ties at the k-th value kept too (as the reference does), then symmetrise ``(W + Wᵀ)/2``.
@@ -107,8 +113,7 @@ def sparsify(w: np.ndarray, k: int, sign: str = "positive") -> sp.csr_matrix:
     kk = min(k, nn - 1)
     if kk < 1:  # a single node has no neighbours
         return sp.csr_matrix(w.shape, dtype=np.float64)
-    kth = np.partition(score, nn - kk, axis=1)[:, nn - kk : nn - kk + 1]  # (N, 1) k-th largest score per row
-    rows, cols = np.nonzero((score >= kth) & (score > 0))  # the kept entries, row by row
+    rows, cols = np.nonzero(top_k_mask(score, kk) & (score > 0))  # the kept entries, row by row
     a = sp.csr_matrix((w[rows, cols], (rows, cols)), shape=w.shape)
     return ((a + a.T) * 0.5).tocsr()
 
@@ -129,26 +134,32 @@ def build(x: np.ndarray, config: GraphConfig = GraphConfig()) -> sp.csr_matrix:
         config: see :class:`GraphConfig`.
 
     Returns:
-        ``(N, N)`` symmetric float32 CSR matrix with zero diagonal and spectral radius 1 (if
-        ``normalize="spectral"`` and the graph has an edge).
+        ``(N, N)`` symmetric float32 CSR matrix with zero diagonal and spectral radius 1 (when
+        the graph has an edge).
     """
     return ItemGraph.build(x, config).shift
+
+
+def within(s: sp.spmatrix, start: np.ndarray, hops: int) -> np.ndarray:
+    """Which nodes lie within ``hops`` edges of each column's starting set: ``start`` ``(N, C)``
+    boolean -> ``(N, C)`` boolean (the starting nodes included). The one k-hop reach of the
+    package: a GNN's receptive field, the nodes a partial forward pass needs."""
+    pattern = sp.csr_matrix(s != 0, dtype=np.float32)
+    reach = np.asarray(start, dtype=bool).copy()
+    for _ in range(hops):
+        grown = reach | ((pattern @ reach.astype(np.float32)) > 0)
+        if (grown == reach).all():
+            break
+        reach = grown
+    return reach
 
 
 def neighbours(s: sp.spmatrix, nodes, hops: int = 1) -> np.ndarray:
     """Indices of the nodes within ``hops`` edges of ``nodes`` (an index or several; themselves
     included), sorted."""
-    reach = np.zeros(s.shape[0], dtype=bool)
-    reach[np.asarray(nodes, dtype=np.int64)] = True
-    frontier = reach.copy()
-    pattern = sp.csr_matrix(s != 0, dtype=np.int32)
-    for _ in range(hops):
-        frontier = (pattern @ frontier.astype(np.int32)) > 0
-        frontier &= ~reach
-        if not frontier.any():
-            break
-        reach |= frontier
-    return np.flatnonzero(reach)
+    start = np.zeros((s.shape[0], 1), dtype=bool)
+    start[np.asarray(nodes, dtype=np.int64)] = True
+    return np.flatnonzero(within(s, start, hops)[:, 0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,8 +182,7 @@ class ItemGraph:
         """From ``(U, N)`` training ratings (0 = not rated)."""
         w = pearson(x, config.min_common, config.shrinkage)
         a = sparsify(w, config.k, config.sign)
-        if config.normalize == "spectral":
-            rho = spectral_radius(a)
-            if rho > 0:
-                a = a / rho
+        rho = spectral_radius(a)
+        if rho > 0:
+            a = a / rho
         return cls(corr=w.astype(np.float32), shift=sp.csr_matrix(a, dtype=np.float32), config=config)

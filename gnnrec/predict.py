@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .graph import ItemGraph
+from .graph import ItemGraph, top_k_mask
 
 
 class PredictionImpossible(ValueError):
@@ -136,9 +136,7 @@ class ItemKNN(Predictor):
         w = self.corr[np.ix_(movies, rated)].astype(np.float64)  # (T, R)
         w[w < 0] = 0.0
         w[movies[:, None] == rated[None, :]] = 0.0  # never use the target's own rating
-        if rated.size > self.k:
-            kth = -np.partition(-w, self.k - 1, axis=1)[:, self.k - 1 : self.k]  # (T, 1)
-            w[w < kth] = 0.0  # ties at the k-th weight kept, as in the graph
+        w[~top_k_mask(w, self.k)] = 0.0  # ties at the k-th weight kept, as in the graph
         return rated, w
 
     def estimate(self, x: np.ndarray, movies: np.ndarray) -> np.ndarray:
@@ -238,10 +236,7 @@ class KNNBaseline(Predictor):
             e = row[rated] - self.global_mean - b_user[b] - self.b_item[rated]  # (R,)
             s = self.sim[np.ix_(movies, rated)]  # (T, R)
             s = np.where(movies[:, None] == rated[None, :], -np.inf, s)  # never the target's own rating
-            if rated.size > self.k:
-                kth = -np.partition(-s, self.k - 1, axis=1)[:, self.k - 1:self.k]  # (T, 1)
-                s = np.where(s >= kth, s, -np.inf)
-            s = np.where(s > 0, s, 0.0)  # only positive similarities count
+            s = np.where(top_k_mask(s, self.k) & (s > 0), s, 0.0)  # the k most similar; positive ones count
             den = s.sum(1)  # (T,)
             base = self.global_mean + b_user[b] + self.b_item[movies]  # (T,)
             with np.errstate(invalid="ignore", divide="ignore"):

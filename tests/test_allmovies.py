@@ -9,11 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from gnnrec import allmovies, evaluate, gnn
-from gnnrec.allmovies import rating_split, ratings_matrix
-from gnnrec.gnn import GNNPredictorConfig, Preset
+from gnnrec import allmovies, evaluate, presets
+from gnnrec.allmovies import rating_split
+from gnnrec.gnn import GNNPredictorConfig
 from gnnrec.graph import GraphConfig, ItemGraph
 from gnnrec.models import GNNConfig
+from gnnrec.presets import Preset
 from gnnrec.train import TrainConfig
 
 TINY = Preset(GNNPredictorConfig(model=GNNConfig(features=(4,), taps=(2,)), encoding="centered",
@@ -45,9 +46,9 @@ def test_rating_split_deterministic(movielens):
 
 
 @pytest.mark.integration
-def test_ratings_matrix(movielens):
+def test_matrix_of_selected_ratings(movielens):
     train, test = rating_split(movielens, 1)
-    xtr, xte = ratings_matrix(movielens, train), ratings_matrix(movielens, test)
+    xtr, xte = movielens.matrix(train), movielens.matrix(test)
     assert xtr.shape == xte.shape == (943, 1682)
     assert np.count_nonzero(xtr) == 90_000 and np.count_nonzero(xte) == 10_000
     assert not ((xtr > 0) & (xte > 0)).any()
@@ -85,7 +86,7 @@ def subset(movielens):
 def tiny_eval(subset):
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(gnn.PRESETS, "tiny", TINY)
+        mp.setitem(presets.PRESETS, "tiny", TINY)
         res = allmovies.evaluate_all(subset, splits=1, seed=3, preset_name="tiny",
                                      on_split=lambda i, rec: calls.append(i))
     return res, calls
@@ -113,7 +114,7 @@ def test_evaluate_all_records(subset, tiny_eval):
 def test_evaluate_all_item_mean_by_hand(subset, tiny_eval):
     res, _ = tiny_eval
     (s,) = res["splits"]
-    train = ratings_matrix(subset, rating_split(subset, 3)[0])
+    train = subset.matrix(rating_split(subset, 3)[0])
     counts = (train > 0).sum(0)
     global_mean = train[train > 0].mean()
     with np.errstate(invalid="ignore"):
@@ -140,7 +141,7 @@ def test_evaluate_all_summary(subset, tiny_eval):
 
 @pytest.mark.integration
 def test_fit_gnn_predicts_with_the_graph_and_means_of_all_its_ratings(subset):
-    train = allmovies.ratings_matrix(subset, allmovies.rating_split(subset, 0)[0])
+    train = subset.matrix(allmovies.rating_split(subset, 0)[0])
     g = allmovies.fit_gnn(train, TINY, seed=0)
     full = ItemGraph.build(train, TINY.graph)  # validation ratings included: the weights are chosen already
     assert (g.graph.shift != full.shift).nnz == 0

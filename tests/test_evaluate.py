@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from gnnrec import evaluate
+from gnnrec import evaluate, presets
 from gnnrec.evaluate import EvalConfig, rmse, summarise, target_split
 
 SMALL = 27  # "Bad Boys" (1995): 57 raters, so one split trains in well under a second
@@ -135,9 +135,9 @@ def test_split_models_and_config_dict():
     assert gnn_cfg.train.seed == 7 and gnn_cfg.train.epochs == 3
     assert gnn_cfg.model.nonlinearity == "relu" and lin_cfg.model.nonlinearity == "none"
     assert dataclasses.replace(lin_cfg, model=gnn_cfg.model) == gnn_cfg  # otherwise the same
-    assert graph_cfg == evaluate.preset("best").graph
+    assert graph_cfg == presets.preset("best").graph
     default_epochs = evaluate.split_models(EvalConfig(), 49, 0)[0].train.epochs
-    assert default_epochs == evaluate.preset("best").predictor.train.epochs
+    assert default_epochs == presets.preset("best").predictor.train.epochs
     d = evaluate.config_dict(cfg)
     assert json.loads(json.dumps(d))["gnn"]["model"]["features"] == list(gnn_cfg.model.features)  # JSON-ready
     assert d["target"] == SMALL and d["gnn"]["target"] == SMALL - 1 and d["graph"]["min_common"] == 10

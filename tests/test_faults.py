@@ -138,14 +138,14 @@ def test_a_training_process_killed_half_way_leaves_the_store_intact(tmp_path):
         shutil.copy(f, tmp_path / f.name)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     names = store.list_names(tmp_path)
-    hook = ("import runpy, sys, gnnrec.train as t\n"
-            "update = t.adam_update\n"
-            "def marked(*a, **k):\n"
-            "    if not getattr(t, '_marked', False):\n"
-            "        t._marked = True\n"
+    hook = ("import runpy, sys, torch\n"
+            "update = torch.optim.Adam.step\n"
+            "def marked(self, *a, **k):\n"
+            "    if not getattr(torch, '_marked', False):\n"
+            "        torch._marked = True\n"
             "        print('TRAINING', flush=True)\n"
-            "    return update(*a, **k)\n"
-            "t.adam_update = marked\n"
+            "    return update(self, *a, **k)\n"
+            "torch.optim.Adam.step = marked\n"
             "sys.argv = ['gnnrec'] + sys.argv[1:]\n"
             "runpy.run_module('gnnrec', run_name='__main__', alter_sys=True)\n")
     cmd = [sys.executable, "-c", hook, "train", "--task", "all", "--epochs", "3", "--name", "killed",

@@ -1,5 +1,6 @@
-"""Tests for gnnrec.gnn: input encodings, the target-movie GNN predictor (fit, predict, fast path vs
-full path, best/last weights), the receptive-field fallback."""
+"""Tests for gnnrec.gnn and gnnrec.fitting: input encodings, the target-movie GNN predictor (fit, predict,
+partial pass vs full pass, best/last weights, fine-tuning), the all-movies predictor, the receptive-field
+fallback."""
 
 from __future__ import annotations
 
@@ -7,25 +8,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from toy import synthetic_ratings
 
-from gnnrec.gnn import GNNPredictor, GNNPredictorConfig, encode
+from gnnrec.gnn import GNNPredictor, GNNPredictorConfig, encode, shift_for
 from gnnrec.graph import GraphConfig, ItemGraph
-from gnnrec.models import GNNConfig, LocalGNN, shift_operator
+from gnnrec.models import GNNConfig, LocalGNN
 from gnnrec.train import TrainConfig
 
 TARGET = 0
-
-
-def synthetic_ratings(seed: int = 0, users: int = 60, movies: int = 12) -> np.ndarray:
-    """Ratings driven by one latent taste; every user rated the target movie 0."""
-    rng = np.random.default_rng(seed)
-    taste = rng.normal(size=(users, 1))
-    load = rng.uniform(-1, 1, size=(1, movies))
-    load[0, TARGET] = 1.0
-    x = np.clip(np.round(3 + 1.2 * taste * load + 0.4 * rng.normal(size=(users, movies))), 1, 5)
-    x[rng.random((users, movies)) < 0.5] = 0
-    x[:, TARGET] = np.clip(np.round(3 + 1.2 * taste[:, 0] + 0.3 * rng.normal(size=users)), 1, 5)
-    return x
 
 
 def small_config(**kw) -> GNNPredictorConfig:
@@ -176,7 +166,7 @@ def test_target_prediction_equals_manual_forward(data, fitted):
     hidden[:, TARGET] = 0  # the target model never sees the rating it predicts
     sig, off = encode(hidden, "raw", fitted.global_mean)
     with torch.no_grad():
-        manual = fitted.models[0](sig, shift_operator(graph.shift))[:, TARGET] + off[:, TARGET]
+        manual = fitted.models[0](sig, shift_for(graph.shift))[:, TARGET] + off[:, TARGET]
     np.testing.assert_allclose(est, manual.numpy(), atol=1e-5)
 
 
@@ -225,7 +215,7 @@ def test_target_fit_other_encodings(data, encoding):
     hidden[:, TARGET] = 0
     sig, off = encode(hidden, encoding, pred.global_mean, pred.item_means)
     with torch.no_grad():
-        manual = pred.models[0](sig, shift_operator(graph.shift))[:, TARGET] + off[:, TARGET]
+        manual = pred.models[0](sig, shift_for(graph.shift))[:, TARGET] + off[:, TARGET]
     np.testing.assert_allclose(est, manual.numpy(), atol=1e-5)
     # the offset (from the user's ratings without the target) is really added back
     assert np.all(off[:, TARGET].numpy() > 0.5)
@@ -274,7 +264,7 @@ def test_receptive_field_fallback_on_path_graph():
     np.testing.assert_allclose(p.values[p.fallback], np.broadcast_to(means, (2, n))[p.fallback])
     sig, _ = encode(x, "raw", 3.0)
     with torch.no_grad():
-        full = pred.models[0](sig, shift_operator(graph.shift)).numpy()
+        full = pred.models[0](sig, shift_for(graph.shift)).numpy()
     np.testing.assert_allclose(p.values[~p.fallback], np.clip(full, 1, 5)[~p.fallback], atol=1e-6)  # predict clips
     np.testing.assert_allclose(pred.estimate(x, np.arange(n))[~p.fallback], full[~p.fallback], atol=1e-6)
 
@@ -292,7 +282,7 @@ def test_ensemble_averages_members(data):
     hidden = users.copy()
     hidden[:, TARGET] = 0
     sig, off = encode(hidden, "raw", pred.global_mean)
-    s = shift_operator(graph.shift)
+    s = shift_for(graph.shift)
     with torch.no_grad():
         members = [m(sig, s)[:, TARGET] for m in pred.models]
     manual = (members[0] + members[1]) / 2 + off[:, TARGET]
@@ -311,7 +301,7 @@ def test_all_movies_fit_predicts_every_movie():
     sig, off = encode(x[:5], "centered", pred.global_mean)
     with torch.no_grad():
         # without an explicit validation set the predictor rebuilds its graph without the held-out ratings
-        manual = pred.models[0](sig, shift_operator(pred.graph.shift)) + off
+        manual = pred.models[0](sig, shift_for(pred.graph.shift)) + off
     reached = ~p.fallback
     assert reached.sum() > 20
     np.testing.assert_allclose(p.values[reached], manual.numpy()[reached], atol=1e-5)
@@ -332,7 +322,7 @@ def test_all_movies_few_movies_use_the_exact_partial_pass():
     assert len(pred._plans) == 3  # one plan per movie set, kept
 
 
-def test_rebase_predicts_with_the_new_graph_and_means_and_keeps_the_weights():
+def test_use_predicts_with_the_new_graph_and_means_and_keeps_the_weights():
     x = synthetic_ratings(5, users=40, movies=12)
     part = np.where(np.random.default_rng(0).random(x.shape) < 0.2, 0, x)  # the graph the weights were chosen on
     cfg = GNNPredictorConfig(model=GNNConfig(features=(5, 3), taps=(3, 2)), encoding="baseline+observed",
@@ -341,18 +331,18 @@ def test_rebase_predicts_with_the_new_graph_and_means_and_keeps_the_weights():
     weights = {k: v.clone() for k, v in pred.models[0].state_dict().items()}
     before = pred.predict(x[:6], [0, 4])  # builds and keeps a partial-pass plan on the old graph
     full_graph = ItemGraph.build(x, GraphConfig(k=3))
-    assert pred.rebase(x, full_graph) is pred
-    assert pred.graph is full_graph and not pred.__dict__.get("_plans")  # plans of the old graph are dropped
+    assert pred.use(x, full_graph) is pred
+    assert pred.graph is full_graph and not pred._plans  # plans of the old graph are dropped
     np.testing.assert_allclose(pred.item_means, np.where((x > 0).sum(0) > 0, x.sum(0) / np.maximum((x > 0).sum(0), 1),
                                                          pred.global_mean), rtol=1e-6)
     for k, v in pred.models[0].state_dict().items():
         assert torch.equal(v, weights[k])
     sig, off = encode(x[:6], "baseline+observed", pred.global_mean, pred.item_means)
     with torch.no_grad():
-        manual = (pred.models[0](sig, shift_operator(full_graph.shift)) + off).numpy()  # (6, N) by hand
+        manual = (pred.models[0](sig, shift_for(full_graph.shift)) + off).numpy()  # (6, N) by hand
     after = pred.predict(x[:6], [0, 4])
     ok = ~after.fallback
     np.testing.assert_allclose(after.values[ok], manual[:, [0, 4]][ok], atol=1e-5)
     assert not np.allclose(after.values, before.values)
     with pytest.raises(ValueError, match="the graph has 12 nodes but the ratings 5 movies"):
-        pred.rebase(x[:, :5], full_graph)
+        pred.use(x[:, :5], full_graph)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from scipy import stats
@@ -253,13 +254,6 @@ def test_item_graph_build(seed, sign):
     np.testing.assert_array_equal(g.build(x, cfg).toarray(), s.toarray())
 
 
-def test_item_graph_build_without_normalisation():
-    x = random_ratings(11, users=40, movies=10)
-    ig = ItemGraph.build(x, GraphConfig(k=2, normalize="none"))
-    ref = sparsify_reference(pearson_reference(x, 1), 2, "positive")
-    np.testing.assert_allclose(ig.shift.toarray(), ref, atol=1e-6)
-
-
 def test_item_graph_build_no_edges():
     # every pair constant/undefined -> empty graph, no division by zero
     x = np.array([[3, 3, 0], [3, 3, 0], [0, 0, 4]], dtype=float)
@@ -269,7 +263,7 @@ def test_item_graph_build_no_edges():
 
 
 @pytest.mark.parametrize("kwargs", [dict(k=0), dict(k=-1), dict(min_common=0), dict(sign="x"),
-                                    dict(normalize="max"), dict(k=2.5), dict(shrinkage=-1.0),
+                                    dict(k=2.5), dict(shrinkage=-1.0),
                                     dict(shrinkage=float("nan"))])
 def test_graph_config_rejects(kwargs):
     with pytest.raises(ValueError):
@@ -278,7 +272,7 @@ def test_graph_config_rejects(kwargs):
 
 def test_graph_config_accepts_defaults():
     cfg = GraphConfig()
-    assert (cfg.k, cfg.min_common, cfg.sign, cfg.normalize) == (10, 1, "positive", "spectral")
+    assert (cfg.k, cfg.min_common, cfg.sign, cfg.shrinkage) == (10, 1, "positive", 0.0)
 
 
 # -- neighbours ------------------------------------------------------------------------------------
@@ -316,3 +310,17 @@ def test_neighbours_random_graph_matches_bfs(seed, hops):
     nodes = rng.choice(n, size=3, replace=False)
     got = g.neighbours(sp.csr_matrix(a), nodes, hops)
     np.testing.assert_array_equal(got, bfs_reference(a != 0, nodes, hops))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pearson_equals_pandas_pairwise_corr(seed):
+    """An independent oracle: pandas' pairwise-complete Pearson correlation (NaN = not rated),
+    with min_periods=2; pandas gives NaN where we give 0 (too few co-raters or constant ratings)."""
+    x = random_ratings(seed, users=60, movies=15)
+    ours = g.pearson(x)
+    ref = pd.DataFrame(np.where(x > 0, x, np.nan)).corr(method="pearson", min_periods=2).to_numpy().copy()
+    np.fill_diagonal(ref, 0.0)
+    defined = np.isfinite(ref)
+    assert defined.sum() > 100  # most pairs are compared
+    np.testing.assert_allclose(ours[defined], ref[defined], atol=1e-6)
+    np.testing.assert_array_equal(ours[~defined], 0.0)

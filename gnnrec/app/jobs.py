@@ -226,6 +226,9 @@ class ProcessJob(Job):
 def _child(fn, events, cancel) -> None:
     """The child process of a :class:`ProcessJob`."""
     _lower_priority()
+    from .. import fast
+
+    fast.configure_process()  # the child's entry point
     outcome = _outcome(fn, lambda e: events.put(("event", e)), cancel.is_set)
     events.put(("end", outcome))
     events.close()

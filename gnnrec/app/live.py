@@ -21,9 +21,10 @@ import pandas as pd
 
 from .. import allmovies, store
 from .. import data as data_mod
-from ..gnn import PRESETS, GNNPredictorConfig, Preset
+from ..gnn import GNNPredictorConfig
 from ..graph import GraphConfig
 from ..models import GNNConfig, LocalGNN
+from ..presets import PRESETS, Preset
 from ..train import Cancelled, Progress, TrainConfig
 from .jobs import Job, start_job, use_processes
 

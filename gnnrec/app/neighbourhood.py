@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .. import data as data_mod
-from ..gnn import PRESETS
 from ..graph import GraphConfig, ItemGraph
+from ..presets import PRESETS
 from .ratings_io import stars
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .models import GNNConfig, LocalGNN, LocalPlan
+from ..models import GNNConfig, LocalGNN
+from .local import LocalPlan
 
 _relu_grad = torch.ops.aten.threshold_backward.grad_input  # g[a <= 0] = 0, in place
 
@@ -34,7 +35,7 @@ def loss_and_grad(pred: torch.Tensor, label: torch.Tensor, loss: str) -> tuple[f
 
 
 class LocalStep:
-    r"""The forward pass of :meth:`LocalGNN.forward_local` and its gradient, for ReLU models.
+    r"""The forward pass of :func:`gnnrec.fast.local.forward_local` and its gradient, for ReLU models.
 
     .. math::
         A_1 = \sigma(Z' H_1'), \qquad
@@ -54,7 +55,7 @@ class LocalStep:
         D_{\ell-1} = \Big(\sum_k P_\ell[k]^\top \big(D_\ell W_\ell^\top\big)_k\Big) \odot M_{\ell-1}, \quad
         \partial H_1' = Z'^\top D_1
 
-    These are the numbers autograd computes through :meth:`LocalGNN.forward_local` (a test checks
+    These are the numbers autograd computes through :func:`gnnrec.fast.local.forward_local` (a test checks
     them); by hand they need no autograd graph, no separate bias reductions and no fresh tensor
     for each ReLU mask: at B = 5 users that bookkeeping is a large share of a step (Star Wars,
     seed config, forward + loss + gradient: 1.11 -> 0.78 ms a step).
