@@ -11,15 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port, models_copy, start_streamlit, stop_streamlit, synthetic_result
 
 import gnnrec
 
@@ -37,76 +33,12 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (`make chromium` installs it)", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def synthetic_result() -> dict:
-    """A small evaluation in the format of gnnrec.evaluate.evaluate_target (test numbers)."""
-    models = {"gnn": 0.05, "gnn_last": 0.1, "linear": 0.2, "knn": 0.3, "item_mean": 0.45}
-    splits = []
-    r = gnnrec.load_data().ratings
-    raters = sorted(int(u) for u in r.loc[r["movie"] == 50, "user"])[:40]  # real raters: the page looks their ratings up
-    for s in range(3):
-        test = [{"user": u, "movie": 50,
-                 "pred": {m: round(1 + u % 5 + (off + 0.02 * s) * (-1) ** u, 3) for m, off in models.items()}}
-                for u in raters]
-        splits.append({"seed": s, "test": test, "rmse": {m: off + 0.02 * s for m, off in models.items()},
-                       "best_step": 100 + s})
-    per = {m: [off + 0.02 * s for s in range(3)] for m, off in models.items()}
-    summary = {m: {"mean": sum(v) / 3, "std": 0.0163, "per_split": v} for m, v in per.items()}
-    return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
-            "splits": splits, "summary": summary}
-
-
-def start_streamlit(port: int, env: dict, log) -> subprocess.Popen:
-    """``streamlit run app.py`` on 127.0.0.1:port, returned once healthy."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        if proc.poll() is not None:
-            log.flush()
-            tail = Path(log.name).read_text()[-2000:]
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc
-        except OSError:
-            pass
-        if time.time() > deadline:
-            stop_streamlit(proc)
-            raise RuntimeError("streamlit did not become healthy within 60 s")
-        time.sleep(0.3)
-
-
-def stop_streamlit(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
-def models_copy(folder: Path) -> Path:
-    folder.mkdir()
-    for f in (ROOT / "models").glob("*.pt"):
-        shutil.copy(f, folder / f.name)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     models, results = models_copy(tmp / "models"), tmp / "results"
     results.mkdir()
-    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result()))
+    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result(gnnrec.load_data(), splits=3, users=40)))
     port = free_port()
     env = dict(os.environ, GNNREC_MODELS_DIR=str(models), GNNREC_RESULTS_DIR=str(results))
     with open(tmp / "server.log", "w") as log:
