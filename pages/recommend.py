@@ -74,6 +74,11 @@ try:
 except ValueError as e:
     text.alert("error", e)
     st.stop()
+if res.top["gnn"].empty:  # every movie rated, or every one the raters filter leaves
+    st.info("Nothing left to recommend: you have rated every movie" + (
+        f" with at least {min_raters} MovieLens ratings; lower that filter to see the others."
+        if len(res.predictions) else "."))
+    st.stop()
 
 columns = {"title": st.column_config.TextColumn(width="medium"),
            "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★",

@@ -8,6 +8,7 @@ temporary copy, so the retraining never writes into the repository.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -143,12 +144,52 @@ def test_neighbourhood_graph_draws_offline(page):
 
 def test_compare_page_shows_results_and_disagreements(page):
     goto_page(page, "Compare", "Compare the models")
-    page.get_by_test_id("stPlotlyChart").first.wait_for()
-    page.get_by_text("Where the two models disagree for you").wait_for()
-    page.locator(".st-key-cmp_disagree_plot [data-testid='stPlotlyChart'], .st-key-cmp_disagree_plot").first.wait_for()
+    bars = page.locator(".st-key-cmp_bars [data-testid='stPlotlyChart']")
+    bars.locator("svg.main-svg").first.wait_for()
     wait_idle(page)
     page.wait_for_timeout(800)
+    drawn = bars.inner_text()  # the bars' labels and mean RMSEs, as plotly wrote them into the SVG
+    for label, mean in (("GNN", "0.070"), ("k-NN", "0.320"), ("Item mean", "0.470")):
+        assert label in drawn and mean in drawn, drawn
+    points = page.locator(".st-key-cmp_scatter .scatterlayer .point")
+    assert points.count() == 2 * 3 * 40  # GNN and k-NN, 3 splits of 40 test users
+    splits = cells(page, "test users")
+    assert splits[:4] == ["1", "0", "40", "0.05"] and len(splits) == 3 * 9, splits  # split, seed, users, GNN RMSE
+    page.get_by_text("Where the two models disagree for you").wait_for()
+    page.locator(".st-key-cmp_disagree_plot [data-testid='stPlotlyChart'] svg.main-svg").first.wait_for()
+    disagree = cells(page, "gnn − knn")
+    assert len(disagree) == 12 * 8 and any(c in ("Star Wars (1977)", "Return of the Jedi (1983)", "Toy Story (1995)")
+                                           for c in disagree), disagree  # 12 movies; the rated ones named
+    assert page.get_by_test_id("stException").count() == 0
     snap(page, "compare")
+
+
+def cells(page, column: str) -> list[str]:
+    """The cells of the dataframe that has this column (glide-data-grid draws on a canvas and keeps
+    an accessible copy of the header and the cells in a table)."""
+    js = """column => { for (const d of document.querySelectorAll('[data-testid="stDataFrame"]')) {
+                          const head = Array.from(d.querySelectorAll('th')).map(c => c.textContent);
+                          if (head.includes(column)) return Array.from(d.querySelectorAll('td')).map(c => c.textContent);
+                        } return null; }"""
+    page.wait_for_function(js, arg=column, timeout=TIMEOUT_MS)
+    return [c.strip() for c in page.evaluate(js, column)]
+
+
+@pytest.mark.parametrize("link, heading", [("Neighbourhood", "Neighbourhood"), ("Compare", "Compare the models"),
+                                           ("Train", "Train a GNN"), ("Recommend", "Recommendations")])
+def test_a_reload_on_any_page_keeps_the_ratings(page, link, heading):
+    """After the three ratings of the first test: each page's own address carries them, and
+    reloading it (a new session) brings them back."""
+    goto_page(page, link, heading)
+    wait_idle(page)
+    shared = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+    assert len(shared["r"][0].split(",")) == 3, page.url
+    page.reload()
+    page.get_by_role("heading", level=1).filter(has_text=heading).wait_for()
+    page.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
+    page.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("stException").count() == 0
 
 
 def test_tiny_retraining_shows_progress_and_saves(page, server):
@@ -176,39 +217,73 @@ def test_tiny_retraining_shows_progress_and_saves(page, server):
     snap(page, "train")
 
 
-def test_a_server_restart_loses_no_ratings(page, tmp_path):
-    """Its own server: rate movies, terminate the server, start a new one on the same port, reload
-    the page: the ratings come back from the link in the URL and the recommendations show."""
+@contextlib.contextmanager
+def own_server(page, tmp_path):
+    """A fresh server of its own (a new process: no caches, no sessions) and a browser context
+    for it; yields ``(new page, restart)``, ``restart()`` stopping and starting the server on the
+    same port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, GNNREC_MODELS_DIR=str(models_copy(tmp_path / "models")))
     context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
     context.route("**/*", lambda r: r.continue_() if r.request.url.startswith((url, "data:", "blob:", "about:"))
                   else r.abort())
+    procs = []
     with open(tmp_path / "server.log", "w") as log:
-        proc = start_streamlit(port, env, log)
+        def restart():
+            if procs:
+                stop_streamlit(procs[-1])
+                assert procs[-1].returncode is not None
+            procs.append(start_streamlit(port, env, log))
+
+        restart()
         try:
             pg = context.new_page()
             pg.set_default_timeout(TIMEOUT_MS)
-            pg.goto(f"{url}/?r=50:5,181:4")
-            pg.get_by_text("Your ratings (2)").wait_for()
-            wait_idle(pg)
-            rate(pg, "Toy Story", 2, 3)
-            pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
-            link = pg.url
-            shared = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["r"][0]
-            assert len(shared.split(",")) == 3, link  # the third rating is in the link
-            stop_streamlit(proc)
-            assert proc.returncode is not None
-            proc = start_streamlit(port, env, log)  # a new process: no session state survives
-            pg.reload()
-            pg.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
-            pg.get_by_text("Your ratings (3)").wait_for()
-            pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
-            pg.get_by_role("heading", name="k-NN · item correlations").wait_for()
-            wait_idle(pg)
-            assert pg.get_by_test_id("stException").count() == 0
-            assert pg.get_by_test_id("stDataFrame").count() >= 3
+            pg.base = url
+            yield pg, restart
         finally:
-            stop_streamlit(proc)
+            stop_streamlit(procs[-1])
             context.close()
+
+
+def test_a_server_restart_during_a_visit_to_the_train_page_loses_no_ratings(page, tmp_path):
+    """Rate on Recommend, go to Train (where a user waits during a training), restart the server,
+    reload: the ratings come back from the Train page's own URL, and Recommend shows them."""
+    with own_server(page, tmp_path) as (pg, restart):
+        pg.goto(f"{pg.base}/?r=50:5,181:4")
+        pg.get_by_text("Your ratings (2)").wait_for()
+        wait_idle(pg)
+        rate(pg, "Toy Story", 2, 3)
+        goto_page(pg, "Train", "Train a GNN")
+        wait_idle(pg)
+        shared = urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)["r"][0]
+        assert len(shared.split(",")) == 3 and "/train" in pg.url, pg.url
+        restart()
+        pg.reload()
+        pg.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
+        pg.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        goto_page(pg, "Recommend", "Recommendations")
+        pg.get_by_text("Your ratings (3)").wait_for()
+        pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
+        wait_idle(pg)
+        assert pg.get_by_test_id("stException").count() == 0
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1000])
+def test_going_to_another_page_during_a_cold_start_keeps_the_link(page, tmp_path, delay_ms):
+    """A share link opened on a freshly started server, and another page clicked as soon as the
+    navigation shows (or a second later), while the first run still loads the data and the model."""
+    with own_server(page, tmp_path) as (pg, _):
+        pg.goto(f"{pg.base}/?r=50:5,181:4,1:2")
+        nav = pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Neighbourhood")
+        nav.wait_for()
+        pg.wait_for_timeout(delay_ms)
+        nav.click()
+        pg.get_by_role("heading", level=1).filter(has_text="Neighbourhood").wait_for()
+        pg.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
+        wait_idle(pg)
+        assert urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)["r"] == ["50:5,181:4,1:2"], pg.url
+        pg.reload()
+        pg.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
+        assert pg.get_by_test_id("stException").count() == 0

@@ -8,7 +8,12 @@ brings the session back. More ratings than a link holds (``MAX_LINK_RATINGS``) l
 
 from __future__ import annotations
 
+import threading
+import urllib.parse
+from collections import OrderedDict
+
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gnnrec.app import catalog, ratings_io
 
@@ -16,34 +21,52 @@ from .cache import model_name
 from .my_ratings import ratings
 from .text import flash
 
+MAX_PENDING = 1_000  # first-run query strings kept for sessions still starting (oldest dropped)
+_first: OrderedDict[str, str] = OrderedDict()
+_first_lock = threading.Lock()
+
 
 def fits() -> bool:
     """Whether the ratings fit in a link."""
     return len(ratings()) <= ratings_io.MAX_LINK_RATINGS
 
 
-def init() -> None:
-    """Once per session: ratings (and model) from the URL; problems flashed to the page.
+def _first_query() -> tuple[str | None, str]:
+    """``(session id, the query string of the session's first run)``, read without touching
+    ``st.session_state`` (every access to it is a point where a pending rerun cuts the run short)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return None, ""
+    with _first_lock:
+        query = _first.setdefault(ctx.session_id, ctx.query_string)
+        while len(_first) > MAX_PENDING:
+            _first.popitem(last=False)
+    return ctx.session_id, query
 
-    Called before app.py draws anything: a click on another page while this first run is still
-    loading (a cold server) is applied at the next element drawn, after the link has been read."""
+
+def init() -> None:
+    """Once per session: ratings (and model) from the URL of the session's first run; problems
+    flashed to the page.
+
+    On a cold server the first run spends seconds importing and loading; a click on another page
+    meanwhile restarts it at its first session-state access, with the new page's URL (no ``r``).
+    So the first run's query string is kept aside (by session id) before any such access, and the
+    session state is written last and whole, so that a run cut short anywhere is simply redone."""
+    sid, query = _first_query()
     ss = st.session_state
-    if ss.get("_init_done"):
-        return
-    ss["_init_done"] = True
-    ss.setdefault("ratings", {})
-    try:
-        params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
-    except Exception:  # noqa: BLE001  never fail on a URL
-        params = {}
-    got, model, problems = ratings_io.read_query(params)
-    if got:
-        ss["ratings"] = got
-        flash("info", f"Loaded {len(got)} rating(s) from the link.")
-    if model is not None:
-        ss["_link_model"] = model
-    for p in problems:
-        flash("warning", p)
+    if not ss.get("_init_done"):
+        try:
+            got, model, problems = ratings_io.read_query(urllib.parse.parse_qs(query, keep_blank_values=True))
+        except Exception:  # noqa: BLE001  never fail on a URL
+            got, model, problems = {}, None, ["the link could not be read; it was ignored"]
+        messages = [("info", f"Loaded {len(got)} rating(s) from the link.")] if got else []
+        ss["ratings"] = got or ss.get("ratings", {})
+        if model is not None:
+            ss["_link_model"] = model
+        ss["flash"] = messages + [("warning", p) for p in problems]
+        ss["_init_done"] = True
+    with _first_lock:
+        _first.pop(sid, None)
 
 
 def _model_param() -> str | None:
