@@ -50,17 +50,18 @@ else:
         if "cmp_error" in st.session_state:
             text.alert("error", st.session_state.pop("cmp_error"))
         job = st.session_state.get("eval_job")
-    if job is not None and (job.running or job.state == "failed"):
+    if job is not None and (job.running or job.state in ("failed", "cancelled")):
         @st.fragment(run_every=1.0 if job.running else None)
         def progress():
+            job.touch()  # this tab is still here
             done = job.events()
             st.progress(min(1.0, len(done) / (job.total or 1)) if job.running else 1.0,
                         text=f"Evaluating {job.label}: {len(done)} split(s) done, {job.elapsed():.0f} s")
             for i, r in done:
                 st.caption(f"split {i + 1}: " + ", ".join(f"{results.MODEL_LABELS.get(m, m)} {v:.3f}"
                                                           for m, v in r["rmse"].items()))
-            if job.state == "failed":
-                text.alert("error", f"The evaluation failed: {job.error}")
+            if job.state in ("failed", "cancelled"):
+                text.alert("error", f"The evaluation {job.state}: {job.error}")
             elif not job.running:
                 st.rerun(scope="app")
 

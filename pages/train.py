@@ -36,7 +36,7 @@ def start_training() -> None:
     """The Train button (a callback, so the click is never lost to a rerun)."""
     try:
         job = live.start_training(cache.require_data(), spec_from_widgets(), st.session_state.get("tr_name", ""),
-                                     owner=heavy.owner())
+                                     owner=heavy.owner(), grace=jobs.ABANDON_GRACE)
     except (ValueError, store.StoreError, jobs.Busy) as e:
         st.session_state["tr_error"] = f"Not started: {e}"
         return
@@ -46,7 +46,7 @@ def start_training() -> None:
 def cancel_job() -> None:
     job = st.session_state.get("train_job")
     if job is not None:
-        job.cancel()
+        job.cancel("cancelled by you")
 
 
 job = st.session_state.get("train_job")
@@ -75,10 +75,11 @@ with st.form("train_form", border=True):
 spec = spec_from_widgets()
 problems = spec.problems()
 if problems:
-    text.alert("warning", "Settings out of bounds: " + "; ".join(problems))
+    text.alert("warning", "Not accepted: " + "; ".join(problems))
 else:
-    st.caption(f"{spec.n_parameters():,} weights · about {spec.steps():,} optimiser steps "
-               f"(~{spec.steps() * 0.6:.0f} s or more on a shared 2-core host).")
+    st.caption(f"{spec.n_parameters():,} weights · {spec.steps():,} optimiser steps · about "
+               f"{spec.estimate_seconds():.0f} s here (a training may take up to {live.BUDGET_SECONDS / 60:.0f} min). "
+               + heavy.RULES)
 if "tr_error" in st.session_state:
     text.alert("error", st.session_state.pop("tr_error"))
 job = st.session_state.get("train_job")
@@ -103,6 +104,7 @@ if job is not None and job.running:
     def progress():
         if not job.running:
             st.rerun(scope="app")  # finished: redraw the whole page (model lists, sidebar)
+        job.touch()  # this tab is still here
         show(job)
         st.button("Cancel training", key="tr_cancel", on_click=cancel_job, disabled=job.cancel_requested)
 
@@ -117,7 +119,7 @@ elif job is not None:
         st.button(f"Use {job.result['name']} now", key="tr_use", on_click=use_model, args=(job.result["name"],),
                   disabled=cache.model_name() == job.result["name"])
     elif job.state == "cancelled":
-        st.warning("Training cancelled; nothing was saved.")
+        text.alert("warning", f"Training {job.error or 'cancelled; nothing was saved'}.")
     else:
         text.alert("error", f"Training failed: {job.error}")
 

@@ -1,4 +1,5 @@
-"""The session's ratings (and model) in every page's URL: ``?r=MOVIE:RATING,...&model=NAME``.
+"""The session's ratings (and model) in every page's URL: ``?r=MOVIE:RATING,...&model=NAME``
+(and, while the session's own job runs, ``&job=TOKEN``, so that a reload keeps it: :mod:`.heavy`).
 
 :func:`init` reads them once per session (a share link, a reload, a restarted server);
 :func:`sync` writes them on every run of every page, so the address bar is always a link that
@@ -18,6 +19,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from gnnrec.app import catalog, ratings_io
 
 from .cache import model_name
+from .heavy import adopt, token
 from .my_ratings import ratings
 from .text import flash
 
@@ -55,8 +57,10 @@ def init() -> None:
     sid, query = _first_query()
     ss = st.session_state
     if not ss.get("_init_done"):
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        adopt((params.pop("job", None) or [None])[-1])
         try:
-            got, model, problems = ratings_io.read_query(urllib.parse.parse_qs(query, keep_blank_values=True))
+            got, model, problems = ratings_io.read_query(params)
         except Exception:  # noqa: BLE001  never fail on a URL
             got, model, problems = {}, None, ["the link could not be read; it was ignored"]
         messages = [("info", f"Loaded {len(got)} rating(s) from the link.")] if got else []
@@ -78,7 +82,7 @@ def sync() -> None:
     """Write the ratings and the model into this page's URL (only what changed), and warn once
     when the ratings stop fitting in it."""
     qp, r = st.query_params, ratings()
-    wanted = {"r": ratings_io.encode_share(r) if r and fits() else None, "model": _model_param()}
+    wanted = {"r": ratings_io.encode_share(r) if r and fits() else None, "model": _model_param(), "job": token()}
     for key, value in wanted.items():
         if value is None:
             if key in qp:

@@ -1,5 +1,5 @@
 """The sidebar of every page: the active model (and unusable ones, with why), the data's status,
-the session's ratings (with the export when they no longer fit in a link)."""
+the session's ratings (with the export when they no longer fit in a link), the running job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import streamlit as st
 
 from gnnrec.app import catalog, ratings_io
 
-from . import cache, link
+from . import cache, heavy, link
 from .my_ratings import export_button, ratings
 from .text import alert, flash
 
@@ -52,6 +52,7 @@ def show() -> None:
         st.caption(f"**Data:** MovieLens-100K ({info['source']}), {info['ratings']:,} ratings, "
                    f"{info['users']} users, {info['movies']:,} movies · fingerprint `{info['fingerprint']}`")
         st.caption(f"**You:** {len(ratings())} rated movie(s)")
+        heavy.status()
         if not link.fits():
             st.warning(f"Over {ratings_io.MAX_LINK_RATINGS} ratings do not fit in the page's link: export them "
                        "to keep them.")
