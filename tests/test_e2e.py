@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -192,8 +193,8 @@ def test_a_reload_on_any_page_keeps_the_ratings(page, link, heading):
     assert page.get_by_test_id("stException").count() == 0
 
 
-def test_tiny_retraining_shows_progress_and_saves(page, server):
-    goto_page(page, "Train", "Train a GNN")
+def start_tiny_training(page, name: str) -> None:
+    """On the Train page: the smallest settings (1 layer, 2 taps, width 4, 1 epoch), saved as ``name``, started."""
     layers = page.locator(".st-key-tr_layers input")
     layers.fill("1")
     layers.press("Enter")
@@ -203,10 +204,15 @@ def test_tiny_retraining_shows_progress_and_saves(page, server):
         box = page.locator(f".st-key-{key} input")
         box.fill(value)
         box.press("Tab")
-    name = page.get_by_role("textbox", name="Save as (new model name)")
-    name.fill("e2e-tiny")
-    name.press("Tab")
+    box = page.get_by_role("textbox", name="Save as (new model name)")
+    box.fill(name)
+    box.press("Tab")
     page.get_by_role("button", name="Train").click()
+
+
+def test_tiny_retraining_shows_progress_and_saves(page, server):
+    goto_page(page, "Train", "Train a GNN")
+    start_tiny_training(page, "e2e-tiny")
     page.get_by_text("Training 'e2e-tiny'").first.wait_for()  # the progress bar's text
     page.get_by_text("Saved model e2e-tiny").wait_for(timeout=180_000)
     assert (server["models"] / "e2e-tiny.pt").is_file()
@@ -230,8 +236,12 @@ def own_server(page, tmp_path):
                   else r.abort())
     procs = []
     with open(tmp_path / "server.log", "w") as log:
-        def restart():
+        def restart(kill: bool = False):
+            """Stop the server (``kill``: SIGKILL, as the out-of-memory killer does) and start a new one."""
             if procs:
+                if kill:
+                    procs[-1].kill()
+                    procs[-1].wait(10)
                 stop_streamlit(procs[-1])
                 assert procs[-1].returncode is not None
             procs.append(start_streamlit(port, env, log))
@@ -241,6 +251,8 @@ def own_server(page, tmp_path):
             pg = context.new_page()
             pg.set_default_timeout(TIMEOUT_MS)
             pg.base = url
+            pg.server = procs
+            pg.models = Path(env["GNNREC_MODELS_DIR"])
             yield pg, restart
         finally:
             stop_streamlit(procs[-1])
@@ -287,3 +299,45 @@ def test_going_to_another_page_during_a_cold_start_keeps_the_link(page, tmp_path
         pg.reload()
         pg.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
         assert pg.get_by_test_id("stException").count() == 0
+
+
+def job_children(pid: int) -> list[int]:
+    """The job processes (multiprocessing's spawned children) of a server."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in cmd:
+                out.append(int(child))
+    return out
+
+
+def test_a_killed_server_takes_its_training_with_it(page, tmp_path):
+    """SIGKILL of the server during a Train-page training: the training process ends with it and
+    saves nothing, and the restarted server trains again (before: the child lived on at PPID 1,
+    saved the model, and a restarted server started a second training beside it)."""
+    from gnnrec.app import slot
+
+    with own_server(page, tmp_path) as (pg, restart):
+        pg.goto(f"{pg.base}/train")
+        pg.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        wait_idle(pg)
+        name = pg.get_by_role("textbox", name="Save as (new model name)")
+        name.fill("doomed")
+        name.press("Tab")
+        pg.get_by_role("button", name="Train").click()
+        pg.get_by_text("Training 'doomed'").first.wait_for()
+        children = job_children(pg.server[-1].pid)
+        assert len(children) == 1, children
+        restart(kill=True)
+        deadline = time.time() + 15
+        while slot.alive(children[0], None) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not slot.alive(children[0], None), "the training outlived its server"
+        pg.reload()
+        pg.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        wait_idle(pg)
+        assert pg.get_by_test_id("stSidebar").get_by_text("Busy:").count() == 0  # the lock file was stale
+        start_tiny_training(pg, "after")
+        pg.get_by_text("Saved model after").wait_for(timeout=180_000)
+        assert not (pg.models / "doomed.pt").exists() and (pg.models / "after.pt").exists()
