@@ -3,13 +3,15 @@
     streamlit run app.py
 
 The pages live in pages/; each reads its widgets, calls a gnnrec function (gnnrec.app.catalog,
-ratings_io, insights, neighbourhood, results, live) and shows the result.
+ratings_io, insights, neighbourhood, results, live) and shows the result. What they share is in
+pages/parts/ (caches, ratings, the link, the sidebar).
 """
 
 import streamlit as st
 
-from pages import common
+from pages.parts import link, session, sidebar
 
+link.init()  # first, before anything is drawn: a cold start's first run may be cut short at the first element
 st.set_page_config(page_title="gnnrec: GNN movie recommendations", layout="wide")  # default icon: served locally
 
 PAGES = [
@@ -20,7 +22,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-common.init()
-common.sidebar()
-common.freeze_heap()
+sidebar.show()
+link.sync()
+session.freeze_heap()
 page.run()

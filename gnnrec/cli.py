@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +26,23 @@ def _write_json(path: str | None, obj: dict) -> None:
         print(f"wrote {path}")
 
 
+def check_writable(path: str | Path | None, what: str) -> None:
+    """Before long work: raise ValueError unless a file can be written at ``path`` (its folder is
+    created as the final write would; a temporary file is made there and removed)."""
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{what} {path}: is a folder; give a file name, e.g. {target / 'out.json'} (nothing was run)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".check"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{what} {path}: cannot write there ({e.strerror or type(e).__name__}); choose a writable "
+                         "path (nothing was run)") from None
+
+
 def cmd_data(args) -> int:
     d = data_mod.load()
     print(f"MovieLens-100K from {d.source}, cached in {data_mod.cache_dir()}: {len(d.ratings)} ratings, "
@@ -33,6 +51,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    check_writable(args.json, "--json")
     from . import evaluate
 
     d = data_mod.load()
@@ -86,11 +105,12 @@ def _evaluate_panel(d, args) -> int:
 def cmd_train(args) -> int:
     from . import evaluate
 
-    d = data_mod.load()
-    t0 = time.perf_counter()
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
-    store.check_name(name)
+    check_new_model(name, args.task, args.force)
+    check_writable(store.path_for(name), "model file")
+    d = data_mod.load()
+    t0 = time.perf_counter()
     from .presets import customise, preset
 
     recipe = customise(preset(args.preset, task=args.task), features=_ints(args.features, "--features"),
@@ -108,6 +128,20 @@ def cmd_train(args) -> int:
     return 0
 
 
+def check_new_model(name: str, task: str, force: bool) -> None:
+    """Overwrites on purpose only: an existing model needs ``--force``, and the app's default
+    model can only ever be replaced by another all-movies model."""
+    from .recommender import DEFAULT_MODEL
+
+    store.check_name(name)
+    if name == DEFAULT_MODEL and task != "all":
+        raise ValueError(f"--name {name}: {name!r} is the default all-movies model that recommendations use; a "
+                         "one-movie model cannot replace it. Choose another name")
+    if name in store.list_names() and not force:
+        raise ValueError(f"--name {name}: a model of that name exists already; add --force to replace it, or "
+                         "choose another name (nothing was trained)")
+
+
 def _ints(text: str | None, flag: str) -> list[int] | None:
     if text is None:
         return None
@@ -123,7 +157,7 @@ def cmd_models(args) -> int:
         print(f"no models in {store.models_dir()}")
     for n in names:
         try:
-            c = store.load(n)
+            c = store.load(n, n_movies=data_mod.N_MOVIES)
             print(f"{n:<28} target={c.config.target} preset={c.extra.get('preset')} metrics={json.dumps(c.metrics)}")
         except store.StoreError as e:
             print(f"{n:<28} UNREADABLE: {e}")
@@ -183,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--taps", help="taps per layer, e.g. 5,5 (default: the preset's first, for every layer)")
     t.add_argument("--k", type=int, help="graph neighbours per movie (default: the preset's)")
     t.add_argument("--name", help="model name in models/ (default from task and preset)")
+    t.add_argument("--force", action="store_true", help="replace an existing model of that name (the default "
+                   "all-movies model only by another all-movies model)")
     t.set_defaults(fn=cmd_train)
 
     sub.add_parser("models", help="list the stored models").set_defaults(fn=cmd_models)
@@ -196,19 +232,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def one_line(e: BaseException) -> str:
+    """An error as one line (a message over several lines is joined)."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every error is one line on stderr (``error: ...``) and exit code 2."""
     args = build_parser().parse_args(argv)
     from . import fast
 
     fast.configure_process()
     try:
         return args.fn(args)
-    except (ValueError, data_mod.DataError, store.StoreError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a file that cannot be read or written (disk full, permissions): no traceback
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, data_mod.DataError, store.StoreError, OSError) as e:  # OSError: disk full, permissions
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001  a bug: still one line (the type says where to look), exit 2
+        print(f"error: {type(e).__name__}: {one_line(e)[:500]}", file=sys.stderr)
+        return 2

@@ -43,6 +43,9 @@ class Recommendations:
 def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
     """Validate ``{movie id: rating}`` (or ``(movie, rating)`` pairs): ids 1..1682, ratings
     numbers in 1..5, at least one, no movie twice. Raises ValueError naming the bad value."""
+    if isinstance(ratings, (str, bytes)) or not isinstance(ratings, (Mapping, Iterable)):
+        raise ValueError(f"ratings={_short(ratings)}: give a mapping {{movie id: rating}} or (movie, rating) pairs, "
+                         "e.g. {50: 5, 181: 4}")
     items = list(ratings.items()) if isinstance(ratings, Mapping) else list(ratings)
     if not items:
         raise ValueError("no ratings given: rate at least one movie (ratings 1-5)")
@@ -73,6 +76,25 @@ def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
             raise ValueError(f"rating {value!r} of movie {mid} is outside 1-5")
         out[mid] = r
     return out
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def check_list_args(top, min_raters) -> tuple[int, float]:
+    """``top`` a whole number >= 1, ``min_raters`` a finite number >= 0; ValueError naming the
+    argument otherwise (a bool is not a number here)."""
+    if isinstance(top, (bool, np.bool_)) or not isinstance(top, (int, np.integer)):
+        raise ValueError(f"top={_short(top)} must be a whole number >= 1 (how many movies each list shows)")
+    if top < 1:
+        raise ValueError(f"top={top} must be >= 1")
+    if isinstance(min_raters, (bool, np.bool_)) or not isinstance(min_raters, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(min_raters) or min_raters < 0:
+        raise ValueError(f"min_raters={_short(min_raters)} must be a number >= 0 (skip movies with fewer "
+                         "MovieLens ratings)")
+    return int(top), float(min_raters)
 
 
 class Recommender:
@@ -106,8 +128,7 @@ class Recommender:
         """Predictions of both models for every unrated movie and a top-``top`` list per model,
         skipping movies with fewer than ``min_raters`` ratings in MovieLens."""
         ratings = parse_ratings(ratings)
-        if top < 1:
-            raise ValueError(f"top={top} must be >= 1")
+        top, min_raters = check_list_args(top, min_raters)
         x = self.vector(ratings)
         g, k = self.gnn.predict(x), self.knn.predict(x)
         df = self.movies.assign(gnn=g.values[0], knn=k.values[0],
@@ -185,6 +206,10 @@ def default_recommender() -> Recommender:
 def recommend(ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0,
               model: str | None = None) -> Recommendations:
     """``gnnrec.recommend({50: 5, 181: 4, 1: 2}, top=10)``: see :meth:`Recommender.recommend`."""
+    ratings = parse_ratings(ratings)  # the arguments first: a bad call costs no model load (and pairs are read once)
+    check_list_args(top, min_raters)
+    if model is not None and not isinstance(model, str):
+        raise ValueError(f"model={_short(model)} must be a model name (text) or None for the default model")
     rec = default_recommender() if model is None else Recommender.load(model)
     return rec.recommend(ratings, top=top, min_raters=min_raters)
 

@@ -17,8 +17,7 @@ import torch
 from .data import atomic_write_bytes
 from .gnn import GNNPredictor, GNNPredictorConfig
 from .graph import GraphConfig, ItemGraph
-from .models import GNNConfig
-from .train import TrainConfig
+from .store_check import check_blob
 
 FORMAT = "gnnrec-checkpoint"
 VERSION = 1
@@ -66,13 +65,6 @@ class Checkpoint:
         return self.predictor.config
 
 
-def _config_from_dict(d: dict) -> GNNPredictorConfig:
-    d = dict(d)
-    d["model"] = GNNConfig(**d["model"])
-    d["train"] = TrainConfig(**d["train"])
-    return GNNPredictorConfig(**d)
-
-
 def to_bytes(pred: GNNPredictor, *, name: str, metrics: dict, data_fingerprint: str,
              extra: dict | None = None) -> bytes:
     """Serialise a fitted predictor (tensors and plain values only: loadable with
@@ -99,8 +91,13 @@ def to_bytes(pred: GNNPredictor, *, name: str, metrics: dict, data_fingerprint: 
     return buf.getvalue()
 
 
-def from_bytes(raw: bytes, name: str | None = None) -> Checkpoint:
+def from_bytes(raw: bytes, name: str | None = None, n_movies: int | None = None) -> Checkpoint:
     """Rebuild a checkpoint; StoreError if it is not a valid gnnrec checkpoint.
+
+    Loaded with ``weights_only=True`` (no pickled code runs), then checked field by field
+    (:func:`gnnrec.store_check.check_blob`: graph index ranges, shapes against the config,
+    finite values, numbers where numbers belong; with ``n_movies``, the data's size) before
+    anything is built from it: a crafted file is refused, never used.
 
     ``name`` is what the checkpoint is called from now on: :func:`load` passes the file's name, so
     a copied or renamed ``.pt`` reports its new name. The name it was saved under, where that
@@ -112,25 +109,27 @@ def from_bytes(raw: bytes, name: str | None = None) -> Checkpoint:
             raise ValueError("not a gnnrec checkpoint")
         if blob.get("version") != VERSION:
             raise ValueError(f"format version {blob.get('version')!r}, this gnnrec reads {VERSION}")
-        cfg = _config_from_dict(blob["config"])
+        cfg, graph_cfg = check_blob(blob, n_movies)
         g = blob["graph"]
-        n = int(g["n"])
-        shift = sp.csr_matrix((g["data"].numpy(), g["indices"].numpy(), g["indptr"].numpy()), shape=(n, n))
-        graph = ItemGraph(corr=None, shift=shift, config=GraphConfig(**blob["graph_config"]))
-        pred = GNNPredictor.restore(cfg, graph, blob["item_means"].numpy(), blob["item_known"].numpy(),
-                                    float(blob["global_mean"]), blob["states"])
-        saved = str(blob.get("name", "?"))
-        extra = dict(blob.get("extra", {}))
+        n = g["n"]
+        shift = sp.csr_matrix((g["data"].numpy().astype(np.float32), g["indices"].numpy().astype(np.int64),
+                               g["indptr"].numpy().astype(np.int64)), shape=(n, n))
+        graph = ItemGraph(corr=None, shift=shift, config=graph_cfg)
+        pred = GNNPredictor.restore(cfg, graph, blob["item_means"].numpy().astype(np.float64),
+                                    blob["item_known"].numpy(), float(blob["global_mean"]), blob["states"])
+        saved = blob["name"]
+        extra = dict(blob["extra"])
         if name is not None and saved != name:
             extra.setdefault("saved_as", saved)
-        return Checkpoint(name=saved if name is None else name, predictor=pred, graph_config=graph.config,
-                          metrics=dict(blob["metrics"]), data_fingerprint=str(blob["data_fingerprint"]),
-                          created=str(blob["created"]), extra=extra)
+        return Checkpoint(name=saved if name is None else name, predictor=pred, graph_config=graph_cfg,
+                          metrics=dict(blob["metrics"]), data_fingerprint=blob["data_fingerprint"],
+                          created=blob["created"], extra=extra)
     except StoreError:
         raise
     except Exception as e:  # torch raises many types on a bad file: all mean "corrupt"
+        why = str(e).splitlines()[0][:200] if str(e) else ""
         raise StoreError(f"model {name or '?'!r} is corrupt or not a gnnrec checkpoint ({type(e).__name__}: "
-                         f"{str(e)[:200]}); delete the file and retrain it (`python -m gnnrec train ...`)") from None
+                         f"{why}); delete the file and retrain it (`python -m gnnrec train ...`)") from None
 
 
 def save(pred: GNNPredictor, name: str, *, metrics: dict, data_fingerprint: str, extra: dict | None = None,
@@ -148,25 +147,31 @@ def save(pred: GNNPredictor, name: str, *, metrics: dict, data_fingerprint: str,
         atomic_write_bytes(path, blob)
     except OSError as e:
         why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-        raise StoreError(f"could not save model {name!r} to {path.parent}: {why} ({e}); nothing was written and "
+        raise StoreError(f"could not save model {name!r} in the models folder: {why} ({e.strerror or type(e).__name__}); "
+                         "nothing was written and "
                          "any existing model of that name is unchanged. Free some space and try again") from e
     return path
 
 
-def load(name: str, folder: Path | None = None, *, data_fingerprint: str | None = None) -> Checkpoint:
-    """Load ``models/<name>.pt``. With ``data_fingerprint``, refuse a model trained on other data.
+def load(name: str, folder: Path | None = None, *, data_fingerprint: str | None = None,
+         n_movies: int | None = None) -> Checkpoint:
+    """Load ``models/<name>.pt``. With ``data_fingerprint``, refuse a model trained on other data;
+    with ``n_movies``, one whose graph has another number of movies.
 
     Raises:
-        StoreError: missing (naming the models that exist), corrupt, or mismatching.
+        StoreError: missing (naming the models that exist), corrupt, invalid, or mismatching. The
+            messages name the file, not the server's folder.
     """
     path = path_for(name, folder)
     if not path.is_file():
         have = ", ".join(list_names(folder)) or "none"
-        raise StoreError(f"no model {name!r} in {path.parent} (available: {have}); "
+        raise StoreError(f"no model {name!r} in the models folder (available: {have}); "
                          f"train it with `python -m gnnrec train --name {name}`")
-    if path.stat().st_size > MAX_BYTES:
-        raise StoreError(f"model file {path} is {path.stat().st_size} bytes, over the {MAX_BYTES} limit")
-    ckpt = from_bytes(path.read_bytes(), name)
+    with open(path, "rb") as f:
+        raw = f.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise StoreError(f"model file {path.name} is over the {MAX_BYTES:,}-byte limit; it is not a gnnrec model")
+    ckpt = from_bytes(raw, name, n_movies)
     if data_fingerprint is not None and ckpt.data_fingerprint != data_fingerprint:
         raise StoreError(f"model {name!r} was trained on data {ckpt.data_fingerprint}, but the loaded data is "
                          f"{data_fingerprint}; retrain it (`python -m gnnrec train --name {name}`)")

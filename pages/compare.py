@@ -3,16 +3,17 @@
 import streamlit as st
 
 from gnnrec.app import live, results, viz
-from pages import common
+from gnnrec.evaluate import DEFAULT_TARGET
+from pages.parts import cache, heavy, my_ratings, session, text
 
-common.guard()
+session.guard()
 
 st.title("Compare the models")
 st.caption("The seed's protocol: for one target movie, random splits of its raters into train / validation / "
            "test users; each model predicts the test users' rating of that movie from their other ratings.")
-common.show_flash()
-data = common.require_data()
-labels = common.labels()
+text.show_flash()
+data = cache.require_data()
+labels = cache.labels()
 
 source = st.radio("Results", ["Saved results", "Run live"], horizontal=True, key="cmp_source")
 result = None
@@ -21,11 +22,11 @@ if source == "Saved results":
     good = {}
     for path in files:
         try:
-            good[str(path)] = common.saved_result(str(path), path.stat().st_mtime_ns)
+            good[str(path)] = cache.saved_result(str(path), path.stat().st_mtime_ns)
         except (results.ResultError, OSError) as e:
-            common.alert("warning", f"Skipped a results file: {e}")
+            text.alert("warning", f"Skipped a results file: {e}")
     if not good:
-        st.info(f"No saved evaluations in `{results.results_dir()}`. Make one with "
+        st.info("No saved evaluations in the results folder. Make one with "
                 "`python -m gnnrec evaluate --target 50 --splits 10 --json results/star-wars.json`, "
                 "or choose **Run live**.")
     else:
@@ -34,32 +35,33 @@ if source == "Saved results":
         result = good[pick]
 else:
     c1, c2, c3 = st.columns([3, 1, 1])
-    target = c1.selectbox("Target movie", list(labels), index=common.DEFAULT_TARGET - 1, format_func=labels.get,
+    target = c1.selectbox("Target movie", list(labels), index=DEFAULT_TARGET - 1, format_func=labels.get,
                           key="cmp_target")
     splits = c2.number_input("Splits", 1, live.MAX_LIVE_SPLITS, 1, key="cmp_splits",
                              help="Each split trains a GNN and a linear filter: 10-30 s here.")
     preset = c3.selectbox("GNN preset", live.eval_presets(), index=live.eval_presets().index("best"),
                           key="cmp_preset")
-    ekey = live.eval_key(common.data_info()["fingerprint"], int(target), int(splits), preset)
+    ekey = live.eval_key(cache.data_info()["fingerprint"], int(target), int(splits), preset)
     result = live.cached_evaluation(ekey)
     job = st.session_state.get("eval_job")
     if result is None:
         st.button("Run the evaluation", key="cmp_run", type="primary", disabled=bool(job and job.running),
-                  on_click=common.on_run_evaluation)
+                  on_click=heavy.on_run_evaluation)
         if "cmp_error" in st.session_state:
-            common.alert("error", st.session_state.pop("cmp_error"))
+            text.alert("error", st.session_state.pop("cmp_error"))
         job = st.session_state.get("eval_job")
-    if job is not None and (job.running or job.state == "failed"):
+    if job is not None and (job.running or job.state in ("failed", "cancelled")):
         @st.fragment(run_every=1.0 if job.running else None)
         def progress():
+            job.touch()  # this tab is still here
             done = job.events()
             st.progress(min(1.0, len(done) / (job.total or 1)) if job.running else 1.0,
                         text=f"Evaluating {job.label}: {len(done)} split(s) done, {job.elapsed():.0f} s")
             for i, r in done:
                 st.caption(f"split {i + 1}: " + ", ".join(f"{results.MODEL_LABELS.get(m, m)} {v:.3f}"
                                                           for m, v in r["rmse"].items()))
-            if job.state == "failed":
-                common.alert("error", f"The evaluation failed: {job.error}")
+            if job.state in ("failed", "cancelled"):
+                text.alert("error", f"The evaluation {job.state}: {job.error}")
             elif not job.running:
                 st.rerun(scope="app")
 
@@ -82,17 +84,17 @@ if result is not None:
 # -- this user -------------------------------------------------------------------------------------------
 st.divider()
 st.subheader("Where the two models disagree for you")
-ratings = common.ratings()
-rec, error = common.recommender()
+ratings = my_ratings.ratings()
+rec, error = cache.recommender()
 if not ratings:
     st.info("Rate some movies on the Recommend page to see where GNN and k-NN disagree for you.")
 elif rec is None:
-    common.alert("error", error)
+    text.alert("error", error)
 else:
     top, min_raters = st.session_state.get("top_n", 10), st.session_state.get("min_raters", 20)
-    key, rk = common.model_key(), common.rkey()
-    table = common.disagreements(key, rk, top, min_raters, 12, rec)
-    res = common.recommendations(key, rk, top, min_raters, rec)
+    key, rk = cache.model_key(), my_ratings.rkey()
+    table = cache.disagreements(key, rk, top, min_raters, 12, rec)
+    res = cache.recommendations(key, rk, top, min_raters, rec)
     st.dataframe(table, hide_index=True, key="cmp_disagree", column_config={"movie": None})
     st.caption("Hops: graph distance on the GNN's graph from the nearest movie you rated (the GNN sees "
                f"{rec.gnn.receptive_field()} hops far). Closest rated movie: the one most correlated with it, "

@@ -3,19 +3,20 @@
 import streamlit as st
 
 from gnnrec.app import neighbourhood as nb_mod
-from pages import common
+from gnnrec.evaluate import DEFAULT_TARGET
+from pages.parts import cache, my_ratings, session, text
 
-common.guard()
+session.guard()
 
 st.title("Neighbourhood")
 st.caption("The movies whose ratings move together with a movie's: the graph both models work on. "
            "Drag nodes, zoom, hover for details.")
-common.show_flash()
-common.require_data()
-labels = common.labels()
-ratings = common.ratings()
+text.show_flash()
+cache.require_data()
+labels = cache.labels()
+ratings = my_ratings.ratings()
 
-default = next(iter(ratings), common.DEFAULT_TARGET)
+default = next(iter(ratings), DEFAULT_TARGET)
 c1, c2, c3, c4 = st.columns([3, 1, 2, 2])
 movie = c1.selectbox("Movie", list(labels), index=list(labels).index(default), format_func=labels.get,
                      key="nb_movie")
@@ -25,11 +26,11 @@ common_min = c4.slider("Min. common raters", 5, 200, 25, step=5, key="nb_common"
                        help="Only correlations over at least this many users who rated both movies: "
                             "few common raters give large but meaningless correlations.")
 
-source, corr = common.correlations()
+source, corr = cache.correlations()
 try:
-    nb, html = common.neighbourhood(source, int(movie), int(k), int(hops), int(common_min), common.rkey(), corr)
+    nb, html = cache.neighbourhood(source, int(movie), int(k), int(hops), int(common_min), my_ratings.rkey(), corr)
 except ValueError as e:
-    common.alert("error", e)
+    text.alert("error", e)
     st.stop()
 
 if len(nb.nodes) == 1:

@@ -6,17 +6,17 @@ import streamlit as st
 
 from gnnrec import store
 from gnnrec.app import catalog, jobs, live, viz
-from pages import common
+from pages.parts import cache, heavy, session, text
 
-common.guard()
+session.guard()
 
 L = live.LIMITS
 st.title("Train a GNN")
 st.caption("An all-movies GNN trained on every MovieLens rating except 5% held out for validation (and left "
            "out of its graph); the weights with the best validation RMSE are saved. It never replaces a "
            "stored model: it gets a new name, and nobody's active model changes until they choose it.")
-common.show_flash()
-data = common.require_data()
+text.show_flash()
+data = cache.require_data()
 
 
 def use_model(name: str) -> None:
@@ -35,8 +35,8 @@ def spec_from_widgets() -> live.TrainSpec:
 def start_training() -> None:
     """The Train button (a callback, so the click is never lost to a rerun)."""
     try:
-        job = live.start_training(common.require_data(), spec_from_widgets(), st.session_state.get("tr_name", ""),
-                                     owner=common.owner())
+        job = live.start_training(cache.require_data(), spec_from_widgets(), st.session_state.get("tr_name", ""),
+                                     owner=heavy.owner(), grace=jobs.ABANDON_GRACE)
     except (ValueError, store.StoreError, jobs.Busy) as e:
         st.session_state["tr_error"] = f"Not started: {e}"
         return
@@ -46,7 +46,7 @@ def start_training() -> None:
 def cancel_job() -> None:
     job = st.session_state.get("train_job")
     if job is not None:
-        job.cancel()
+        job.cancel("cancelled by you")
 
 
 job = st.session_state.get("train_job")
@@ -75,12 +75,13 @@ with st.form("train_form", border=True):
 spec = spec_from_widgets()
 problems = spec.problems()
 if problems:
-    common.alert("warning", "Settings out of bounds: " + "; ".join(problems))
+    text.alert("warning", "Not accepted: " + "; ".join(problems))
 else:
-    st.caption(f"{spec.n_parameters():,} weights · about {spec.steps():,} optimiser steps "
-               f"(~{spec.steps() * 0.6:.0f} s or more on a shared 2-core host).")
+    st.caption(f"{spec.n_parameters():,} weights · {spec.steps():,} optimiser steps · about "
+               f"{spec.estimate_seconds():.0f} s here (a training may take up to {live.BUDGET_SECONDS / 60:.0f} min). "
+               + heavy.RULES)
 if "tr_error" in st.session_state:
-    common.alert("error", st.session_state.pop("tr_error"))
+    text.alert("error", st.session_state.pop("tr_error"))
 job = st.session_state.get("train_job")
 
 # -- progress --------------------------------------------------------------------------------------------
@@ -103,6 +104,7 @@ if job is not None and job.running:
     def progress():
         if not job.running:
             st.rerun(scope="app")  # finished: redraw the whole page (model lists, sidebar)
+        job.touch()  # this tab is still here
         show(job)
         st.button("Cancel training", key="tr_cancel", on_click=cancel_job, disabled=job.cancel_requested)
 
@@ -115,27 +117,27 @@ elif job is not None:
                    f"(best at step {m['best_step']}), {m['train_seconds']:.0f} s. It is now in the model list "
                    "of the sidebar for you (other users see it there too, but keep their own choice).")
         st.button(f"Use {job.result['name']} now", key="tr_use", on_click=use_model, args=(job.result["name"],),
-                  disabled=common.model_name() == job.result["name"])
+                  disabled=cache.model_name() == job.result["name"])
     elif job.state == "cancelled":
-        st.warning("Training cancelled; nothing was saved.")
+        text.alert("warning", f"Training {job.error or 'cancelled; nothing was saved'}.")
     else:
-        common.alert("error", f"Training failed: {job.error}")
+        text.alert("error", f"Training failed: {job.error}")
 
 # -- the store -------------------------------------------------------------------------------------------
 st.subheader("Stored models")
-models = common.models()
+models = cache.models()
 if not models:
-    st.info(f"No models in {store.models_dir()}.")
+    st.info("No models in the models folder yet: train one above.")
 else:
     st.dataframe(catalog.models_table(models), hide_index=True, key="tr_models",
                  column_config={"valid RMSE": st.column_config.NumberColumn(format="%.4f"),
                                 "train s": st.column_config.NumberColumn(format="%.0f")})
     names = [m.name for m in models]
     pick = st.selectbox("Details of", names, key="tr_detail",
-                        index=names.index(common.model_name()) if common.model_name() in names else 0)
+                        index=names.index(cache.model_name()) if cache.model_name() in names else 0)
     m = next(x for x in models if x.name == pick)
     if not m.ok:
-        common.alert("error", m.error)
+        text.alert("error", m.error)
     else:
         a, b = st.columns(2)
         with a:

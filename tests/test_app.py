@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import models_copy, synthetic_result
 from streamlit.testing.v1 import AppTest
 
 from gnnrec.app import catalog, live, ratings_io, viz
@@ -23,34 +24,11 @@ APP = str(ROOT / "app.py")
 TIMEOUT = 90
 
 
-def star_wars_raters() -> list[int]:
-    r = catalog.load_data().ratings
-    return sorted(int(u) for u in r.loc[r["movie"] == 50, "user"])
-
-
-def synthetic_result() -> dict:
-    """A small evaluation in the format of gnnrec.evaluate.evaluate_target (test numbers; real raters
-    of movie 50, whose ratings the page looks up: results files hold none)."""
-    models = {"gnn": 0.05, "gnn_last": 0.1, "linear": 0.2, "knn": 0.3, "item_mean": 0.45}
-    splits = []
-    raters = star_wars_raters()[:20]
-    for s in range(2):
-        test = [{"user": u, "movie": 50, "pred": {m: round(1 + u % 5 + off * (-1) ** u, 3) for m, off in models.items()}}
-                for u in raters]
-        splits.append({"seed": s, "test": test, "rmse": {m: off for m, off in models.items()}, "best_step": 10})
-    summary = {m: {"mean": off, "std": 0.01, "per_split": [off, off]} for m, off in models.items()}
-    return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
-            "splits": splits, "summary": summary}
-
-
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
-    models, results = tmp_path / "models", tmp_path / "results"
-    models.mkdir()
+    models, results = models_copy(tmp_path / "models"), tmp_path / "results"
     results.mkdir()
-    for f in (ROOT / "models").glob("*.pt"):
-        shutil.copy(f, models / f.name)
-    (results / "synthetic.json").write_text(json.dumps(synthetic_result()))
+    (results / "synthetic.json").write_text(json.dumps(synthetic_result(catalog.load_data())))
     (results / "broken.json").write_text("{not json")
     monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
     monkeypatch.setenv("GNNREC_RESULTS_DIR", str(results))

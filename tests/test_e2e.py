@@ -8,18 +8,16 @@ temporary copy, so the retraining never writes into the repository.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port, models_copy, start_streamlit, stop_streamlit, synthetic_result
 
 import gnnrec
 
@@ -37,76 +35,12 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (`make chromium` installs it)", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def synthetic_result() -> dict:
-    """A small evaluation in the format of gnnrec.evaluate.evaluate_target (test numbers)."""
-    models = {"gnn": 0.05, "gnn_last": 0.1, "linear": 0.2, "knn": 0.3, "item_mean": 0.45}
-    splits = []
-    r = gnnrec.load_data().ratings
-    raters = sorted(int(u) for u in r.loc[r["movie"] == 50, "user"])[:40]  # real raters: the page looks their ratings up
-    for s in range(3):
-        test = [{"user": u, "movie": 50,
-                 "pred": {m: round(1 + u % 5 + (off + 0.02 * s) * (-1) ** u, 3) for m, off in models.items()}}
-                for u in raters]
-        splits.append({"seed": s, "test": test, "rmse": {m: off + 0.02 * s for m, off in models.items()},
-                       "best_step": 100 + s})
-    per = {m: [off + 0.02 * s for s in range(3)] for m, off in models.items()}
-    summary = {m: {"mean": sum(v) / 3, "std": 0.0163, "per_split": v} for m, v in per.items()}
-    return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
-            "splits": splits, "summary": summary}
-
-
-def start_streamlit(port: int, env: dict, log) -> subprocess.Popen:
-    """``streamlit run app.py`` on 127.0.0.1:port, returned once healthy."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        if proc.poll() is not None:
-            log.flush()
-            tail = Path(log.name).read_text()[-2000:]
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc
-        except OSError:
-            pass
-        if time.time() > deadline:
-            stop_streamlit(proc)
-            raise RuntimeError("streamlit did not become healthy within 60 s")
-        time.sleep(0.3)
-
-
-def stop_streamlit(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
-def models_copy(folder: Path) -> Path:
-    folder.mkdir()
-    for f in (ROOT / "models").glob("*.pt"):
-        shutil.copy(f, folder / f.name)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     models, results = models_copy(tmp / "models"), tmp / "results"
     results.mkdir()
-    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result()))
+    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result(gnnrec.load_data(), splits=3, users=40)))
     port = free_port()
     env = dict(os.environ, GNNREC_MODELS_DIR=str(models), GNNREC_RESULTS_DIR=str(results))
     with open(tmp / "server.log", "w") as log:
@@ -211,16 +145,56 @@ def test_neighbourhood_graph_draws_offline(page):
 
 def test_compare_page_shows_results_and_disagreements(page):
     goto_page(page, "Compare", "Compare the models")
-    page.get_by_test_id("stPlotlyChart").first.wait_for()
-    page.get_by_text("Where the two models disagree for you").wait_for()
-    page.locator(".st-key-cmp_disagree_plot [data-testid='stPlotlyChart'], .st-key-cmp_disagree_plot").first.wait_for()
+    bars = page.locator(".st-key-cmp_bars [data-testid='stPlotlyChart']")
+    bars.locator("svg.main-svg").first.wait_for()
     wait_idle(page)
     page.wait_for_timeout(800)
+    drawn = bars.inner_text()  # the bars' labels and mean RMSEs, as plotly wrote them into the SVG
+    for label, mean in (("GNN", "0.070"), ("k-NN", "0.320"), ("Item mean", "0.470")):
+        assert label in drawn and mean in drawn, drawn
+    points = page.locator(".st-key-cmp_scatter .scatterlayer .point")
+    assert points.count() == 2 * 3 * 40  # GNN and k-NN, 3 splits of 40 test users
+    splits = cells(page, "test users")
+    assert splits[:4] == ["1", "0", "40", "0.05"] and len(splits) == 3 * 9, splits  # split, seed, users, GNN RMSE
+    page.get_by_text("Where the two models disagree for you").wait_for()
+    page.locator(".st-key-cmp_disagree_plot [data-testid='stPlotlyChart'] svg.main-svg").first.wait_for()
+    disagree = cells(page, "gnn − knn")
+    assert len(disagree) == 12 * 8 and any(c in ("Star Wars (1977)", "Return of the Jedi (1983)", "Toy Story (1995)")
+                                           for c in disagree), disagree  # 12 movies; the rated ones named
+    assert page.get_by_test_id("stException").count() == 0
     snap(page, "compare")
 
 
-def test_tiny_retraining_shows_progress_and_saves(page, server):
-    goto_page(page, "Train", "Train a GNN")
+def cells(page, column: str) -> list[str]:
+    """The cells of the dataframe that has this column (glide-data-grid draws on a canvas and keeps
+    an accessible copy of the header and the cells in a table)."""
+    js = """column => { for (const d of document.querySelectorAll('[data-testid="stDataFrame"]')) {
+                          const head = Array.from(d.querySelectorAll('th')).map(c => c.textContent);
+                          if (head.includes(column)) return Array.from(d.querySelectorAll('td')).map(c => c.textContent);
+                        } return null; }"""
+    page.wait_for_function(js, arg=column, timeout=TIMEOUT_MS)
+    return [c.strip() for c in page.evaluate(js, column)]
+
+
+@pytest.mark.parametrize("link, heading", [("Neighbourhood", "Neighbourhood"), ("Compare", "Compare the models"),
+                                           ("Train", "Train a GNN"), ("Recommend", "Recommendations")])
+def test_a_reload_on_any_page_keeps_the_ratings(page, link, heading):
+    """After the three ratings of the first test: each page's own address carries them, and
+    reloading it (a new session) brings them back."""
+    goto_page(page, link, heading)
+    wait_idle(page)
+    shared = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+    assert len(shared["r"][0].split(",")) == 3, page.url
+    page.reload()
+    page.get_by_role("heading", level=1).filter(has_text=heading).wait_for()
+    page.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
+    page.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def start_tiny_training(page, name: str) -> None:
+    """On the Train page: the smallest settings (1 layer, 2 taps, width 4, 1 epoch), saved as ``name``, started."""
     layers = page.locator(".st-key-tr_layers input")
     layers.fill("1")
     layers.press("Enter")
@@ -230,10 +204,15 @@ def test_tiny_retraining_shows_progress_and_saves(page, server):
         box = page.locator(f".st-key-{key} input")
         box.fill(value)
         box.press("Tab")
-    name = page.get_by_role("textbox", name="Save as (new model name)")
-    name.fill("e2e-tiny")
-    name.press("Tab")
+    box = page.get_by_role("textbox", name="Save as (new model name)")
+    box.fill(name)
+    box.press("Tab")
     page.get_by_role("button", name="Train").click()
+
+
+def test_tiny_retraining_shows_progress_and_saves(page, server):
+    goto_page(page, "Train", "Train a GNN")
+    start_tiny_training(page, "e2e-tiny")
     page.get_by_text("Training 'e2e-tiny'").first.wait_for()  # the progress bar's text
     page.get_by_text("Saved model e2e-tiny").wait_for(timeout=180_000)
     assert (server["models"] / "e2e-tiny.pt").is_file()
@@ -244,39 +223,121 @@ def test_tiny_retraining_shows_progress_and_saves(page, server):
     snap(page, "train")
 
 
-def test_a_server_restart_loses_no_ratings(page, tmp_path):
-    """Its own server: rate movies, terminate the server, start a new one on the same port, reload
-    the page: the ratings come back from the link in the URL and the recommendations show."""
+@contextlib.contextmanager
+def own_server(page, tmp_path):
+    """A fresh server of its own (a new process: no caches, no sessions) and a browser context
+    for it; yields ``(new page, restart)``, ``restart()`` stopping and starting the server on the
+    same port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, GNNREC_MODELS_DIR=str(models_copy(tmp_path / "models")))
     context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
     context.route("**/*", lambda r: r.continue_() if r.request.url.startswith((url, "data:", "blob:", "about:"))
                   else r.abort())
+    procs = []
     with open(tmp_path / "server.log", "w") as log:
-        proc = start_streamlit(port, env, log)
+        def restart(kill: bool = False):
+            """Stop the server (``kill``: SIGKILL, as the out-of-memory killer does) and start a new one."""
+            if procs:
+                if kill:
+                    procs[-1].kill()
+                    procs[-1].wait(10)
+                stop_streamlit(procs[-1])
+                assert procs[-1].returncode is not None
+            procs.append(start_streamlit(port, env, log))
+
+        restart()
         try:
             pg = context.new_page()
             pg.set_default_timeout(TIMEOUT_MS)
-            pg.goto(f"{url}/?r=50:5,181:4")
-            pg.get_by_text("Your ratings (2)").wait_for()
-            wait_idle(pg)
-            rate(pg, "Toy Story", 2, 3)
-            pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
-            link = pg.url
-            shared = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["r"][0]
-            assert len(shared.split(",")) == 3, link  # the third rating is in the link
-            stop_streamlit(proc)
-            assert proc.returncode is not None
-            proc = start_streamlit(port, env, log)  # a new process: no session state survives
-            pg.reload()
-            pg.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
-            pg.get_by_text("Your ratings (3)").wait_for()
-            pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
-            pg.get_by_role("heading", name="k-NN · item correlations").wait_for()
-            wait_idle(pg)
-            assert pg.get_by_test_id("stException").count() == 0
-            assert pg.get_by_test_id("stDataFrame").count() >= 3
+            pg.base = url
+            pg.server = procs
+            pg.models = Path(env["GNNREC_MODELS_DIR"])
+            yield pg, restart
         finally:
-            stop_streamlit(proc)
+            stop_streamlit(procs[-1])
             context.close()
+
+
+def test_a_server_restart_during_a_visit_to_the_train_page_loses_no_ratings(page, tmp_path):
+    """Rate on Recommend, go to Train (where a user waits during a training), restart the server,
+    reload: the ratings come back from the Train page's own URL, and Recommend shows them."""
+    with own_server(page, tmp_path) as (pg, restart):
+        pg.goto(f"{pg.base}/?r=50:5,181:4")
+        pg.get_by_text("Your ratings (2)").wait_for()
+        wait_idle(pg)
+        rate(pg, "Toy Story", 2, 3)
+        goto_page(pg, "Train", "Train a GNN")
+        wait_idle(pg)
+        shared = urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)["r"][0]
+        assert len(shared.split(",")) == 3 and "/train" in pg.url, pg.url
+        restart()
+        pg.reload()
+        pg.get_by_text("Loaded 3 rating(s) from the link.").wait_for()
+        pg.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        goto_page(pg, "Recommend", "Recommendations")
+        pg.get_by_text("Your ratings (3)").wait_for()
+        pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
+        wait_idle(pg)
+        assert pg.get_by_test_id("stException").count() == 0
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1000])
+def test_going_to_another_page_during_a_cold_start_keeps_the_link(page, tmp_path, delay_ms):
+    """A share link opened on a freshly started server, and another page clicked as soon as the
+    navigation shows (or a second later), while the first run still loads the data and the model."""
+    with own_server(page, tmp_path) as (pg, _):
+        pg.goto(f"{pg.base}/?r=50:5,181:4,1:2")
+        nav = pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Neighbourhood")
+        nav.wait_for()
+        pg.wait_for_timeout(delay_ms)
+        nav.click()
+        pg.get_by_role("heading", level=1).filter(has_text="Neighbourhood").wait_for()
+        pg.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
+        wait_idle(pg)
+        assert urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)["r"] == ["50:5,181:4,1:2"], pg.url
+        pg.reload()
+        pg.get_by_test_id("stSidebar").get_by_text("3 rated movie(s)").wait_for()
+        assert pg.get_by_test_id("stException").count() == 0
+
+
+def job_children(pid: int) -> list[int]:
+    """The job processes (multiprocessing's spawned children) of a server."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in cmd:
+                out.append(int(child))
+    return out
+
+
+def test_a_killed_server_takes_its_training_with_it(page, tmp_path):
+    """SIGKILL of the server during a Train-page training: the training process ends with it and
+    saves nothing, and the restarted server trains again (before: the child lived on at PPID 1,
+    saved the model, and a restarted server started a second training beside it)."""
+    from gnnrec.app import slot
+
+    with own_server(page, tmp_path) as (pg, restart):
+        pg.goto(f"{pg.base}/train")
+        pg.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        wait_idle(pg)
+        name = pg.get_by_role("textbox", name="Save as (new model name)")
+        name.fill("doomed")
+        name.press("Tab")
+        pg.get_by_role("button", name="Train").click()
+        pg.get_by_text("Training 'doomed'").first.wait_for()
+        children = job_children(pg.server[-1].pid)
+        assert len(children) == 1, children
+        restart(kill=True)
+        deadline = time.time() + 15
+        while slot.alive(children[0], None) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not slot.alive(children[0], None), "the training outlived its server"
+        pg.reload()
+        pg.get_by_role("heading", level=1).filter(has_text="Train a GNN").wait_for()
+        wait_idle(pg)
+        assert pg.get_by_test_id("stSidebar").get_by_text("Busy:").count() == 0  # the lock file was stale
+        start_tiny_training(pg, "after")
+        pg.get_by_text("Saved model after").wait_for(timeout=180_000)
+        assert not (pg.models / "doomed.pt").exists() and (pg.models / "after.pt").exists()

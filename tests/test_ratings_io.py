@@ -41,7 +41,7 @@ def test_csv_accepts_bom_extra_columns_and_blank_lines():
     (b"movie,rating\nfifty,5\n", "not a whole number"),
     (b"movie,rating\n50,0\n", "outside 1-5"),
     (b"movie,rating\n50,5.5\n", "outside 1-5"),
-    (b"movie,rating\n50,nan\n", "outside 1-5"),
+    (b"movie,rating\n50,nan\n", "rating 'nan' of movie 50 is not a number"),
     (b"movie,rating\n50,\n", "not a number"),
     (b"movie,rating\n50,5\n50,4\n", "rated twice"),
     (b"movie,rating\n" + b"1,5\n" * 2001, "limit is 2,000"),
@@ -90,6 +90,39 @@ def test_read_query_names_unknown_and_hostile_parameters():
     text = " ".join(problems)
     assert "'model'" in text and "unknown link parameter 'x'" in text and "embed" not in text
     assert ratings_io.read_query({"model": "all-movies"})[1] == "all-movies"
+
+
+@pytest.mark.parametrize("text", ["1_0:5", "\u0665\u0660:5", "50:\u0664", "+50:5", "50:+5", "50.0:5", "50:4_0", "50:1e0",
+                                  "\uff15\uff10:5"], ids=ascii)
+def test_share_accepts_only_ascii_digits(text):
+    got, problems = ratings_io.parse_share(text)
+    assert got == {} and "ignored 1 bad entry" in problems[0]
+    assert ratings_io.parse_share(" 50 : 4.5 ") == ({50: 4.5}, [])
+
+
+@pytest.mark.parametrize("cell", ["1_0", "\u0665\u0660", "+50", "50.0"], ids=ascii)
+def test_csv_accepts_only_ascii_digit_movie_ids(cell):
+    with pytest.raises(ratings_io.RatingsError, match="is not a whole number"):
+        ratings_io.parse_ratings_csv(f"movie,rating\n{cell},5\n".encode())
+    with pytest.raises(ratings_io.RatingsError, match="is not a number"):
+        ratings_io.parse_ratings_csv("movie,rating\n50,\u0664\n".encode())
+
+
+def test_unknown_query_keys_are_named_a_few_at_most():
+    params = {f"k{i}": "v" for i in range(500)}
+    _, _, problems = ratings_io.read_query(params)
+    assert len(problems) == 1 and len(problems[0]) < 300
+    assert "'k0', 'k1', 'k2' and 497 more" in problems[0]
+
+
+def test_repeated_r_parameters_are_merged_and_reported():
+    ratings, _, problems = ratings_io.read_query({"r": ["50:5,181:4", "1:2,50:3"]})
+    assert ratings == {50: 3, 181: 4, 1: 2}
+    assert problems == ["the link has 2 'r' parameters: merged their ratings (3 in all; 1 movie(s) rated "
+                        "differently took the later value)"]
+    ratings, _, problems = ratings_io.read_query({"r": ["1:5"] * 50})
+    assert ratings == {1: 5} and "read the first 10" in problems[0]
+    assert ratings_io.read_query({"r": ["50:5"]}) == ({50: 5}, None, [])
 
 
 def test_user_ratings(data):

@@ -42,3 +42,86 @@ def test_result_files_are_checked(tmp_path, monkeypatch):
     for name, message in (("bad.json", "cannot be read"), ("other.json", "not a target"), ("empty.json", "no splits")):
         with pytest.raises(results.ResultError, match=message):
             results.load_result(files[name])
+
+
+# -- a results file that lies: refused with a reason, or fully usable by the Compare page ---------------------
+def _compare_page_uses(res: dict) -> None:
+    """Everything the Compare page computes from a saved result."""
+    from gnnrec.app import viz
+
+    summary = results.summary_frame(res)
+    viz.rmse_bars(summary, results.result_title(res))
+    results.split_frame(res)
+    viz.prediction_scatter(results.scatter_frame(res, list(summary["model"])))
+
+
+BAD = {
+    "mean-text": (lambda r: r["summary"]["gnn"].__setitem__("mean", "0.05"), "summary"),
+    "std-missing": (lambda r: r["summary"]["gnn"].pop("std"), "summary"),
+    "mean-nan": (lambda r: r["summary"]["gnn"].__setitem__("mean", float("nan")), "summary"),
+    "summary-list": (lambda r: r.__setitem__("summary", {"gnn": [1, 2]}), "summary"),
+    "per-split-text": (lambda r: r["summary"]["gnn"].__setitem__("per_split", ["x"]), "summary"),
+    "rmse-text": (lambda r: r["splits"][0]["rmse"].__setitem__("gnn", "low"), "rmse"),
+    "pred-text": (lambda r: r["splits"][1]["test"][-1]["pred"].__setitem__("knn", "4"), "pred"),
+    "user-text": (lambda r: r["splits"][0]["test"][7].__setitem__("user", "7"), "user"),
+    "title-number": (lambda r: r.__setitem__("title", 5), "title"),
+    "config-list": (lambda r: r.__setitem__("config", [1]), "config"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_result_with_wrong_types_is_refused_naming_the_field(tmp_path, movielens, case):
+    from helpers import synthetic_result
+
+    res = synthetic_result(movielens)
+    change, field = BAD[case]
+    change(res)
+    (tmp_path / "bad.json").write_text(json.dumps(res))
+    with pytest.raises(results.ResultError, match=field) as info:
+        results.load_result(tmp_path / "bad.json", movielens)
+    assert str(info.value).startswith("bad.json: ") and str(tmp_path) not in str(info.value)
+
+
+def test_randomly_damaged_results_are_refused_or_fully_usable(tmp_path, movielens):
+    """200 copies of a good result, each with one random value replaced: loading either raises
+    ResultError or gives a result every part of the Compare page can draw."""
+    import random
+
+    from helpers import synthetic_result
+
+    good = synthetic_result(movielens, splits=2, users=8)
+    _compare_page_uses(results.load_result(_write(tmp_path, good), movielens))
+    rng = random.Random(0)
+    values = [None, "x", -1, 1e308, float("nan"), [], {}, True, 3, 2.5]
+    refused = 0
+    for _ in range(200):
+        res = json.loads(json.dumps(good))
+        parent, key = _random_slot(res, rng)
+        parent[key] = rng.choice(values)
+        try:
+            loaded = results.load_result(_write(tmp_path, res), movielens)
+        except results.ResultError:
+            refused += 1
+            continue
+        _compare_page_uses(loaded)
+    assert refused > 50  # most damage is caught; the rest is harmless (e.g. a seed changed)
+
+
+def _write(folder, res) -> object:
+    path = folder / "r.json"
+    path.write_text(json.dumps(res))
+    return path
+
+
+def _random_slot(obj, rng):
+    """A random (container, key) of a leaf inside ``obj``."""
+    slots = []
+
+    def walk(v):
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for k, x in items:
+            slots.append((v, k))
+            walk(x)
+
+    walk(obj)
+    return rng.choice(slots)

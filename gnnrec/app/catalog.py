@@ -88,11 +88,13 @@ def model_signature(name: str, folder: Path | None = None) -> tuple:
 
 
 def list_models(data_fingerprint: str | None = None, folder: Path | None = None) -> list[ModelInfo]:
-    """Every model in the store, loadable or not (the error says why)."""
+    """Every model in the store, loadable or not (the error says why). With the data's
+    fingerprint, a model is usable only if made for that data (MovieLens-100K: its movies)."""
     out = []
+    n_movies = data_mod.N_MOVIES if data_fingerprint is not None else None
     for name in store.list_names(folder):
         try:
-            c = store.load(name, folder, data_fingerprint=data_fingerprint)
+            c = store.load(name, folder, data_fingerprint=data_fingerprint, n_movies=n_movies)
         except store.StoreError as e:
             out.append(ModelInfo(name, False, False, str(e), {}, "", {}, {}, {}, []))
             continue
@@ -130,4 +132,4 @@ def default_model(models: Iterable[ModelInfo]) -> str | None:
 
 def load_recommender(name: str, data: data_mod.MovieLens, folder: Path | None = None) -> Recommender:
     """The recommender on a stored all-movies model; StoreError/ValueError say what is wrong."""
-    return Recommender(data, store.load(name, folder, data_fingerprint=data.fingerprint()))
+    return Recommender(data, store.load(name, folder, data_fingerprint=data.fingerprint(), n_movies=data.n_movies))

@@ -1,31 +1,40 @@
-"""Background heavy jobs (training, live evaluation): one at a time per server, with progress and cancel.
+"""Background heavy jobs (training, live evaluation): one at a time per server, owned, bounded.
 
-:data:`HEAVY` is a non-blocking lock: a second job gets a clear :class:`Busy` at once.
-:class:`Job` runs a computation in a daemon thread, holding that lock; :class:`ProcessJob` runs it
-in a child process at the lowest CPU priority (the app's trainings and evaluations), so that the
-server's page reruns never wait for the job's Python code to let go of the GIL.
+The slot: :data:`HEAVY` (:mod:`gnnrec.app.slot`), a second job gets a clear :class:`Busy` at once.
+:class:`Job` runs a computation in a daemon thread; :class:`ProcessJob` runs it in a child process
+at the lowest CPU priority (the app's trainings and evaluations), so that the server's page
+reruns never wait for the job's Python code to let go of the GIL. Every job stops by itself at
+its wall-clock limit, and a job started with a grace period stops once its owner has not been
+seen (:meth:`Job.touch`) for that long: the session that started it is gone. A child process dies
+with the server (Linux parent-death signal, and a watchdog on its parent's pid).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import ctypes
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from ..data import DataError
 from ..store import StoreError
 from ..train import Cancelled
+from .slot import HEAVY, Busy, HeavyJobLock, JobInfo  # noqa: F401  (re-exported: the app's job API)
 
 NICE = 19  # a heavy job's thread (or process) priority on Linux (0 = normal, 19 = lowest)
 CANCEL_GRACE = 20.0  # seconds a cancelled child process gets to stop by itself before it is terminated
+WALL_LIMIT = 600.0  # seconds any job may run (twice the training budget of gnnrec.app.live)
+ABANDON_GRACE = 60.0  # seconds a job outlives the last sign of its session (a closed tab)
 MODES = ("process", "thread")  # GNNREC_JOBS: where the app's heavy jobs run (default: a child process)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def use_processes() -> bool:
@@ -38,78 +47,38 @@ def use_processes() -> bool:
     return mode == "process"
 
 
-class Busy(RuntimeError):
-    """Another heavy job holds the server; the message says which and for how long."""
-
-
-@dataclasses.dataclass(frozen=True)
-class JobInfo:
-    owner: str  # who started it (a session id or a label)
-    what: str  # e.g. "training all-movies model 'mine'"
-    started: float  # time.monotonic()
-
-
-class HeavyJobLock:
-    """A non-blocking lock: a second job gets :class:`Busy` at once instead of fighting the
-    first for the CPU cores.
-
-    Shapes: none. Thread-safe; one instance per process (:data:`HEAVY`).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._info: JobInfo | None = None
-
-    @property
-    def current(self) -> JobInfo | None:
-        return self._info
-
-    @contextlib.contextmanager
-    def hold(self, owner: str, what: str):
-        """``with HEAVY.hold(session, "training ..."):`` run the job, or raise Busy now."""
-        if not self._lock.acquire(blocking=False):
-            info = self._info
-            ago = f"{time.monotonic() - info.started:.0f} s ago" if info else "just now"
-            who = "you" if info and info.owner == owner else "another user"
-            raise Busy(f"the server is busy: {who} started {info.what if info else 'a job'} {ago}; "
-                       "only one training or live evaluation runs at a time — try again when it finishes")
-        self._info = JobInfo(owner, what, time.monotonic())
-        try:
-            yield self._info
-        finally:
-            self._info = None
-            self._lock.release()
-
-
-HEAVY = HeavyJobLock()
-
-
 class Job:
     """One background computation (training or evaluation) with progress events and a cancel flag.
 
     ``fn(report, cancelled)`` runs in a daemon thread; ``report(event)`` appends to
-    :meth:`events`; ``cancelled()`` is True once :meth:`cancel` was called. The process-wide
-    :data:`HEAVY` lock is taken before the thread starts and freed when it ends.
+    :meth:`events`; ``cancelled()`` is True once :meth:`cancel` was called, the wall-clock
+    ``limit`` has passed, or (with ``grace``) the owner was not seen for ``grace`` seconds. The
+    :data:`HEAVY` slot is taken before the thread starts and freed when it ends.
     """
 
     def __init__(self, kind: str, label: str, fn: Callable[[Callable, Callable[[], bool]], object],
-                 total: int | None = None):
-        self.kind, self.label, self._fn, self.total = kind, label, fn, total
+                 total: int | None = None, owner: str = "app", limit: float = WALL_LIMIT, grace: float | None = None):
+        self.kind, self.label, self._fn, self.total, self.owner = kind, label, fn, total, owner
+        self.limit, self.grace = limit, grace
         self.started, self.finished = time.time(), None
+        self._t0 = self._seen = time.monotonic()
         self.state = "running"  # running, done, failed, cancelled
         self.result = None
         self.error: str | None = None
+        self.stop_reason: str | None = None
         self._events: list = []
         self._lock = threading.Lock()
         self._cancel = threading.Event()
-        self._hold = None  # the HEAVY lock's context, exited by the job's thread
+        self._hold = None  # the HEAVY slot's context, exited by the job's thread
         self.thread = threading.Thread(target=self._run, name=f"gnnrec-{kind}", daemon=True)
 
     def _run(self) -> None:
         _lower_priority()
-        self._finish(*_outcome(self._fn, self._report, self._cancel.is_set))
+        self._finish(*_outcome(self._fn, self._report, self._should_stop))
 
     def _finish(self, result, state: str, error: str | None) -> None:
+        if state == "cancelled" and self.stop_reason:
+            error = f"{self.stop_reason}; nothing was saved"
         with self._lock:
             self.result, self.state, self.error, self.finished = result, state, error, time.time()
         if self._hold is not None:
@@ -119,8 +88,24 @@ class Job:
         with self._lock:
             self._events.append(event)
 
-    def cancel(self) -> None:
+    def _should_stop(self) -> bool:
+        """The cancel flag, set here too once the job is over its time limit or abandoned."""
+        if not self._cancel.is_set():
+            now = time.monotonic()
+            if now - self._t0 > self.limit:
+                self.cancel(f"stopped after {_duration(self.limit)}, the limit for one job on this server")
+            elif self.grace is not None and now - self._seen > self.grace:
+                self.cancel(f"stopped: the session that started it was gone for {self.grace:.0f} s")
+        return self._cancel.is_set()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._cancel.is_set():
+            self.stop_reason = reason
         self._cancel.set()
+
+    def touch(self) -> None:
+        """The owner's session is still here (it ran just now)."""
+        self._seen = time.monotonic()
 
     @property
     def cancel_requested(self) -> bool:
@@ -134,12 +119,26 @@ class Job:
         with self._lock:
             return list(self._events)
 
+    def progress(self) -> float:
+        """Share done, 0..1: the last training step of its total, else events of ``total``."""
+        events = self.events()
+        if self.state == "done":
+            return 1.0
+        last = events[-1] if events else None
+        if last is not None and hasattr(last, "step") and getattr(last, "total_steps", 0):
+            return min(1.0, last.step / last.total_steps)
+        return min(1.0, len(events) / (self.total or 1))
+
     def wait(self, timeout: float | None = None) -> bool:
         self.thread.join(timeout)
         return not self.thread.is_alive()
 
     def elapsed(self) -> float:
         return (self.finished or time.time()) - self.started
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
 
 
 def _outcome(fn, report, cancelled) -> tuple[object, str, str | None]:
@@ -157,33 +156,35 @@ def _outcome(fn, report, cancelled) -> tuple[object, str, str | None]:
 
 class ProcessJob(Job):
     """A :class:`Job` whose computation runs in a child process (``spawn``: nothing of the
-    server's threads or locks is inherited) at the lowest CPU priority. ``fn`` must be picklable
-    (a module-level function, or a :func:`functools.partial` of one); its events and result come
-    back through a queue, read by a thread of this process that also notices a child that dies
-    (killed, out of memory): the job then fails with that reason, and the lock is freed.
-    :meth:`cancel` sets a flag the child polls; a child that has not stopped ``CANCEL_GRACE``
-    seconds later is terminated. ``on_done(result)`` runs here after a successful job.
+    server's threads or locks is inherited) at the lowest CPU priority, dying with the server.
+    ``fn`` must be picklable (a module-level function, or a :func:`functools.partial` of one);
+    its events and result come back through a queue, read by a thread of this process that also
+    notices a child that dies (killed, out of memory): the job then fails with that reason, and
+    the slot is freed. :meth:`cancel` (or the time limit, or an abandoned job) sets a flag the child
+    polls; a child that has not stopped ``CANCEL_GRACE`` seconds later is terminated.
+    ``on_done(result)`` runs here after a successful job.
     """
 
     def __init__(self, kind: str, label: str, fn, total: int | None = None,
-                 on_done: Callable[[object], object] | None = None):
-        super().__init__(kind, label, fn, total)
+                 on_done: Callable[[object], object] | None = None, **limits):
+        super().__init__(kind, label, fn, total, **limits)
         ctx = multiprocessing.get_context("spawn")
         self._queue = ctx.Queue()
         self._cancel = ctx.Event()  # in place of the thread job's: the child polls it
         self._on_done = on_done
-        self.process = ctx.Process(target=_child, args=(fn, self._queue, self._cancel), name=f"gnnrec-{kind}",
-                                   daemon=True)
+        self.process = ctx.Process(target=_child, args=(fn, self._queue, self._cancel, os.getpid()),
+                                   name=f"gnnrec-{kind}", daemon=True)
 
     def _run(self) -> None:
         try:
-            self.process.start()
+            self.process.start()  # from this thread, which outlives the child: see _die_with_parent
         except Exception as e:  # noqa: BLE001  e.g. no memory for a new process
             self._finish(None, "failed", f"could not start the {self.kind} process: {e}")
             return
+        HEAVY.note_child(self.process.pid)
         try:
             self._watch()
-        except Exception as e:  # noqa: BLE001  never leave the server's one-job lock held
+        except Exception as e:  # noqa: BLE001  never leave the server's one-job slot held
             traceback.print_exc(file=sys.stderr)
             if self.process.is_alive():
                 self.process.terminate()
@@ -196,7 +197,7 @@ class ProcessJob(Job):
             try:
                 kind, payload = self._queue.get(timeout=0.25)
             except queue.Empty:
-                if self._cancel.is_set():
+                if self._should_stop():
                     cancelled_at = cancelled_at or time.monotonic()
                     if time.monotonic() - cancelled_at > CANCEL_GRACE and self.process.is_alive():
                         self.process.terminate()
@@ -223,8 +224,9 @@ class ProcessJob(Job):
             return
 
 
-def _child(fn, events, cancel) -> None:
+def _child(fn, events, cancel, parent: int) -> None:
     """The child process of a :class:`ProcessJob`."""
+    _die_with_parent(parent)
     _lower_priority()
     from .. import fast
 
@@ -233,6 +235,26 @@ def _child(fn, events, cancel) -> None:
     events.put(("end", outcome))
     events.close()
     events.join_thread()  # everything sent before the process exits
+
+
+def _die_with_parent(parent: int, poll: float = 1.0) -> None:
+    """End this process as soon as ``parent`` (the server) is gone, so that a server killed by
+    SIGKILL (the out-of-memory killer) leaves no training behind to save a model nobody asked for.
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel sends it when the thread that started
+    this process ends; it outlives the child). Everywhere: a daemon thread that polls the parent's
+    pid, in case the signal is unavailable or the parent died before it was set."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(70)  # the parent is gone: no clean-up, nothing saved (saves are atomic)
+
+    if os.getppid() != parent:
+        os._exit(70)
+    threading.Thread(target=watch, name="gnnrec-parent-watch", daemon=True).start()
 
 
 def _lower_priority() -> None:
@@ -245,18 +267,22 @@ def _lower_priority() -> None:
 
 
 def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = "app", process: bool = False,
-              on_done: Callable[[object], object] | None = None) -> Job:
+              on_done: Callable[[object], object] | None = None, limit: float = WALL_LIMIT,
+              grace: float | None = None, folder: Path | None = None) -> Job:
     """Start ``fn`` in the background (a thread, or with ``process=True`` a child process:
-    :class:`ProcessJob`), holding :data:`HEAVY`; :class:`Busy` (at once, nothing started) if
-    another job holds it."""
+    :class:`ProcessJob`), holding :data:`HEAVY` (and the lock file in ``folder``, default the
+    models folder); :class:`Busy` (at once, nothing started) if another job holds it. The job
+    stops by itself after ``limit`` seconds, and with ``grace`` once ``owner`` was not seen
+    (:meth:`Job.touch`) for that long."""
+    limits = {"owner": owner, "limit": limit, "grace": grace}
     if process:
-        job = ProcessJob(kind, label, fn, total, on_done)
+        job = ProcessJob(kind, label, fn, total, on_done, **limits)
     else:
         if on_done is not None:
             fn = (lambda f: lambda report, cancelled: on_done(f(report, cancelled)))(fn)
-        job = Job(kind, label, fn, total)
-    hold = HEAVY.hold(owner, f"{kind} {label}")
-    hold.__enter__()  # raises Busy
+        job = Job(kind, label, fn, total, **limits)
+    hold = HEAVY.hold(owner, f"{kind} {label}", folder)
+    hold.__enter__().job = job  # raises Busy
     job._hold = hold
     try:
         job.thread.start()
@@ -264,3 +290,10 @@ def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = 
         hold.__exit__(None, None, None)
         raise
     return job
+
+
+def running() -> Job | None:
+    """The job holding this server's slot, or None."""
+    info = HEAVY.current
+    job = info.job if info is not None else None
+    return job if isinstance(job, Job) else None

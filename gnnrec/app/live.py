@@ -2,8 +2,8 @@
 
 Custom training: a :class:`TrainSpec` within :data:`LIMITS`, saved under a new name (never
 overwriting). Live evaluation: at most :data:`MAX_LIVE_SPLITS` splits, results cached per request.
-Both run as :class:`gnnrec.jobs.ProcessJob` (a child process; one heavy job per server). Every error a user can
-cause is a ``ValueError`` (or :class:`gnnrec.store.StoreError`, :class:`gnnrec.jobs.Busy`) whose
+Both run as :class:`gnnrec.app.jobs.ProcessJob` (a child process; one heavy job per server). Every error a user can
+cause is a ``ValueError`` (or :class:`gnnrec.store.StoreError`, :class:`gnnrec.app.jobs.Busy`) whose
 message says what to change. No Streamlit in here.
 """
 
@@ -35,6 +35,23 @@ MAX_LIVE_SPLITS = 3  # live evaluation on a shared host: 10-30 s per split
 # -- custom training ----------------------------------------------------------------------------------
 LIMITS = {"layers": (1, 3), "taps": (1, 6), "width": (4, 64), "k": (5, 40), "epochs": (1, 10),
           "lr": (1e-4, 0.05), "batch_size": (8, 64), "seed": (0, 999_999)}
+BUDGET_SECONDS = 300.0  # a training estimated to hold the server's one job slot longer is refused
+# seconds = fixed + per epoch x epochs + per step x steps + per work unit x work (cost_features), fitted
+# by `python bench/job_cost.py --fit` on this project's 2-core host (docs/guarantees.md)
+COST = (3.0, 3.6, 0.07, 0.21)
+
+
+def cost_features(spec: TrainSpec) -> list[float]:
+    """What a training's time grows with: ``[1, epochs, steps, work]``. ``work`` counts the
+    multiply-adds of every user's pass through the graph filters (dense products and sparse
+    shifts), three per user and epoch (forward and backward) and one per user and validation
+    (~11 of them), in units of 1e9."""
+    n, nnz = data_mod.N_MOVIES, 1.5 * spec.k * data_mod.N_MOVIES  # the graph keeps ~k neighbours, symmetrised
+    widths = (2, *spec.widths)  # the input: rating and observed channels
+    per_user = sum(k * widths[i] * widths[i + 1] * n + (k - 1) * min(widths[i], widths[i + 1]) * nnz
+                   for i, k in enumerate(spec.taps))
+    work = (3 * spec.epochs + 11) * N_USERS * per_user / 1e9
+    return [1.0, float(spec.epochs), float(spec.steps()), work]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +92,16 @@ class TrainSpec:
         lo, hi = LIMITS["lr"]
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and lo <= self.lr <= hi):
             out.append(f"learning rate is {self.lr!r}; use {lo:g}-{hi:g}")
+        if not out and self.estimate_seconds() > BUDGET_SECONDS:
+            out.append(f"these settings would take about {self.estimate_seconds() / 60:.0f} min here, over the "
+                       f"{BUDGET_SECONDS / 60:.0f}-minute budget of one training on this shared server; use fewer "
+                       "epochs, layers, taps or neighbours, narrower layers, or a larger batch")
         return out
+
+    def estimate_seconds(self) -> float:
+        """Expected wall time of this training here (:data:`COST`; the job is stopped at
+        :data:`gnnrec.app.jobs.WALL_LIMIT` whatever the estimate said)."""
+        return float(np.dot(COST, cost_features(self)))
 
     def check(self) -> TrainSpec:
         p = self.problems()
@@ -137,12 +163,13 @@ def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
 
 
 def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder: Path | None = None,
-                   owner: str = "app") -> Job:
-    """Check the request, then train in the background; events are :class:`Progress`."""
+                   owner: str = "app", grace: float | None = None) -> Job:
+    """Check the request (bounds, the time budget, the name), then train in the background;
+    events are :class:`Progress`. ``owner``/``grace``: see :func:`gnnrec.app.jobs.start_job`."""
     spec.check()
     name = check_new_name(name, folder)
     return start_job("training", name, functools.partial(_train_job, data, spec, name, folder),
-                     total=spec.steps(), owner=owner, process=use_processes())
+                     total=spec.steps(), owner=owner, process=use_processes(), grace=grace, folder=folder)
 
 
 def _train_job(data, spec, name, folder, report, cancelled) -> dict:  # module level: it runs in a child process
@@ -215,14 +242,15 @@ def _remember(key: tuple, result: dict) -> dict:
     return result
 
 
-def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset: str, owner: str = "app") -> Job:
+def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset: str, owner: str = "app",
+                     grace: float | None = None) -> Job:
     """Check the request, then evaluate in the background; events are ``(split index, record)``;
     the result is also kept for :func:`cached_evaluation`."""
     check_eval_request(data, target, splits, preset)
     key = eval_key(data.fingerprint(), target, splits, preset)
     return start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
                      functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
-                     process=use_processes(), on_done=functools.partial(_remember, key))
+                     process=use_processes(), on_done=functools.partial(_remember, key), grace=grace)
 
 
 def _eval_job(data, target, splits, preset, report, cancelled) -> dict:  # runs in a child process

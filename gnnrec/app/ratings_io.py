@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -21,6 +22,10 @@ MAX_IMPORT_BYTES = 1_000_000  # an import CSV larger than this is refused
 MAX_IMPORT_ROWS = 2_000  # ... and so is one with more data rows (there are only 1,682 movies)
 MAX_LINK_RATINGS = 200  # more ratings than this do not fit a sensible share link
 MAX_QUERY_CHARS = 4_000
+MAX_R_VALUES = 10  # repeated 'r' parameters merged, at most this many
+MAX_NAMED_KEYS = 3  # unknown link parameters named in the warning (the rest counted)
+_ID = re.compile(r"[0-9]{1,6}")  # ASCII digits only: int() would also take '1_0' and '٥'
+_RATING = re.compile(r"[0-9]{1,2}(\.[0-9]{1,6})?")
 STREAMLIT_QUERY_KEYS = ("embed", "embed_options")  # Streamlit's own: ignored silently
 MOVIE_COLUMNS = ("movie", "movie_id", "movieid", "item", "item_id", "id")
 RATING_COLUMNS = ("rating", "stars", "score")
@@ -28,6 +33,21 @@ RATING_COLUMNS = ("rating", "stars", "score")
 
 class RatingsError(ValueError):
     """An import file or share link that cannot be read; the message says why and what to do."""
+
+
+def movie_id(text: str) -> int:
+    """A movie id written in ASCII digits (``"50"``; not ``"1_0"``, ``"٥"``, ``"+5"`` or ``"5.0"``);
+    ValueError otherwise. The range is the caller's to check."""
+    if not isinstance(text, str) or not _ID.fullmatch(text):
+        raise ValueError(f"movie id {str(text)[:30]!r} is not a whole number")
+    return int(text)
+
+
+def rating_value(text: str) -> float:
+    """A rating written as ASCII digits with an optional decimal part (``"4"``, ``"3.5"``)."""
+    if not isinstance(text, str) or not _RATING.fullmatch(text):
+        raise ValueError(f"rating {str(text)[:30]!r} is not a number")
+    return float(text)
 
 
 # -- display and profiles ------------------------------------------------------------------------------------
@@ -121,7 +141,7 @@ def parse_ratings_csv(raw: bytes) -> dict[int, float]:
             break
         m_txt, r_txt = (row[i].strip() if i < len(row) else "" for i in (movie_col, rating_col))
         try:
-            mid = int(m_txt)
+            mid = movie_id(m_txt)
         except ValueError:
             problems.append(f"line {line}: movie id {m_txt[:30]!r} is not a whole number")
             continue
@@ -129,7 +149,7 @@ def parse_ratings_csv(raw: bytes) -> dict[int, float]:
             problems.append(f"line {line}: unknown movie id {mid} (MovieLens-100K ids run 1..{N_MOVIES})")
             continue
         try:
-            r = float(r_txt)
+            r = rating_value(r_txt)
         except ValueError:
             problems.append(f"line {line}: rating {r_txt[:30]!r} of movie {mid} is not a number")
             continue
@@ -165,7 +185,7 @@ def parse_share(text: str) -> tuple[dict[int, float], list[str]]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         movie, sep, value = part.partition(":")
         try:
-            mid, r = int(movie), float(value)
+            mid, r = movie_id(movie.strip()), rating_value(value.strip())
         except ValueError:
             bad.append(part)
             continue
@@ -181,25 +201,54 @@ def parse_share(text: str) -> tuple[dict[int, float], list[str]]:
 
 
 def read_query(params: Mapping[str, object]) -> tuple[dict[int, float], str | None, list[str]]:
-    """The app's query parameters -> (ratings, model name or None, problems). Unknown
-    parameters are named in the problems; nothing here raises."""
+    """The app's query parameters -> (ratings, model name or None, problems). Repeated ``r``
+    parameters are merged (and said so); unknown parameters are named in the problems, a few at
+    most; nothing here raises."""
     problems: list[str] = []
     ratings: dict[int, float] = {}
     model = None
+    unknown: list[str] = []
     for key, value in params.items():
-        if isinstance(value, (list, tuple)):
-            value = value[-1] if value else ""
+        values = [str(v) for v in value] if isinstance(value, (list, tuple)) else [value]
         if key in STREAMLIT_QUERY_KEYS:
             continue
         if key == "r":
-            ratings, more = parse_share(value)
+            ratings, more = _merge_shares(values)
             problems += more
         elif key == "model":
+            if len(values) > 1:
+                problems.append(f"the link names {len(values)} models; using the last")
             try:
-                model = store.check_name(str(value))
+                model = store.check_name(str(values[-1] if values else ""))
             except store.StoreError as e:
                 problems.append(f"ignored the 'model' link parameter: {e}")
         else:
-            problems.append(f"ignored the unknown link parameter {str(key)[:40]!r} (this app reads "
-                            "'r=MOVIE:RATING,...' and 'model=NAME')")
+            unknown.append(repr(str(key)[:40]))
+    if unknown:
+        more = f" and {len(unknown) - MAX_NAMED_KEYS} more" if len(unknown) > MAX_NAMED_KEYS else ""
+        problems.append(f"ignored the unknown link parameter{'s' if len(unknown) > 1 else ''} "
+                        f"{', '.join(unknown[:MAX_NAMED_KEYS])}{more} (this app reads 'r=MOVIE:RATING,...' and "
+                        "'model=NAME')")
     return ratings, model, problems
+
+
+def _merge_shares(values: list) -> tuple[dict[int, float], list[str]]:
+    """Several ``r`` values: their ratings merged in order (a movie rated in two: the later value)."""
+    if not values:
+        return {}, []
+    problems: list[str] = []
+    if len(values) > MAX_R_VALUES:
+        problems.append(f"the link has {len(values)} 'r' parameters; read the first {MAX_R_VALUES}")
+        values = values[:MAX_R_VALUES]
+    merged: dict[int, float] = {}
+    changed = 0
+    for value in values:
+        got, more = parse_share(value)
+        problems += more
+        changed += sum(1 for m, r in got.items() if m in merged and merged[m] != r)
+        merged.update(got)
+    if len(values) > 1:
+        clash = f"; {changed} movie(s) rated differently took the later value" if changed else ""
+        problems.append(f"the link has {len(values)} 'r' parameters: merged their ratings ({len(merged)} in all"
+                        f"{clash})")
+    return merged, problems

@@ -8,6 +8,7 @@ No Streamlit in here; an unusable file raises :class:`ResultError` naming the pr
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,21 +38,44 @@ def result_files(folder: Path | None = None) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _numbers(d, what: str) -> None:
+    if not (isinstance(d, dict) and d and all(isinstance(k, str) and _number(v) for k, v in d.items())):
+        raise ResultError(f"{what} is not a table of model names to finite numbers")
+
+
 def check_result(obj) -> dict:
-    """Raise ResultError unless ``obj`` looks like :func:`gnnrec.evaluate.evaluate_target`'s output."""
+    """Raise ResultError unless ``obj`` is :func:`gnnrec.evaluate.evaluate_target`'s output with
+    every value the Compare page draws of the right type: numbers in the summary, every split's
+    ``rmse`` and every test record's ``pred``; whole-number user and movie ids; text titles."""
     if not isinstance(obj, dict) or obj.get("task") != "target":
         raise ResultError("not a target-movie evaluation (`python -m gnnrec evaluate --task target --json FILE`)")
+    if not isinstance(obj.get("title", ""), str) or not isinstance(obj.get("config", {}), dict):
+        raise ResultError("its 'title' is not text or its 'config' not a mapping")
     splits = obj.get("splits")
     if not isinstance(splits, list) or not splits:
         raise ResultError("it holds no splits")
-    for s in splits:
-        if not (isinstance(s, dict) and isinstance(s.get("rmse"), dict) and isinstance(s.get("test"), list)):
-            raise ResultError("a split lacks its 'rmse' or 'test' records")
-        for r in s["test"][:3]:
-            if not (isinstance(r, dict) and isinstance(r.get("user"), int) and isinstance(r.get("pred"), dict)):
-                raise ResultError("a test record lacks its 'user' or 'pred'")
-    if not isinstance(obj.get("summary"), dict) or not obj["summary"]:
+    for i, s in enumerate(splits):
+        if not (isinstance(s, dict) and isinstance(s.get("test"), list)):
+            raise ResultError(f"split {i + 1} lacks its 'test' records")
+        _numbers(s.get("rmse"), f"split {i + 1}'s 'rmse'")
+        if "best_step" in s and not _number(s["best_step"]):
+            raise ResultError(f"split {i + 1}'s 'best_step' is not a number")
+        for r in s["test"]:
+            if not (isinstance(r, dict) and all(isinstance(r.get(k), int) and not isinstance(r.get(k), bool)
+                                                for k in ("user", "movie"))):
+                raise ResultError(f"a test record of split {i + 1} lacks a whole-number 'user' or 'movie'")
+            _numbers(r.get("pred"), f"a test record's 'pred' (split {i + 1})")
+    summary = obj.get("summary")
+    if not isinstance(summary, dict) or not summary:
         raise ResultError("it has no 'summary'")
+    for name, v in summary.items():
+        if not (isinstance(v, dict) and _number(v.get("mean")) and _number(v.get("std"))
+                and isinstance(v.get("per_split", []), list) and all(map(_number, v.get("per_split", [])))):
+            raise ResultError(f"the summary of {str(name)[:40]!r} needs finite numbers 'mean', 'std' (and 'per_split')")
     return obj
 
 

@@ -1,0 +1,184 @@
+"""Checks a checkpoint read from disk before anything uses it: every field's type, range and shape.
+
+A ``.pt`` file loaded with ``weights_only=True`` runs no code, but it can still hold anything made
+of tensors and plain values: graph indices out of range (SciPy then reads and writes out of
+bounds: a segfault), weights of the wrong shape, NaN item means, strings where numbers belong.
+:func:`check_blob` accepts only what :func:`gnnrec.store.to_bytes` writes, consistent with its own
+config (and with the data's number of movies when known), and raises :class:`CheckpointInvalid`
+naming the first problem otherwise. Nothing here builds a real model or touches the graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+
+import torch
+
+from .gnn import GNNPredictorConfig
+from .graph import GraphConfig
+from .models import GNNConfig, LocalGNN
+from .train import TrainConfig
+
+MAX_LAYERS, MAX_TAPS, MAX_WIDTH, MAX_ENSEMBLE = 8, 20, 1024, 16  # far above every preset and the Train page
+MAX_MOVIES = 100_000
+FIELDS = ("format", "version", "name", "created", "config", "graph_config", "graph", "item_means", "item_known",
+          "global_mean", "states", "metrics", "data_fingerprint", "extra")
+
+
+class CheckpointInvalid(ValueError):
+    """What is wrong with a checkpoint's contents (the message names the field)."""
+
+
+def _need(ok: bool, message: str) -> None:
+    if not ok:
+        raise CheckpointInvalid(message)
+
+
+def is_number(v) -> bool:
+    """A real number (an int or float, not a bool); NaN counts (a training history starts with one)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _whole(v, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _tensor(v, what: str, dtypes: tuple, shape: tuple | None = None) -> torch.Tensor:
+    """A plain dense tensor of one of ``dtypes`` (and ``shape``, ``None`` entries free)."""
+    _need(isinstance(v, torch.Tensor) and v.layout == torch.strided and not v.is_quantized,
+          f"{what} is not a plain tensor ({type(v).__name__})")
+    _need(v.dtype in dtypes, f"{what} has dtype {v.dtype}, expected one of {[str(d) for d in dtypes]}")
+    if shape is not None:
+        _need(v.dim() == len(shape) and all(s is None or s == d for s, d in zip(shape, v.shape)),
+              f"{what} has shape {tuple(v.shape)}, expected {tuple('*' if s is None else s for s in shape)}")
+    return v
+
+
+def _finite(t: torch.Tensor, what: str) -> None:
+    _need(bool(torch.isfinite(t).all()), f"{what} holds NaN or infinite values")
+
+
+def _known_keys(d, cls, what: str) -> dict:
+    _need(isinstance(d, dict), f"{what} is not a mapping")
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(map(str, set(d) - names))
+    _need(not extra, f"{what} has unknown fields {extra[:5]}")
+    return d
+
+
+def check_model_config(d) -> GNNConfig:
+    """The architecture, bounded before anything is sized from it."""
+    d = _known_keys(d, GNNConfig, "config.model")
+    for key in ("features", "taps"):
+        v = d.get(key)
+        _need(isinstance(v, (list, tuple)) and 1 <= len(v) <= MAX_LAYERS,
+              f"config.model.{key} must list 1-{MAX_LAYERS} layers")
+    _need(all(_whole(f, 1, MAX_WIDTH) for f in d["features"]), f"config.model.features must be whole numbers "
+                                                               f"1-{MAX_WIDTH}")
+    _need(all(_whole(k, 1, MAX_TAPS) for k in d["taps"]), f"config.model.taps must be whole numbers 1-{MAX_TAPS}")
+    _need(_whole(d.get("in_features", 1), 1, 2), "config.model.in_features must be 1 or 2")
+    return GNNConfig(**d)
+
+
+def check_config(d, n: int) -> GNNPredictorConfig:
+    """The predictor's config, rebuilt (its own checks run too) and bounded."""
+    d = dict(_known_keys(d, GNNPredictorConfig, "config"))
+    d["model"] = check_model_config(d.get("model"))
+    d["train"] = TrainConfig(**_known_keys(d.get("train"), TrainConfig, "config.train"))
+    _need(_whole(d.get("ensemble", 1), 1, MAX_ENSEMBLE), f"config.ensemble must be a whole number 1-{MAX_ENSEMBLE}")
+    target = d.get("target")
+    _need(target is None or _whole(target, 0, n - 1), f"config.target {target!r} is not a movie index 0..{n - 1}")
+    for key in ("hide_fraction", "item_damping", "user_damping"):
+        _need(key not in d or (is_number(d[key]) and math.isfinite(d[key])), f"config.{key} is not a number")
+    return GNNPredictorConfig(**d)
+
+
+def check_graph(g, n_movies: int | None) -> int:
+    """The CSR graph: ``n`` nodes, ``indptr`` from 0, non-decreasing, ending at the number of
+    entries, every index in ``0..n-1``, finite weights. Returns ``n``."""
+    _need(isinstance(g, dict) and {"indptr", "indices", "data", "n"} <= set(g), "graph lacks indptr/indices/data/n")
+    n = g["n"]
+    _need(_whole(n, 1, MAX_MOVIES), f"graph.n {n!r} is not a number of movies")
+    _need(n_movies is None or n == n_movies, f"the graph has {n} movies, the data {n_movies}")
+    ints = (torch.int64, torch.int32)
+    indptr = _tensor(g["indptr"], "graph.indptr", ints, (n + 1,))
+    indices = _tensor(g["indices"], "graph.indices", ints, (None,))
+    data = _tensor(g["data"], "graph.data", (torch.float32, torch.float64), (indices.shape[0],))
+    _need(int(indptr[0]) == 0 and int(indptr[-1]) == indices.shape[0],
+          f"graph.indptr runs {int(indptr[0])}..{int(indptr[-1])}, expected 0..{indices.shape[0]}")
+    _need(bool((indptr[1:] >= indptr[:-1]).all()), "graph.indptr decreases somewhere")
+    if indices.numel():
+        lo, hi = int(indices.min()), int(indices.max())
+        _need(lo >= 0 and hi < n, f"graph.indices run {lo}..{hi}, outside the {n} movies")
+    _finite(data, "graph.data")
+    return n
+
+
+def check_states(states, cfg: GNNPredictorConfig) -> None:
+    """One state per ensemble member, each with exactly the keys and shapes ``LocalGNN(cfg.model)``
+    has (computed on the meta device: nothing is allocated), finite weights."""
+    _need(isinstance(states, list) and states, "states is empty: the checkpoint holds no trained weights")
+    _need(len(states) == cfg.ensemble, f"{len(states)} weight sets for an ensemble of {cfg.ensemble}")
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in LocalGNN(cfg.model).state_dict().items()}
+    for i, state in enumerate(states):
+        _need(isinstance(state, dict), f"states[{i}] is not a mapping")
+        _need(set(state) == set(want), f"states[{i}] has keys {sorted(map(str, state))[:8]}, "
+                                       f"the config needs {sorted(want)}")
+        for key, shape in want.items():
+            _finite(_tensor(state[key], f"states[{i}].{key}", (torch.float32, torch.float64), shape),
+                    f"states[{i}].{key}")
+
+
+def check_plain(v, what: str, depth: int = 0) -> None:
+    """JSON-like values only (no tensors), nested at most a few levels."""
+    _need(depth <= 4, f"{what} is nested too deep")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _need(isinstance(k, str), f"{what} has a non-text key {k!r}")
+            check_plain(x, f"{what}.{k}", depth + 1)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            check_plain(x, what, depth + 1)
+    else:
+        _need(v is None or isinstance(v, (str, bool, int, float)), f"{what} holds a {type(v).__name__}")
+
+
+def check_metadata(blob: dict) -> None:
+    """Metrics are numbers; the history is ``[step, loss, valid RMSE]`` rows; text is text."""
+    for key in ("name", "created", "data_fingerprint"):
+        _need(isinstance(blob[key], str) and len(blob[key]) <= 200, f"{key} is not a short text")
+    metrics = blob["metrics"]
+    _need(isinstance(metrics, dict), "metrics is not a mapping")
+    for k, v in metrics.items():
+        _need(isinstance(k, str) and is_number(v), f"metric {str(k)[:40]!r} is {type(v).__name__}, not a number")
+    extra = blob["extra"]
+    _need(isinstance(extra, dict), "extra is not a mapping")
+    check_plain(extra, "extra")
+    history = extra.get("history", [])
+    _need(isinstance(history, list) and all(isinstance(h, (list, tuple)) and len(h) == 3 and all(map(is_number, h))
+                                            for h in history), "extra.history is not a list of [step, loss, RMSE]")
+    _need(isinstance(extra.get("preset", ""), str), "extra.preset is not text")
+
+
+def check_blob(blob, n_movies: int | None = None) -> tuple[GNNPredictorConfig, GraphConfig]:
+    """Everything :func:`gnnrec.store.from_bytes` will use, checked; returns the rebuilt configs.
+
+    Raises:
+        CheckpointInvalid: the first problem found (ValueError/TypeError from a config's own
+            checks pass through as they are).
+    """
+    missing = [f for f in FIELDS if f not in blob]
+    _need(not missing, f"fields missing: {missing}")
+    n = check_graph(blob["graph"], n_movies)
+    cfg = check_config(blob["config"], n)
+    graph_cfg = GraphConfig(**_known_keys(blob["graph_config"], GraphConfig, "graph_config"))
+    _finite(_tensor(blob["item_means"], "item_means", (torch.float64, torch.float32), (n,)), "item_means")
+    _tensor(blob["item_known"], "item_known", (torch.bool,), (n,))
+    gm = blob["global_mean"]
+    _need(is_number(gm) and math.isfinite(gm), f"global_mean {gm!r} is not a finite number")
+    check_states(blob["states"], cfg)
+    check_metadata(blob)
+    return cfg, graph_cfg

@@ -1,0 +1,140 @@
+"""Streamlit caches around the gnnrec functions the pages call: the data, the model store, the
+session's recommender, and the lists and tables computed from them.
+
+``st.cache_data`` for the data, the model list, recommendations, explanations, neighbourhoods and
+saved results (copies: nothing cached is ever mutated); ``st.cache_resource`` for the recommender
+of a model, keyed by its name and file signature, so a changed file is reloaded and one session's
+choice never changes another's.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gnnrec import data as data_mod
+from gnnrec import store
+from gnnrec.app import catalog, insights, results
+from gnnrec.app import neighbourhood as nb_mod
+
+from .text import alert
+
+
+# -- the data -----------------------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Loading MovieLens-100K (downloaded once, then cached) …")
+def _data():
+    return catalog.load_data()
+
+
+def data() -> data_mod.MovieLens | None:
+    """The data, or None after showing what went wrong."""
+    try:
+        return _data()
+    except data_mod.DataError as e:
+        alert("error", f"The MovieLens-100K data could not be loaded: {e}")
+        return None
+
+
+def require_data() -> data_mod.MovieLens:
+    d = data()
+    if d is None:
+        st.stop()
+    return d
+
+
+@st.cache_data(show_spinner=False)
+def data_info() -> dict:
+    return catalog.data_status(_data())
+
+
+@st.cache_data(show_spinner=False)
+def labels() -> dict[int, str]:
+    return catalog.movie_labels(_data())
+
+
+# -- models ---------------------------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False)
+def _models(signature: tuple, fingerprint: str) -> list[catalog.ModelInfo]:
+    return catalog.list_models(fingerprint)
+
+
+def models() -> list[catalog.ModelInfo]:
+    """Every stored model (reloaded when a model file changes)."""
+    return _models(catalog.store_signature(), data_info()["fingerprint"])
+
+
+def usable_models() -> list[str]:
+    return [m.name for m in models() if m.ok and m.all_movies]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model and the item correlations …")
+def _recommender(name: str, signature: tuple, fingerprint: str):
+    return catalog.load_recommender(name, _data())
+
+
+def model_name() -> str | None:
+    return st.session_state.get("model_name")
+
+
+def recommender():
+    """``(recommender, None)`` for the session's model, or ``(None, error text)``."""
+    name = model_name()
+    if name is None:
+        return None, ("no usable all-movies model in the models folder; train one on the Train page or with "
+                      "`python -m gnnrec train --task all`")
+    try:
+        return _recommender(name, catalog.model_signature(name), data_info()["fingerprint"]), None
+    except (store.StoreError, ValueError) as e:
+        return None, f"model {name!r} cannot be used: {e}"
+
+
+def model_key() -> tuple:
+    name = model_name()
+    return name, catalog.model_signature(name) if name else None
+
+
+@st.cache_resource(show_spinner="Computing item correlations …")
+def _correlations(fingerprint: str):
+    return nb_mod.correlations(_data())
+
+
+def correlations():
+    """The active model's k-NN correlations, else ones computed from the data (no model needed)."""
+    rec, _ = recommender()
+    if rec is not None:
+        return ("model",) + model_key(), rec.knn.corr
+    fp = data_info()["fingerprint"]
+    return ("data", fp), _correlations(fp)
+
+
+# -- lists and tables -----------------------------------------------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec):
+    return insights.recommend(_rec, dict(ratings), top, min_raters)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def explanation(key: tuple, ratings: tuple, movie: int, model: str, _rec):
+    return insights.explain(_rec, dict(ratings), movie, model)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def prediction(key: tuple, ratings: tuple, movie: int, _rec):
+    return insights.predict_movie(_rec, dict(ratings), movie)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int, _rec):
+    return insights.disagreements(_rec, recommendations(key, ratings, top, min_raters, _rec), n)
+
+
+@st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")
+def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr):
+    from gnnrec.app import viz
+
+    nb = nb_mod.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common)
+    return nb, viz.neighbourhood_html(nb)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def saved_result(path: str, mtime_ns: int) -> dict:
+    return results.load_result(path, _data())

@@ -1,0 +1,112 @@
+"""The session's ratings (``st.session_state["ratings"]``) and the callbacks that change them.
+
+Callbacks run before the page, so a change is in every part of the next run (the URL included:
+:mod:`.link`); what they have to say is flashed to that run. Remove, clear, import and loading a
+MovieLens user keep the previous ratings for one 'Undo'.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gnnrec import data as data_mod
+from gnnrec.app import ratings_io
+
+from .cache import _data
+from .text import flash
+
+
+def ratings() -> dict[int, float]:
+    return st.session_state.setdefault("ratings", {})
+
+
+def rkey() -> tuple:
+    """The ratings as a hashable cache key."""
+    return ratings_io.ratings_key(ratings())
+
+
+def _set_ratings(new: dict, message: str | None = None) -> None:
+    old = ratings()
+    if new != old:
+        st.session_state["ratings_undo"] = dict(old)
+    st.session_state["ratings"] = dict(new)
+    if message:
+        flash("success", message)
+
+
+def stars_key() -> str:
+    """The stars widget's key: a new one after each rating, so the widget starts empty again."""
+    return f"rate_stars_{st.session_state.get('rate_round', 0)}"
+
+
+def on_rate() -> None:
+    """Stars clicked: rate the movie in the search box."""
+    ss = st.session_state
+    movie, value = ss.get("rate_movie"), ss.get(stars_key())
+    if value is None:
+        return
+    ss["rate_round"] = ss.get("rate_round", 0) + 1
+    if movie is None:
+        flash("warning", "Pick a movie in the search box first, then click the stars.")
+        return
+    new = dict(ratings())
+    new[int(movie)] = int(value) + 1  # st.feedback stars: 0..4
+    ss["ratings"] = new
+    ss["rate_movie"] = None
+
+
+def on_remove() -> None:
+    picked = st.session_state.get("remove_sel") or []
+    if picked:
+        _set_ratings({m: r for m, r in ratings().items() if m not in set(picked)},
+                     f"Removed {len(picked)} rating(s). 'Undo' brings them back.")
+    st.session_state["remove_sel"] = []
+
+
+def on_clear() -> None:
+    if ratings():
+        _set_ratings({}, "Cleared your ratings. 'Undo' brings them back.")
+
+
+def on_undo() -> None:
+    prev = st.session_state.pop("ratings_undo", None)
+    if prev is not None:
+        st.session_state["ratings_undo"] = dict(ratings())
+        st.session_state["ratings"] = prev
+        flash("info", f"Restored your previous {len(prev)} rating(s).")
+
+
+def on_load_user() -> None:
+    user = st.session_state.get("ml_user")
+    try:
+        new = ratings_io.user_ratings(_data(), user)
+    except (ValueError, data_mod.DataError) as e:
+        flash("error", str(e))
+        return
+    _set_ratings(new, f"Loaded MovieLens user {user}'s {len(new)} ratings (your previous ones: 'Undo').")
+
+
+def on_import() -> None:
+    up = st.session_state.get("import_csv")
+    if up is None:
+        return
+    try:
+        raw = up.read(ratings_io.MAX_IMPORT_BYTES + 1)
+        new = ratings_io.parse_ratings_csv(raw)
+    except ratings_io.RatingsError as e:
+        flash("error", f"Import of {up.name!r} failed, your ratings are unchanged: {e}")
+        return
+    except Exception as e:  # noqa: BLE001  an unreadable upload: say so, keep the ratings
+        flash("error", f"Import of {up.name!r} failed ({type(e).__name__}); your ratings are unchanged.")
+        return
+    if st.session_state.get("import_mode", "Merge") == "Replace":
+        merged = new
+    else:
+        merged = {**ratings(), **new}
+    _set_ratings(merged, f"Imported {len(new)} rating(s) from {up.name!r}; you now have {len(merged)}.")
+
+
+def export_button(key: str, label: str = "Export CSV", **kwargs) -> None:
+    """A one-click download of the ratings as CSV (what 'Import' reads back)."""
+    st.download_button(label, ratings_io.ratings_to_csv(_data(), ratings()), file_name="gnnrec-ratings.csv",
+                       mime="text/csv", key=key, disabled=not ratings(), on_click="ignore", **kwargs)

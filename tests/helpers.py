@@ -1,0 +1,90 @@
+"""Helpers shared by the tests and the benchmarks: a real ``streamlit run app.py`` on a free port,
+a temporary copy of the models folder, and a small synthetic evaluation result.
+
+Tests import it as ``helpers`` (pytest puts tests/ on the path); bench/ scripts put tests/ on
+``sys.path`` first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def models_copy(folder: Path) -> Path:
+    """``folder`` made, holding a copy of the committed models (so a test never writes into models/)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in (ROOT / "models").glob("*.pt"):
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+def start_streamlit(port: int, env: dict, log, timeout: float = 60) -> subprocess.Popen:
+    """``streamlit run app.py`` on 127.0.0.1:port (its output to the open file ``log``), returned
+    once its health check answers; RuntimeError with the log's tail if it exits or stays unhealthy."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            log.flush()
+            tail = Path(log.name).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc
+        except OSError:
+            pass
+        if time.time() > deadline:
+            stop_streamlit(proc)
+            raise RuntimeError(f"streamlit did not become healthy within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def stop_streamlit(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def raters(data, movie: int = 50) -> list[int]:
+    """The real users who rated ``movie`` (a results file's records must be real ratings: the
+    app looks their true values up in the data)."""
+    r = data.ratings
+    return sorted(int(u) for u in r.loc[r["movie"] == movie, "user"])
+
+
+def synthetic_result(data, splits: int = 2, users: int = 20) -> dict:
+    """A small evaluation in the format of :func:`gnnrec.evaluate.evaluate_target` (made-up
+    predictions and RMSEs of real raters of Star Wars, movie 50; no ratings, as saved files)."""
+    models = {"gnn": 0.05, "gnn_last": 0.1, "linear": 0.2, "knn": 0.3, "item_mean": 0.45}
+    out = []
+    for s in range(splits):
+        test = [{"user": u, "movie": 50,
+                 "pred": {m: round(1 + u % 5 + (off + 0.02 * s) * (-1) ** u, 3) for m, off in models.items()}}
+                for u in raters(data)[:users]]
+        out.append({"seed": s, "test": test, "rmse": {m: off + 0.02 * s for m, off in models.items()},
+                    "best_step": 100 + s})
+    per = {m: [off + 0.02 * s for s in range(splits)] for m, off in models.items()}
+    summary = {m: {"mean": sum(v) / splits, "std": 0.0163, "per_split": v} for m, v in per.items()}
+    return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
+            "splits": out, "summary": summary}
