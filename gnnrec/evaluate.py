@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import fast
+from . import fast, transfer
 from .data import MovieLens
 from .gnn import GNNPredictor
 from .graph import ItemGraph
@@ -83,23 +83,46 @@ def rmse(pred, true) -> float:
     return float(np.sqrt(np.mean((pred - true) ** 2)))
 
 
-def run_target_split(data: MovieLens, x: np.ndarray, split: TargetSplit, cfg: EvalConfig) -> dict:
-    """Fit every model on one split; return its JSON record (predictions per test user)."""
+STAGES = ("graph", "gnn", "transfer", "linear", "knn_baseline")  # what a split reports as it goes
+
+
+def run_target_split(data: MovieLens, x: np.ndarray, split: TargetSplit, cfg: EvalConfig,
+                     on_stage: Callable[[str, float], None] | None = None) -> dict:
+    """Fit every model on one split; return its JSON record (predictions per test user).
+    ``on_stage(stage, done)`` is called as each of :data:`STAGES` starts (``done`` 0) and, for
+    the GNN's training, after every validation (``done`` = share of its steps)."""
+    stage = on_stage or (lambda name, done: None)
     t = cfg.target - 1
     rows = lambda users: x[users - 1]  # noqa: E731  GroupLens id -> matrix row
     train, valid, test = rows(split.train_users), rows(split.valid_users), rows(split.test_users)
     gnn_cfg, lin_cfg, graph_cfg = split_models(cfg, t, split.seed)
+    stage("graph", 0.0)
     graph = ItemGraph.build(train, graph_cfg)
-    gnn = GNNPredictor(gnn_cfg, "gnn").fit(train, graph, valid)
-    models: dict[str, Predictor] = {
-        "gnn": gnn,
-        "gnn_last": gnn.with_weights("last"),
-        "linear": GNNPredictor(lin_cfg, "linear").fit(train, graph, valid),
-        "knn": ItemKNN(cfg.knn_k).fit(train, graph),
-        "item_mean": ItemMean().fit(train),
-        # the classical reference, fitted outside the seed's protocol on every rating but the test ones
-        "knn_baseline": KNNBaseline(cfg.knn_k).fit(np.where(_test_cells(x, split, t), 0, x)),
-    }
+    stage("gnn", 0.0)
+    members = gnn_cfg.ensemble
+    done = lambda p: stage("gnn", min(1.0, (len(progress) + p.step / max(p.total_steps, 1)) / members))
+    progress: list = []  # members trained so far
+
+    def on_progress(p):
+        done(p)
+        if p.step >= p.total_steps:
+            progress.append(p)
+
+    gnn = GNNPredictor(gnn_cfg, "gnn").fit(train, graph, valid, on_progress=on_progress)
+    known = np.where(_test_cells(x, split, t), 0, x)  # every rating but the ones this split predicts
+    models: dict[str, Predictor] = {"gnn": gnn, "gnn_last": gnn.with_weights("last")}
+    p = resolve_preset(cfg.preset)
+    if p.transfer:  # the GNN learns from what knn_baseline learns from; the per-target GNN beside it
+        stage("transfer", 0.0)
+        fold_model = transfer.fold_model_for(t, data)
+        models = {"gnn": transfer.fit_transfer(fold_model, known, t, split.train_users - 1, split.valid_users - 1,
+                                               p.finetune, seed=split.seed),
+                  "gnn_target": gnn}
+    stage("linear", 0.0)
+    models.update({"linear": GNNPredictor(lin_cfg, "linear").fit(train, graph, valid),
+                   "knn": ItemKNN(cfg.knn_k).fit(train, graph), "item_mean": ItemMean().fit(train)})
+    stage("knn_baseline", 0.0)  # the classical reference, fitted on every rating but the test ones
+    models["knn_baseline"] = KNNBaseline(cfg.knn_k).fit(known)
     x_test = test.copy()
     x_test[:, t] = 0  # the input never holds the label
     preds = {name: m.predict(x_test, [t]) for name, m in models.items()}
@@ -179,14 +202,17 @@ def _split_worker(args) -> dict:
 
 
 def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
-                    on_split: Callable[[int, dict], None] | None = None, workers: int | None = None) -> dict:
+                    on_split: Callable[[int, dict], None] | None = None, workers: int | None = None,
+                    on_stage: Callable[[int, str, float], None] | None = None) -> dict:
     """The seed's protocol over ``cfg.splits`` splits; the JSON-ready result.
 
     Args:
         workers: processes running splits at once (default 1: in this process; the CLI and the
-            benchmarks use 2); results do not depend on it. Workers are spawned: a script calling this needs the
-            ``if __name__ == "__main__":`` guard.
+            benchmarks use 2); results do not depend on it. Workers are spawned: a script calling
+            this needs the ``if __name__ == "__main__":`` guard.
         on_split: called as ``on_split(i, record)`` in split order as each split finishes.
+        on_stage: called as ``on_stage(i, stage, done)`` as split ``i`` goes (see
+            :func:`run_target_split`); in this process only (``workers`` 1).
     """
     data.check_movie(cfg.target)
     t0 = time.perf_counter()
@@ -196,7 +222,8 @@ def evaluate_target(data: MovieLens, cfg: EvalConfig = EvalConfig(),
     records: list[dict] = []
     if workers <= 1:
         for i, split in enumerate(splits):
-            records.append(run_target_split(data, x, split, cfg))
+            report = None if on_stage is None else (lambda name, done, i=i: on_stage(i, name, done))
+            records.append(run_target_split(data, x, split, cfg, report))
             if on_split is not None:
                 on_split(i, records[-1])
     else:

@@ -25,14 +25,15 @@ from .models import LocalGNN
 
 
 def fit_target(pred: GNNPredictor, train: np.ndarray, graph: ItemGraph, valid: np.ndarray | None = None,
-               on_progress=None, cancel=None, init: list[dict] | None = None) -> GNNPredictor:
+               on_progress=None, cancel=None, init: list[dict] | None = None,
+               means_from: np.ndarray | None = None) -> GNNPredictor:
     """Train ``pred`` (``config.target`` set) to predict its target from each user's other
     ratings. ``train`` ``(U, N)``: every user rated the target; ``valid``: held-out users
-    (default: 10% of ``train``, seeded) who pick the best weights; ``graph``: built from
-    ``train`` only. ``init``: starting weights per ensemble member (fine-tuning; default: fresh,
-    seeded)."""
+    (default: 10% of ``train``, seeded) who pick the best weights; ``graph``: built from the
+    training ratings only. ``init``: starting weights per ensemble member (fine-tuning; default:
+    fresh, seeded). ``means_from``: the ratings the item means come from (default ``train``)."""
     cfg, t = pred.config, pred.config.target
-    pred.use(train, graph)  # means of every training user, the held-out ones below included
+    pred.use(train if means_from is None else means_from, graph)  # default: every training user's means
     if valid is None:
         perm = np.random.default_rng(cfg.train.seed).permutation(train.shape[0])
         n_valid = max(1, round(0.1 * train.shape[0]))

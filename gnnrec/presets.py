@@ -18,19 +18,28 @@ class Preset:
     graph: GraphConfig
     description: str
     task: Literal["target", "all"] = "target"  # what the training schedule is made for
+    transfer: bool = False  # target task: the GNN is a fold model (gnnrec.transfer); predictor: the per-target one beside it
+    finetune: train_mod.TrainConfig | None = None  # transfer: fine-tuning on the target's training users (None: none)
 
 
 _ALL_TRAIN = train_mod.TrainConfig(epochs=20, batch_size=32, valid_every=27, loss="mse")  # all movies: ~28 steps an epoch
 
+_BEST = Preset(GNNPredictorConfig(encoding="baseline+observed", item_damping=5.0, user_damping=50.0, ensemble=3,
+                                  train=dataclasses.replace(train_mod.TrainConfig(), epochs=10, weight_decay=1e-3)),
+               GraphConfig(k=10, min_common=10, sign="abs", shrinkage=100.0),
+               "ratings minus the item mean and the user's offset (damped by 5 and 50 ratings) plus an "
+               "observed channel; k=10 graph by |correlation| shrunk by n/(n+100) (n co-raters), >=10 "
+               "co-raters; 3 seeds averaged, 10 epochs each, weight decay 1e-3")
+_FINETUNE = train_mod.TrainConfig(epochs=3, batch_size=16, lr=0.001, valid_every=5, loss="mse")  # one target, from a fold model
+
 PRESETS: dict[str, Preset] = {
     "seed": Preset(GNNPredictorConfig(), GraphConfig(k=10, min_common=1),
                    "the seed/reference: raw ratings in, k=10 graph with no co-rater minimum"),
-    "best": Preset(GNNPredictorConfig(encoding="baseline+observed", item_damping=5.0, user_damping=50.0, ensemble=3,
-                                      train=dataclasses.replace(train_mod.TrainConfig(), epochs=10, weight_decay=1e-3)),
-                   GraphConfig(k=10, min_common=10, sign="abs", shrinkage=100.0),
-                   "ratings minus the item mean and the user's offset (damped by 5 and 50 ratings) plus an "
-                   "observed channel; k=10 graph by |correlation| shrunk by n/(n+100) (n co-raters), >=10 "
-                   "co-raters; 3 seeds averaged, 10 epochs each, weight decay 1e-3"),
+    "best": _BEST,
+    "transfer": Preset(_BEST.predictor, _BEST.graph,
+                       "the all-movies GNN blind to the target's fold of movies (gnnrec.transfer), its graph and "
+                       "means from every rating but the test cells, fine-tuned on the target's training users; "
+                       "the per-target 'best' GNN beside it as gnn_target", transfer=True, finetune=_FINETUNE),
     "all": Preset(GNNPredictorConfig(encoding="baseline+observed", train=_ALL_TRAIN, item_damping=5.0, user_damping=5.0),
                   GraphConfig(k=20, min_common=2, shrinkage=25.0),
                   "one model for every movie: ratings minus item mean and user offset (both damped by 5 "

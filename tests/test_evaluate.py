@@ -210,3 +210,17 @@ def test_train_target_model(movielens):
     assert metrics["test_rmse"] == pytest.approx(rmse(pred.predict(x, [SMALL - 1]).values[:, 0], y), rel=1e-9)
     assert set(metrics) == {"test_rmse", "valid_rmse", "best_step", "train_seconds"}
     json.dumps([metrics, extra])
+
+
+@pytest.mark.integration
+def test_on_stage_reports_each_stage_and_the_training_as_it_goes(movielens):
+    events = []
+    evaluate.evaluate_target(movielens, EvalConfig(target=SMALL, splits=2, seed=4, epochs=1),
+                             on_stage=lambda i, stage, done: events.append((i, stage, done)))
+    for i in (0, 1):
+        mine = [(s, d) for j, s, d in events if j == i]
+        starts = list(dict.fromkeys(s for s, d in mine if d == 0.0))  # the first event of each stage
+        assert starts == ["graph", "gnn", "linear", "knn_baseline"]  # in order; no transfer in preset best
+        gnn = [d for s, d in mine if s == "gnn"]
+        assert gnn == sorted(gnn) and gnn[-1] == pytest.approx(1.0) and len(gnn) > 3  # 3 members, several validations
+    assert [i for i, _, _ in events] == sorted(i for i, _, _ in events)  # split 0's events, then split 1's
