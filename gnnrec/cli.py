@@ -105,6 +105,8 @@ def _evaluate_panel(d, args) -> int:
 def cmd_train(args) -> int:
     from . import evaluate
 
+    if args.task == "folds":
+        return _train_folds(args)
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
     check_new_model(name, args.task, args.force)
@@ -125,6 +127,29 @@ def cmd_train(args) -> int:
     path = store.save(ckpt_pred, name, metrics=metrics, data_fingerprint=d.fingerprint(), extra=extra)
     print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - t0:.1f} s; "
           f"metrics: {json.dumps(metrics)}")
+    return 0
+
+
+def _train_folds(args) -> int:
+    """The transfer GNN's fold models (gnnrec.transfer), each the all-movies preset trained on every
+    rating but one fold of movies, saved in models/folds/."""
+    from . import transfer
+
+    if args.name or args.features or args.taps or args.k or args.epochs:
+        raise ValueError("--task folds trains the fold models of an all-movies preset as they are; drop --name, "
+                         "--features, --taps, --k and --epochs")
+    preset = args.preset or "all"
+    existing = [n for n in (transfer.model_name(f) for f in range(transfer.FOLDS))
+                if n in store.list_names(transfer.folder())]
+    if existing and not args.force:
+        raise ValueError(f"fold models exist already ({', '.join(existing)}); add --force to replace them")
+    for f in range(transfer.FOLDS):
+        check_writable(store.path_for(transfer.model_name(f), transfer.folder()), "model file")
+    d = data_mod.load()
+    t0 = time.perf_counter()
+    transfer.train_folds(d, preset, args.seed, on_fold=lambda f, m: print(
+        f"fold {f} of {transfer.FOLDS}: valid RMSE {m['valid_rmse']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True))
+    print(f"saved {transfer.FOLDS} fold models in {transfer.folder()} in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
@@ -208,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=cmd_evaluate)
 
     t = sub.add_parser("train", help="train a GNN and save it in the model store")
-    t.add_argument("--task", choices=["target", "all"], default="target")
+    t.add_argument("--task", choices=["target", "all", "folds"], default="target",
+                   help="target: one movie; all: every movie; folds: the transfer GNN's fold models")
     t.add_argument("--target", type=int, default=50)
     t.add_argument("--preset", default=None, help="default: best for --task target, all for --task all")
     t.add_argument("--seed", type=int, default=0)

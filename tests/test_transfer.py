@@ -129,3 +129,24 @@ def test_no_test_rating_reaches_the_transfer_preset(movielens, folds, monkeypatc
     assert set(before["rmse"]) == {"gnn", "gnn_target", "linear", "knn", "item_mean", "knn_baseline"}
     assert [r["pred"] for r in after["test"]] == [r["pred"] for r in before["test"]]
     assert after["rmse"] != before["rmse"]  # the labels did change
+
+
+@pytest.mark.integration
+def test_cli_trains_every_fold_model_and_refuses_to_replace_them(movielens, tmp_path, monkeypatch, capsys):
+    from gnnrec import cli, store
+
+    monkeypatch.setenv("GNNREC_MODELS_DIR", str(tmp_path))
+    monkeypatch.setitem(presets.PRESETS, "tiny", TINY)
+    assert cli.main(["train", "--task", "folds", "--preset", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("valid RMSE") == transfer.FOLDS and "saved 5 fold models" in out
+    names = store.list_names(tmp_path / "folds")
+    assert names == [f"fold-{f}" for f in range(transfer.FOLDS)] and store.list_names(tmp_path) == []
+    for f in range(transfer.FOLDS):
+        extra = store.load(f"fold-{f}", tmp_path / "folds").extra
+        assert extra["blind_fold"] == f and extra["fold_seed"] == transfer.FOLD_SEED
+    before = {p.name: p.read_bytes() for p in (tmp_path / "folds").iterdir()}
+    assert cli.main(["train", "--task", "folds", "--preset", "tiny"]) == 2
+    assert "fold models exist already" in capsys.readouterr().err
+    assert cli.main(["train", "--task", "folds", "--name", "x"]) == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "folds").iterdir()} == before
