@@ -55,7 +55,7 @@ def cmd_evaluate(args) -> int:
     from . import evaluate
 
     d = data_mod.load()
-    args.preset = args.preset or ("best" if args.task == "target" else "all")
+    args.preset = args.preset or (evaluate.DEFAULT_PRESET if args.task == "target" else "all")
     if args.panel is not None:
         return _evaluate_panel(d, args)
     if args.task == "target":
@@ -108,6 +108,9 @@ def cmd_train(args) -> int:
     if args.task == "folds":
         return _train_folds(args)
     args.preset = args.preset or ("best" if args.task == "target" else "all")
+    if args.preset == "transfer":
+        raise ValueError("--preset transfer is the target task's evaluation recipe, built per split from the fold "
+                         "models; train those with --task folds (or a one-movie model with --preset best)")
     name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
     check_new_model(name, args.task, args.force)
     check_writable(store.path_for(name), "model file")
@@ -226,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--splits", type=int, default=10)
     e.add_argument("--seed", type=int, default=0, help="splits are seeded SEED, SEED+1, ...; with --panel the "
                    "panel's seed")
-    e.add_argument("--preset", default=None, help="GNN preset: seed (the reference configuration), best "
-                   "(default for --task target) or all (default for --task all)")
+    e.add_argument("--preset", default=None, help="GNN preset: transfer (default for --task target: fold models "
+                   "fine-tuned per movie), best (per-target only), seed (the reference configuration), or all "
+                   "(default for --task all)")
     e.add_argument("--json", help="write every prediction and the summary here")
     e.add_argument("--workers", type=int, default=2, help="processes running target-task splits at once (default 2)")
     e.set_defaults(fn=cmd_evaluate)

@@ -18,6 +18,7 @@ from .predict import ItemKNN, ItemMean, KNNBaseline, Predictor
 from .presets import Preset, linear_twin, preset, preset_label
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
+DEFAULT_PRESET = "transfer"  # the best honest GNN on development panels (docs/experiments.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +56,7 @@ class EvalConfig:
     target: int = DEFAULT_TARGET  # GroupLens movie id
     splits: int = 10  # number of random user splits
     seed: int = 0  # splits are seeded seed, seed+1, ...
-    preset: str | Preset = "best"  # GNN recipe: a name in gnn.PRESETS ("seed" is the reference) or a Preset
+    preset: str | Preset = DEFAULT_PRESET  # GNN recipe: a name in presets.PRESETS ("seed": the reference) or a Preset
     knn_k: int = 40  # neighbours of the k-NN baseline
     epochs: int | None = None  # override the preset's epochs (None: keep)
 

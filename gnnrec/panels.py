@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .data import MovieLens
-from .evaluate import EvalConfig, evaluate_target
+from .evaluate import DEFAULT_PRESET, EvalConfig, evaluate_target
+from .presets import Preset, preset_label
 
 REFERENCE = "knn_baseline"  # the classical model every panel ratio is taken against
 
@@ -56,7 +57,7 @@ def panel_summary(rows: list[dict]) -> dict:
 
 
 def evaluate_panel(data: MovieLens, n: int = 20, min_raters: int = 100, seed: int = 0, splits: int = 3,
-                   split_seed: int = 0, preset: str = "best", workers: int | None = None,
+                   split_seed: int = 0, preset: str | Preset = DEFAULT_PRESET, workers: int | None = None,
                    on_movie: Callable[[int, dict], None] | None = None) -> dict:
     """The seed's protocol (``splits`` user splits seeded ``split_seed, ...``) on each movie of a
     random panel (:func:`draw_panel` with ``seed``); the JSON-ready result: the panel, one
@@ -73,7 +74,7 @@ def evaluate_panel(data: MovieLens, n: int = 20, min_raters: int = 100, seed: in
         if on_movie is not None:
             on_movie(i, rows[-1])
     return {"task": "panel", "panel": {"n": n, "min_raters": min_raters, "seed": seed, "movies": movies},
-            "config": {"splits": splits, "split_seed": split_seed, "preset": preset, "reference": REFERENCE},
+            "config": {"splits": splits, "split_seed": split_seed, "preset": preset_label(preset), "reference": REFERENCE},
             "data_fingerprint": data.fingerprint(), "results": results, "rows": rows,
             "summary": panel_summary(rows), "seconds": time.perf_counter() - t0}
 

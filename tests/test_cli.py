@@ -25,7 +25,7 @@ from gnnrec import cli, recommender, store
 from gnnrec.evaluate import target_split
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = ("gnn", "gnn_last", "linear", "knn", "item_mean", "knn_baseline")
+MODELS = ("gnn", "gnn_target", "linear", "knn", "item_mean", "knn_baseline")  # the default preset: transfer
 
 
 def run_module(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -73,7 +73,7 @@ def test_evaluate_prints_table(evaluated):
     rc, text, res = evaluated
     assert rc == 0
     lines = text.splitlines()
-    assert re.match(r"split 1/1 \(seed 0\): gnn \d\.\d{4}, gnn_last", lines[0])
+    assert re.match(r"split 1/1 \(seed 0\): gnn \d\.\d{4}, gnn_target", lines[0])
     i = next(i for i, line in enumerate(lines) if line.startswith("Star Wars (1977): RMSE over 1 splits"))
     assert lines[i + 1].split()[:3] == ["model", "RMSE", "mean"]
     rows = [line.split() for line in lines[i + 2: i + 2 + len(MODELS)]]
@@ -91,7 +91,7 @@ def test_evaluate_json(evaluated, movielens):
     _, _, res = evaluated
     assert {"task", "target", "config", "splits", "summary"} <= set(res)
     assert res["task"] == "target" and res["target"] == 50
-    assert res["config"]["preset"] == "best" and res["config"]["splits"] == 1 and res["config"]["gnn"]["target"] == 49
+    assert res["config"]["preset"] == "transfer" and res["config"]["splits"] == 1 and res["config"]["gnn"]["target"] == 49
     (s,) = res["splits"]
     split = target_split(movielens, 50, 0)
     assert s["seed"] == 0

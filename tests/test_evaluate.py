@@ -125,7 +125,7 @@ def test_eval_config_validation():
         EvalConfig(preset="nope")
     with pytest.raises(ValueError, match="splits=0"):
         EvalConfig(splits=0)
-    assert EvalConfig().target == 50 and EvalConfig().preset == "best"
+    assert EvalConfig().target == 50 and EvalConfig().preset == "transfer" == evaluate.DEFAULT_PRESET
 
 
 def test_split_models_and_config_dict():
@@ -167,7 +167,7 @@ def test_evaluate_target_records(movielens, small_result):
     x = movielens.matrix()
     for r in s["test"]:
         assert r["movie"] == SMALL and "rating" not in r  # GroupLens's terms: no ratings in results files
-        assert set(r["pred"]) == {"gnn", "gnn_last", "linear", "knn", "item_mean", "knn_baseline"}
+        assert set(r["pred"]) == {"gnn", "gnn_target", "linear", "knn", "item_mean", "knn_baseline"}  # transfer preset
         assert all(1 <= v <= 5 for v in r["pred"].values())  # every model clipped to the rating scale
         assert all(np.isfinite(v) for v in r["pred"].values())
         assert set(r["fallback"]) <= set(r["pred"])
@@ -220,7 +220,7 @@ def test_on_stage_reports_each_stage_and_the_training_as_it_goes(movielens):
     for i in (0, 1):
         mine = [(s, d) for j, s, d in events if j == i]
         starts = list(dict.fromkeys(s for s, d in mine if d == 0.0))  # the first event of each stage
-        assert starts == ["graph", "gnn", "linear", "knn_baseline"]  # in order; no transfer in preset best
+        assert starts == list(evaluate.STAGES)  # in order (the default preset, transfer, has every stage)
         gnn = [d for s, d in mine if s == "gnn"]
         assert gnn == sorted(gnn) and gnn[-1] == pytest.approx(1.0) and len(gnn) > 3  # 3 members, several validations
     assert [i for i, _, _ in events] == sorted(i for i, _, _ in events)  # split 0's events, then split 1's
