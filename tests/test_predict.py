@@ -291,3 +291,28 @@ def test_knn_baseline_without_neighbours_is_the_baseline_and_clipped():
 def test_knn_baseline_rejects(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         KNNBaseline(**kwargs)
+
+
+@pytest.mark.parametrize("k", [5, 40])
+def test_knn_baseline_equals_scikit_surprise(k):
+    """An independent oracle: Surprise's own KNNBaseline (ALS baselines, pearson_baseline item
+    similarity shrunk by 100) gives the same prediction for every unrated (user, movie) pair."""
+    import pandas as pd
+    from surprise import Dataset, Reader
+    from surprise import KNNBaseline as SurpriseKNNBaseline
+
+    rng = np.random.default_rng(k)
+    x = rng.integers(1, 6, size=(60, 25)).astype(float)
+    x[rng.random(x.shape) < 0.55] = 0
+    u, m = np.nonzero(x)
+    trainset = Dataset.load_from_df(pd.DataFrame({"u": u, "i": m, "r": x[u, m]}),
+                                    Reader(rating_scale=(1, 5))).build_full_trainset()
+    theirs = SurpriseKNNBaseline(k=k, sim_options={"name": "pearson_baseline", "user_based": False, "shrinkage": 100},
+                                 bsl_options={"method": "als", "reg_u": 15, "reg_i": 10, "n_epochs": 10},
+                                 verbose=False).fit(trainset)
+    ours = KNNBaseline(k=k).fit(x)
+    got = ours.predict(x).values  # (U, N), clipped
+    pairs = np.argwhere(x == 0)
+    assert len(pairs) > 500
+    want = np.array([theirs.predict(int(a), int(b)).est for a, b in pairs])
+    np.testing.assert_allclose(got[pairs[:, 0], pairs[:, 1]], want, atol=1e-5)
