@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import stat
 import zipfile
@@ -120,7 +121,7 @@ def test_matrix_agrees_with_ratings(movielens):
 @pytest.mark.integration
 def test_fingerprint_stable(movielens):
     fp = movielens.fingerprint()
-    assert len(fp) == 16 and int(fp, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{16}", fp)
     assert movielens.fingerprint() == fp
     shuffled = data_mod.MovieLens(movielens.ratings.sample(frac=1, random_state=0), movielens.movies,
                                   movielens.source)

@@ -71,8 +71,12 @@ def test_movie_index_out_of_range(movies):
             model.predict(np.zeros(5), movies)
 
 
-def test_prediction_impossible_is_value_error():
-    assert issubclass(PredictionImpossible, ValueError)
+def test_prediction_impossible_is_caught_as_a_value_error():
+    """Callers that handle bad input (ValueError) also handle an impossible prediction."""
+    model = ItemKNN(k=2).fit(np.array([[5, 4, 1], [4, 5, 2]], dtype=float), ItemGraph.build(
+        np.array([[5, 4, 1], [4, 5, 2]], dtype=float), GraphConfig(k=2)))
+    with pytest.raises(ValueError, match="cannot predict"):
+        model.predict(np.zeros(3), [0], strict=True)  # no ratings: nothing reaches movie 0
 
 
 # -- ItemKNN: hand-computed ------------------------------------------------------------------------

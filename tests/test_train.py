@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from gnnrec import fast
-from gnnrec.train import Cancelled, Progress, TrainConfig, TrainResult, fit
+from gnnrec.train import Cancelled, Progress, TrainConfig, fit
 
 
 def synthetic(seed: int = 0, n_train: int = 60, n_valid: int = 20):
@@ -47,8 +48,9 @@ def test_fit_decreases_valid_rmse():
     train, valid = synthetic()
     model = new_model()
     before = rmse(model, valid)
+    t0 = time.perf_counter()
     res = fit(model, train, valid, step, CFG)
-    assert isinstance(res, TrainResult)
+    assert 0 < res.seconds <= time.perf_counter() - t0  # the training's own time, within the call's
     first, last = res.history[0][2], res.history[-1][2]
     assert first == pytest.approx(before, rel=1e-6)  # step 0 validates the initial weights
     assert last < 0.5 * first
@@ -57,7 +59,6 @@ def test_fit_decreases_valid_rmse():
     assert rmse(model, valid) == pytest.approx(last, rel=1e-6)
     for k, v in model.state_dict().items():
         assert torch.equal(v, res.last_state[k])
-    assert res.seconds >= 0
 
 
 def test_fit_deterministic_with_seed():
@@ -152,7 +153,6 @@ def test_cancel_raises_cancelled():
     with pytest.raises(Cancelled, match="step 3"):
         fit(new_model(), train, valid, counting, CFG, cancel=cancel)
     assert len(polls) == 4 and len(trained) == 3
-    assert issubclass(Cancelled, RuntimeError)
 
 
 def test_cancel_false_runs_to_the_end():
