@@ -74,8 +74,8 @@ def fit_models(train: np.ndarray, preset_name: str | Preset = "all", seed: int =
 def fit_gnn(train: np.ndarray, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
             on_progress=None, cancel=None, graph: ItemGraph | None = None) -> GNNPredictor:
     """The all-movies GNN: ``VALID_FRACTION`` of the ratings (drawn with ``seed``) held out to
-    pick the best epoch and kept out of its graph (a graph built with them leaks their values:
-    validation RMSE 0.90 with the leak against 1.02 without, after one epoch). Once trained, it
+    pick the best epoch and kept out of its graph (a graph built with them leaks their values, and
+    validation would then pick the weights that exploit the leak). Once trained, it
     predicts with the graph and item means of all of ``train`` (:meth:`GNNPredictor.use`;
     ``graph``: that graph if the caller has it already)."""
     p = preset(preset_name, task="all")

@@ -32,7 +32,6 @@ from .train import TrainConfig
 
 FOLDS = 5  # movie folds, one pretrained model each
 FOLD_SEED = 2024  # the permutation that assigns movies to folds (fixed: the committed models depend on it)
-FINETUNE = TrainConfig(epochs=3, batch_size=16, lr=0.001, valid_every=5, loss="mse")  # fine-tuning on one target
 
 
 def fold_of(movie_index: int, n_movies: int) -> int:
@@ -85,7 +84,7 @@ def fold_model_for(target: int, data: MovieLens, base: Path | None = None) -> GN
 
 
 def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train_users: np.ndarray,
-                 valid_users: np.ndarray, finetune: TrainConfig | None = FINETUNE, seed: int = 0,
+                 valid_users: np.ndarray, finetune: TrainConfig | None, seed: int = 0,
                  name: str = "gnn") -> GNNPredictor:
     """The transfer GNN for one split of ``target`` (column index).
 
@@ -100,7 +99,7 @@ def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train
         raise ValueError("fold models are all-movies models; this one predicts a single movie")
     graph = ItemGraph.build(known, fold_model.graph.config)
     cfg = dataclasses.replace(fold_model.config, target=int(target), ensemble=len(fold_model.models),
-                              train=dataclasses.replace(finetune or FINETUNE, seed=seed))
+                              train=dataclasses.replace(finetune or TrainConfig(), seed=seed))
     pred = GNNPredictor(cfg, name)
     if finetune is None:
         pred.use(known, graph)

@@ -41,10 +41,10 @@ def disabled():
 def configure_process() -> None:
     """Process-wide torch settings for this package's small-batch training, made once by an entry
     point (the CLI, a job's child process, an evaluation worker, a benchmark), never by library
-    code: one intra-op thread (at these batch sizes a second gains nothing, and when another
-    process held the other core OpenMP's barriers made steps up to 100x slower), and with the
-    speed-ups on, subnormal floats flushed to zero in the calling thread (Adam's second moments
-    decay into subnormals, on which elementwise ops ran 7x slower)."""
+    code: one intra-op thread (at these batch sizes a second gains nothing, and OpenMP's
+    barriers stall when another process holds the other core), and with the speed-ups on,
+    subnormal floats flushed to zero in the calling thread (Adam's second moments decay into
+    subnormals, on which elementwise ops are much slower)."""
     import torch
 
     torch.set_num_threads(1)

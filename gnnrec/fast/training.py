@@ -15,7 +15,7 @@ class BackgroundValidator(Validator):
     other core) while training goes on: the same numbers as scoring in line, at most one
     snapshot in flight, each recorded (and reported) one validation late. The thread flushes
     subnormal floats to zero: Adam's second moments decay into subnormals, on which elementwise
-    ops ran 7x slower."""
+    ops are much slower."""
 
     def __init__(self, model, valid, step_fn, total, on_progress):
         super().__init__(model, valid, step_fn, total, on_progress)
