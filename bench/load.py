@@ -42,22 +42,23 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-# bench/stclient.py, beside this file (python bench/load.py puts bench/ first on the path)
-from stclient import SessionError, StreamlitSession
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the server start shared with the tests
+
+from helpers import free_port, models_copy, start_streamlit, stop_streamlit  # noqa: E402
+
+# bench/stclient.py, beside this file (python bench/load.py puts bench/ first on the path)
+from stclient import SessionError, StreamlitSession  # noqa: E402
+
 CLIENTS = {"ws": "Streamlit websocket clients", "browser": "headless Chromium"}
 CHROMIUM = os.environ.get("GNNREC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -77,43 +78,19 @@ TOP_JS = (f"() => {{ const t = ({TOP})(); "
 
 
 # -- the server -----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """``streamlit run app.py`` on 127.0.0.1 with a temporary copy of models/; samples its memory."""
 
     def __init__(self, tmp: Path):
-        self.models = tmp / "models"
-        self.models.mkdir()
-        for f in (ROOT / "models").glob("*.pt"):
-            shutil.copy(f, self.models / f.name)
+        self.models = models_copy(tmp / "models")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "server.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115  closed in stop()
         env = dict(os.environ, GNNREC_MODELS_DIR=str(self.models))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = start_streamlit(self.port, env, self.log, timeout=90)
         self.peak_sampled = 0  # the process tree's summed Pss, sampled every 0.25 s
         self._stop = threading.Event()
-        deadline = time.time() + 90
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
-            try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("streamlit did not become healthy within 90 s")
-            time.sleep(0.3)
         threading.Thread(target=self._sample, daemon=True).start()
 
     def status(self, field: str, pid: int | None = None) -> int:
@@ -163,12 +140,7 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_streamlit(self.proc)
         self.log.close()
 
 
