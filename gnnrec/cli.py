@@ -201,9 +201,9 @@ def cmd_recommend(args) -> int:
         if not sep:
             raise ValueError(f"--rate {item!r}: write MOVIE_ID=RATING, e.g. --rate 50=5")
         try:
-            mid = int(movie)
-        except ValueError:
-            raise ValueError(f"--rate {item!r}: movie id {movie!r} is not an integer") from None
+            mid = data_mod.parse_movie_id(movie)
+        except ValueError as e:
+            raise ValueError(f"--rate {item!r}: {e}") from None
         if mid in ratings:
             raise ValueError(f"movie {mid} is rated twice (--rate {item}); give each movie once")
         ratings[mid] = value

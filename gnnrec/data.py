@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,17 @@ GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
           "Romance", "Sci-Fi", "Thriller", "War", "Western")  # u.genre, in column order
 
 N_USERS, N_MOVIES, N_RATINGS = 943, 1682, 100_000
+
+
+_ASCII_ID = re.compile(r"[0-9]{1,6}")  # ASCII digits only: int() would also take '1_0', '+5' and '٥'
+
+
+def parse_movie_id(text: str) -> int:
+    """A movie id written in ASCII digits (``"50"``; not ``"1_0"``, ``"٥"``, ``"+5"`` or
+    ``"5.0"``); ValueError naming the text otherwise. The range is :meth:`MovieLens.check_movie`'s."""
+    if not isinstance(text, str) or not _ASCII_ID.fullmatch(text):
+        raise ValueError(f"movie id {str(text)[:30]!r} is not an integer written in digits, e.g. 50")
+    return int(text)
 
 
 class DataError(RuntimeError):

@@ -58,7 +58,7 @@ def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
         if isinstance(movie, (bool, np.bool_)) or not isinstance(movie, (int, np.integer, str)):
             raise ValueError(f"movie id {movie!r} is not an integer id 1..{data_mod.N_MOVIES}")
         try:
-            mid = int(movie)
+            mid = data_mod.parse_movie_id(movie) if isinstance(movie, str) else int(movie)
         except ValueError:
             raise ValueError(f"movie id {movie!r} is not an integer id 1..{data_mod.N_MOVIES}") from None
         if not 1 <= mid <= data_mod.N_MOVIES:

@@ -190,3 +190,10 @@ def test_train_then_models(loaded, capsys, tmp_path, monkeypatch):
     assert "target=None preset=all" in lines[0]
     assert "UNREADABLE" in lines[1] and "corrupt" in lines[1]
     assert "target=26 preset=best+custom" in lines[2]
+
+
+@pytest.mark.parametrize("text", ["1_0", "+5", "٥٠", "5.0", " 50"])
+def test_recommend_takes_movie_ids_in_ascii_digits_only(capsys, text):
+    assert cli.main(["recommend", "--rate", f"{text}=5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --rate") and "is not an integer written in digits" in err

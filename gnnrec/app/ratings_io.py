@@ -24,7 +24,6 @@ MAX_LINK_RATINGS = 200  # more ratings than this do not fit a sensible share lin
 MAX_QUERY_CHARS = 4_000
 MAX_R_VALUES = 10  # repeated 'r' parameters merged, at most this many
 MAX_NAMED_KEYS = 3  # unknown link parameters named in the warning (the rest counted)
-_ID = re.compile(r"[0-9]{1,6}")  # ASCII digits only: int() would also take '1_0' and '٥'
 _RATING = re.compile(r"[0-9]{1,2}(\.[0-9]{1,6})?")
 STREAMLIT_QUERY_KEYS = ("embed", "embed_options")  # Streamlit's own: ignored silently
 MOVIE_COLUMNS = ("movie", "movie_id", "movieid", "item", "item_id", "id")
@@ -35,12 +34,7 @@ class RatingsError(ValueError):
     """An import file or share link that cannot be read; the message says why and what to do."""
 
 
-def movie_id(text: str) -> int:
-    """A movie id written in ASCII digits (``"50"``; not ``"1_0"``, ``"٥"``, ``"+5"`` or ``"5.0"``);
-    ValueError otherwise. The range is the caller's to check."""
-    if not isinstance(text, str) or not _ID.fullmatch(text):
-        raise ValueError(f"movie id {str(text)[:30]!r} is not a whole number")
-    return int(text)
+movie_id = data_mod.parse_movie_id  # a movie id in ASCII digits; the range is the caller's to check
 
 
 def rating_value(text: str) -> float:
