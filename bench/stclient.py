@@ -42,6 +42,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import streamlit
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Block_pb2 import Block
 from streamlit.proto.Element_pb2 import Element
@@ -50,12 +51,29 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.state.common import user_key_from_element_id
 from websockets.asyncio.client import ClientConnection, connect
 
+SPOKEN = ((1, 67), (1, 70))  # Streamlit versions whose browser protocol this client was checked against: [from, to)
 XSRF_COOKIE = "_streamlit_xsrf"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class SessionError(Exception):
     """The app or the protocol failed (not a timeout, not a lost socket)."""
+
+
+def check_streamlit_version(version: str = streamlit.__version__) -> None:
+    """This client speaks Streamlit's private browser protocol: refuse a version it was not
+    checked against, rather than measure a conversation that no longer happens."""
+    try:
+        major_minor = tuple(int(p) for p in version.split(".")[:2])
+    except ValueError:
+        raise SessionError(f"unreadable Streamlit version {version!r}") from None
+    if not SPOKEN[0] <= major_minor < SPOKEN[1]:
+        raise SessionError(f"bench/stclient.py speaks Streamlit {SPOKEN[0][0]}.{SPOKEN[0][1]} to before "
+                           f"{SPOKEN[1][0]}.{SPOKEN[1][1]}, not {version}: check its messages against this version's "
+                           "frontend, then widen SPOKEN (or run bench/load.py --client browser)")
+
+
+check_streamlit_version()
 
 
 # -- the ForwardMsg cache -----------------------------------------------------------------------------------
