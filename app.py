@@ -25,4 +25,7 @@ page = st.navigation(PAGES)
 sidebar.show()
 link.sync()
 session.freeze_heap()
-page.run()
+try:
+    page.run()
+finally:
+    session.tidy()

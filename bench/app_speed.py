@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 TIMEOUT = 300
 GOALS = {"render": 3.0, "rating": 0.3, "neighbourhood": 1.0}  # seconds
-sys.path.insert(0, str(ROOT))  # app.py imports pages.common
+sys.path.insert(0, str(ROOT))  # app.py imports pages.parts
 
 
 def line(label: str, seconds: list[float], goal: float | None) -> None:

@@ -43,7 +43,7 @@ with st.expander(f"Your ratings ({len(ratings)})", expanded=bool(ratings) and le
 with st.expander("Export, import, share"):
     a, b = st.columns([1, 2], gap="large")
     with a:
-        my_ratings.export_button("export_csv")
+        my_ratings.export_button(data, "export_csv")
     a.radio("On import", ["Merge", "Replace"], key="import_mode", horizontal=True,
             help="Merge: the file's ratings are added to yours (its value wins for a movie in both).")
     b.file_uploader("Import a CSV with columns movie,rating (as exported)", type=["csv"], key="import_csv",

@@ -339,6 +339,7 @@ def test_missing_data_is_reported_not_raised(folders, monkeypatch):
         raise data_mod.DataError("could not fetch MovieLens-100K: offline. Fix: download ml-100k.zip by hand")
 
     st.cache_data.clear()
+    st.cache_resource.clear()  # the data is a shared resource (pages/parts/cache.py)
     monkeypatch.setattr(catalog, "load_data", no_data)
     try:
         for page in (None, "pages/neighbourhood.py", "pages/compare.py", "pages/train.py"):
@@ -350,6 +351,7 @@ def test_missing_data_is_reported_not_raised(folders, monkeypatch):
     finally:
         monkeypatch.undo()
         st.cache_data.clear()
+        st.cache_resource.clear()
 
 
 # -- faults ---------------------------------------------------------------------------------------------------

@@ -64,9 +64,11 @@ def ratings_key(ratings: Mapping[int, float]) -> tuple:
 
 def ratings_table(data: data_mod.MovieLens, ratings: Mapping[int, float]) -> pd.DataFrame:
     """The user's ratings for display: ``movie, title, year, your rating`` (stars), newest last."""
-    rows = [(m, data.movies.at[m - 1, "title"], data.movies.at[m - 1, "year"], f"{stars(r)}  {r:g}")
-            for m, r in ratings.items()]
-    return pd.DataFrame(rows, columns=["movie", "title", "year", "your rating"])
+    ids = [int(m) for m in ratings]
+    rows = [m - 1 for m in ids]  # columns indexed as arrays: a row selection of the whole frame is ~10x slower
+    return pd.DataFrame({"movie": ids, "title": data.movies["title"].array[rows],
+                         "year": data.movies["year"].array[rows],
+                         "your rating": [f"{stars(r)}  {r:g}" for r in ratings.values()]})
 
 
 def user_ratings(data: data_mod.MovieLens, user) -> dict[int, float]:

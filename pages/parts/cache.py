@@ -1,10 +1,12 @@
 """Streamlit caches around the gnnrec functions the pages call: the data, the model store, the
 session's recommender, and the lists and tables computed from them.
 
-``st.cache_data`` for the data, the model list, recommendations, explanations, neighbourhoods and
-saved results (copies: nothing cached is ever mutated); ``st.cache_resource`` for the recommender
-of a model, keyed by its name and file signature, so a changed file is reloaded and one session's
-choice never changes another's.
+``st.cache_data`` for the model list, recommendations, explanations, neighbourhoods and saved
+results (copies: nothing cached is ever mutated); ``st.cache_resource`` for the recommender of a
+model, keyed by its name and file signature, so a changed file is reloaded and one session's
+choice never changes another's, and for the MovieLens data itself: a frozen dataclass that nothing
+writes to (the recommenders share it already), where ``st.cache_data``'s copy (a 3 MB unpickling on
+every run) took ~5% of the server's GIL time under load (py-spy, docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .text import alert
 
 
 # -- the data -----------------------------------------------------------------------------------------------
-@st.cache_data(show_spinner="Loading MovieLens-100K (downloaded once, then cached) …")
+@st.cache_resource(show_spinner="Loading MovieLens-100K (downloaded once, then cached) …")
 def _data():
     return catalog.load_data()
 
@@ -44,6 +46,15 @@ def require_data() -> data_mod.MovieLens:
 @st.cache_data(show_spinner=False)
 def data_info() -> dict:
     return catalog.data_status(_data())
+
+
+def info() -> dict | None:
+    """The data's status (:func:`data_info`), or None after showing what went wrong."""
+    try:
+        return data_info()
+    except data_mod.DataError as e:
+        alert("error", f"The MovieLens-100K data could not be loaded: {e}")
+        return None
 
 
 @st.cache_data(show_spinner=False)

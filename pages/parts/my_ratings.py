@@ -7,6 +7,8 @@ MovieLens user keep the previous ratings for one 'Undo'.
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from gnnrec import data as data_mod
@@ -106,7 +108,9 @@ def on_import() -> None:
     _set_ratings(merged, f"Imported {len(new)} rating(s) from {up.name!r}; you now have {len(merged)}.")
 
 
-def export_button(key: str, label: str = "Export CSV", **kwargs) -> None:
-    """A one-click download of the ratings as CSV (what 'Import' reads back)."""
-    st.download_button(label, ratings_io.ratings_to_csv(_data(), ratings()), file_name="gnnrec-ratings.csv",
+def export_button(data: data_mod.MovieLens, key: str, label: str = "Export CSV", **kwargs) -> None:
+    """A one-click download of the ratings as CSV (what 'Import' reads back), written only when
+    clicked (of the ratings as they are now)."""
+    csv = functools.partial(ratings_io.ratings_to_csv, data, dict(ratings()))
+    st.download_button(label, csv, file_name="gnnrec-ratings.csv",
                        mime="text/csv", key=key, disabled=not ratings(), on_click="ignore", **kwargs)

@@ -34,9 +34,9 @@ def _choose_model(all_models: list) -> list[str]:
 def show() -> None:
     """Model choice, data status and the ratings count, on every page."""
     with st.sidebar:
-        if cache.data() is None:
+        info = cache.info()  # no copy of the data itself: the page reads that once
+        if info is None:
             return
-        info = cache.data_info()
         all_models = cache.models()
         usable = _choose_model(all_models)
         if usable:
@@ -56,4 +56,4 @@ def show() -> None:
         if not link.fits():
             st.warning(f"Over {ratings_io.MAX_LINK_RATINGS} ratings do not fit in the page's link: export them "
                        "to keep them.")
-            export_button("sidebar_export", "Export CSV (keep your ratings)")
+            export_button(cache.require_data(), "sidebar_export", "Export CSV (keep your ratings)")
