@@ -86,10 +86,17 @@ def test_encodings(page):
 
 
 def test_plotly_charts_build_and_escape():
-    summary = pd.DataFrame({"model": ["gnn", "knn"], "label": ["GNN", "k-NN"], "mean": [0.9, 1.0], "std": [0.02, 0.03],
-                            "splits": [3, 3]})
-    bars = viz.rmse_bars(summary, "Star Wars <b>")
-    assert len(bars.data) == 1 and list(bars.data[0].y) == [0.9, 1.0] and "&lt;b&gt;" in bars.layout.title.text
+    summary = pd.DataFrame({"model": ["gnn", "knn_baseline", "<b>x"], "label": ["GNN", "k-NN + baselines", "<b>x"],
+                            "mean": [0.9, 1.0, 1.1], "std": [0.02, 0.03, 0.0], "splits": [3, 3, 3]})
+    bars = viz.rmse_bars(summary)
+    bar = bars.data[0]
+    assert bar.orientation == "h" and list(bar.x) == [1.1, 1.0, 0.9]  # the lowest RMSE drawn on top
+    assert list(bar.y) == ["&lt;b&gt;x", "k-NN + baselines", "GNN"]  # short labels from results.label, escaped
+    assert bars.layout.xaxis.range[0] == 0 and bars.layout.xaxis.range[1] > 1.1  # an axis from 0, room for the text
+    panel = pd.DataFrame({"title": ["A <i>", "B"], "raters": [120, 300], "ratio": [0.9, 1.2]})
+    ratios = viz.ratio_bars(panel)
+    assert list(ratios.data[0].x) == pytest.approx([0.2, -0.1]) and ratios.data[0].base == 1
+    assert list(ratios.data[0].y) == ["B", "A &lt;i&gt;"]
     points = pd.DataFrame({"split": [1, 1], "user": [3, 4], "rating": [4.0, 2.0], "model": ["gnn", "knn"],
                            "label": ["GNN", "k-NN"], "pred": [3.8, 2.5]})
     assert len(viz.prediction_scatter(points).data) == 3  # two models and the diagonal

@@ -22,10 +22,11 @@ import pandas as pd
 
 from .neighbourhood import Neighbourhood
 from .ratings_io import stars
-from .results import MODEL_LABELS
+from .results import describe, label
 
-COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
-SHORT = {"gnn": "GNN", "gnn_last": "GNN (last)", "linear": "Linear", "knn": "k-NN", "item_mean": "Item mean"}
+COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "gnn_target": "#f4a582", "linear": "#b2abd2", "knn": "#5e3c99",
+           "knn_baseline": "#2166ac", "item_mean": "#999999"}
+PLOTLY_CONFIG = {"displayModeBar": False, "responsive": True}  # no mode bar over the charts (it covered titles)
 POSITIVE, NEGATIVE = "#1a9850", "#d73027"  # edge colours: correlation > 0 / < 0
 TARGET, RATED, OTHER = "#e66101", "#fdb863", "#5e81ac"  # node colours
 
@@ -137,22 +138,43 @@ def _go():
     return go
 
 
-def rmse_bars(summary: pd.DataFrame, title: str = ""):
-    """Mean RMSE per model with ± std error bars (over splits)."""
+def rmse_bars(summary: pd.DataFrame):
+    """Mean RMSE per model with ± std error bars (over splits): horizontal bars on an axis from 0,
+    the lowest RMSE on top, each bar's value written beside it."""
     go = _go()
+    s = summary.iloc[::-1]  # plotly draws the first category at the bottom
+    hi = float((s["mean"] + s["std"]).max())
     fig = go.Figure(go.Bar(
-        x=[esc(SHORT.get(m, lab)) for m, lab in zip(summary["model"], summary["label"])], y=summary["mean"],
-        error_y={"type": "data", "array": summary["std"], "visible": True, "color": "#333333"},
-        marker_color=[COLOURS.get(m, "#888888") for m in summary["model"]],
-        customdata=[esc(lab) for lab in summary["label"]],
-        hovertemplate="%{customdata}: RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
-    lo = float(max(0.0, (summary["mean"] - summary["std"]).min() - 0.1))
-    hi = float((summary["mean"] + summary["std"]).max())
-    for x, (m, sd) in enumerate(zip(summary["mean"], summary["std"])):
-        fig.add_annotation(x=x, y=m + sd, text=f"{m:.3f}", showarrow=False, yshift=10, font={"size": 12})
-    fig.update_layout(title=esc(title), yaxis_title="test RMSE (lower is better)",
-                      yaxis_range=[lo, hi + 0.08 * (hi - lo) + 0.02], xaxis_tickangle=0,
-                      margin={"t": 50, "b": 40, "l": 60, "r": 20}, height=380)
+        y=[esc(label(m)) for m in s["model"]], x=s["mean"], orientation="h",
+        error_x={"type": "data", "array": s["std"], "visible": True, "color": "#333333", "thickness": 1.2},
+        marker_color=[COLOURS.get(m, "#888888") for m in s["model"]],
+        text=[f"{m:.3f}" for m in s["mean"]], textposition="outside", cliponaxis=False,
+        customdata=[esc(describe(m)) for m in s["model"]],
+        hovertemplate="%{y}: RMSE %{x:.4f} ± %{error_x.array:.4f}<br>%{customdata}<extra></extra>"))
+    fig.update_layout(xaxis_title="test RMSE, lower is better (axis from 0)", xaxis_range=[0, hi * 1.18 + 0.02],
+                      margin={"t": 10, "b": 40, "l": 10, "r": 10}, height=70 + 34 * len(s), bargap=0.3,
+                      yaxis={"automargin": True}, title=None)
+    return fig
+
+
+def ratio_bars(panel: pd.DataFrame, reference: str = "knn_baseline"):
+    """Per panel movie, the GNN's RMSE over the reference's: bars from 1 (left: the GNN is better)."""
+    go = _go()
+    p = panel.dropna(subset=["ratio"]).sort_values("ratio", ascending=False, kind="stable")
+    names = [esc(_short(t, 30)) for t in p["title"]]
+    better = p["ratio"] < 1
+    fig = go.Figure(go.Bar(
+        y=names, x=p["ratio"] - 1, base=1, orientation="h",
+        marker_color=[COLOURS["gnn"] if b else COLOURS.get(reference, "#2166ac") for b in better],
+        customdata=np.stack([p["ratio"], p["raters"]], axis=1),
+        hovertemplate="%{y}: GNN / " + esc(label(reference)) + " = %{customdata[0]:.3f} "
+                      "(%{customdata[1]} raters)<extra></extra>"))
+    fig.add_vline(x=1, line={"color": "#333333", "width": 1})
+    lo, hi = float(min(p["ratio"].min(), 1)), float(max(p["ratio"].max(), 1))
+    pad = 0.05 * (hi - lo) + 0.01
+    fig.update_layout(xaxis_title=f"GNN RMSE / {esc(label(reference))} RMSE (left of 1: the GNN is better)",
+                      xaxis_range=[lo - pad, hi + pad], yaxis={"automargin": True}, height=80 + 24 * len(p),
+                      margin={"t": 10, "b": 40, "l": 10, "r": 10}, bargap=0.25)
     return fig
 
 
@@ -164,7 +186,7 @@ def prediction_scatter(points: pd.DataFrame):
     for model, g in points.groupby("model", sort=False):
         fig.add_trace(go.Scatter(
             x=g["rating"] + rng.uniform(-0.18, 0.18, len(g)), y=g["pred"], mode="markers",
-            name=esc(MODEL_LABELS.get(model, model)),
+            name=esc(label(model)),
             marker={"size": 6, "opacity": 0.6, "color": COLOURS.get(model, "#888888")},
             customdata=np.stack([g["rating"], g["split"], g["user"].fillna(-1)], axis=1),
             hovertemplate="true %{customdata[0]:.0f}, predicted %{y:.2f}<br>split %{customdata[1]}, "
@@ -172,7 +194,7 @@ def prediction_scatter(points: pd.DataFrame):
     fig.add_trace(go.Scatter(x=[0.6, 5.4], y=[0.6, 5.4], mode="lines", name="perfect",
                              line={"dash": "dot", "color": "#888888"}, hoverinfo="skip"))
     fig.update_layout(xaxis_title="true rating (jittered)", yaxis_title="predicted rating", height=400,
-                      margin={"t": 30, "b": 40, "l": 60, "r": 20}, legend={"orientation": "h", "y": 1.08})
+                      margin={"t": 10, "b": 40, "l": 50, "r": 10}, legend={"orientation": "h", "y": -0.18})
     return fig
 
 
