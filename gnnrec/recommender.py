@@ -267,7 +267,7 @@ class Recommender:
             enc = self.gnn.config.encoding
             if enc.startswith("baseline"):
                 mu = float(self.gnn.item_means[t])
-                parts = {"movie": mu, "you": base - mu}
+                parts = {"movie mean": mu, "you": base - mu}
             else:
                 parts = {"you": base} if enc.startswith("centered") else {}
             return base, parts, float(self.gnn.estimate(x, np.array([t]))[0, 0])
@@ -276,7 +276,7 @@ class Recommender:
         m = self.knn_model(knn)
         raw = float(m.estimate(x, np.array([t]))[0, 0])
         if knn == "plain":
-            return float(m.item_means[t]), {"movie": float(m.item_means[t])}, raw
+            return float(m.item_means[t]), {"movie mean": float(m.item_means[t])}, raw
         b_user = float(m.user_bias(x)[0])
         parts = {"overall": m.global_mean, "movie": float(m.b_item[t]), "you": b_user}
         idx, w, _ = self._knn_terms(x[0], t, knn)

@@ -17,6 +17,8 @@ labels = cache.labels()
 ratings = my_ratings.ratings()
 
 default = next(iter(ratings), DEFAULT_TARGET)
+if "nb_focus" in st.session_state:  # "Explore its neighbourhood" on the Recommend page
+    st.session_state["nb_movie"] = st.session_state.pop("nb_focus")
 c1, c2, c3, c4 = st.columns([3, 1, 2, 2])
 movie = c1.selectbox("Movie", list(labels), index=list(labels).index(default), format_func=labels.get,
                      key="nb_movie")

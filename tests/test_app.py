@@ -100,8 +100,65 @@ def test_recommend_page_rates_and_changing_ratings_changes_predictions(folders):
     at.selectbox(key="target_movie").set_value(172).run()  # The Empire Strikes Back
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert {"GNN predicts", "k-NN predicts", "MovieLens mean", "You rated it"} <= set(metrics)
-    assert all(1 <= float(metrics[k].split()[0]) <= 5 for k in ("GNN predicts", "k-NN predicts"))
+    assert {"GNN predicts", "k-NN + baselines predicts", "MovieLens mean", "You rated it"} <= set(metrics)
+    assert all(1 <= float(metrics[k].split()[0]) <= 5 for k in ("GNN predicts", "k-NN + baselines predicts"))
+
+
+def test_a_newcomer_rates_from_the_quick_grid_and_gets_lists_at_once(folders):
+    """An empty page offers well-known movies with stars; one click rates one, says so, and both
+    lists appear; the hint about thin lists stays until 5 ratings, and the grid folds away then."""
+    at = start()
+    grid = [f"quick_{m}" for m in catalog.QUICK_RATE]
+    assert all(at.feedback(key=k).value is None for k in grid) and len(grid) == 12
+    assert "The Godfather" in texts(at.markdown) and "Crime" in texts(at.markdown)  # natural titles, genres
+    at.feedback(key="quick_50").set_value(4).run()  # 5 stars for Star Wars
+    assert_clean(at)
+    assert at.session_state["ratings"] == {50: 5}
+    assert "Rated Star Wars (1977) ★★★★★" in texts(at.toast)
+    gnn, knn = top_tables(at)
+    assert len(gnn) == len(knn) == 10 and gnn["genres"].str.len().gt(0).all()
+    assert "1 rating so far: the lists are still thin" in texts(at.caption)
+    assert at.feedback(key="quick_50").value == 4  # the grid shows the rating
+    for movie, stars in ((100, 5), (1, 2), (127, 4)):
+        at.feedback(key=f"quick_{movie}").set_value(stars - 1).run()
+    assert "4 ratings so far" in texts(at.caption)
+    at.feedback(key="quick_313").set_value(1).run()
+    assert_clean(at)
+    assert len(at.session_state["ratings"]) == 5 and "still thin" not in texts(at.caption)
+    assert "Quick start: well-known movies to rate" in [e.label for e in at.expander]  # folded away
+
+
+def test_why_adds_up_and_the_row_actions_rate_hide_and_explore(folders):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["r"] = "50:5,181:4,1:2,127:5,98:4"
+    at.run()
+    assert_clean(at)
+    gnn, knn = top_tables(at)
+    movie = at.selectbox(key="explain_movie").value
+    assert movie == gnn["movie"].iloc[0]  # the first GNN row until another is chosen
+    pick = int(knn["movie"].iloc[3])
+    at.selectbox(key="explain_movie").set_value(pick).run()
+    why = next(d.value for d in at.dataframe if "weight" in d.value.columns and d.value["title"].iloc[0] == "baseline for you")
+    parts = [float(v) for v in why["effect"]]
+    assert parts[0] + sum(parts[1:-1]) == pytest.approx(parts[-1], abs=0.011)  # baseline + contributions = prediction
+    summary = texts(at.markdown)
+    assert "k-NN + baselines predicts" in summary and "add up exactly" in summary and "Leave-one-out" in summary
+    at.button(key="hide_movie").click().run()
+    assert_clean(at)
+    assert pick not in set(top_tables(at)[1]["movie"]) and at.session_state["hidden"] == [pick]
+    assert "from your lists" in texts(at.toast)
+    at.button(key="unhide").click().run()
+    assert pick in set(top_tables(at)[1]["movie"])
+    at.selectbox(key="explain_movie").set_value(pick).run()
+    at.feedback(key=f"why_stars_{pick}").set_value(2).run()  # seen it: 3 stars
+    assert at.session_state["ratings"][pick] == 3 and pick not in set(top_tables(at)[1]["movie"])
+    at.radio(key="knn_kind").set_value("plain").run()
+    assert_clean(at)
+    assert "k-NN predicts" in texts(at.markdown), [m.value for m in at.markdown][-8:]
+    explained = at.selectbox(key="explain_movie").value
+    at.button(key="explore_movie").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Neighbourhood" and at.selectbox(key="nb_movie").value == explained
 
 
 def test_remove_clear_undo_and_movielens_user(folders):

@@ -36,12 +36,19 @@ def recommend(rec: Recommender, ratings: Mapping[int, float], top: int = 10, min
     return rec.recommend(ratings, top=top, min_raters=min_raters, knn=knn, exclude=hidden)
 
 
+def short_genres(genres: str, n: int = 2) -> str:
+    """``"Action, Adventure, Sci-Fi"`` -> ``"Action, Adventure +1"``: a list's narrow column."""
+    parts = [g for g in str(genres).split(", ") if g]
+    return ", ".join(parts[:n]) + (f" +{len(parts) - n}" if len(parts) > n else "")
+
+
 def top_table(res: Recommendations, model: str) -> pd.DataFrame:
-    """One model's top list for display: ``movie, title, year, genres, predicted, both,
-    fallback, raters``."""
+    """One model's top list for display: ``movie, title, year, genres, genre`` (at most two),
+    ``predicted, both, fallback, raters``."""
     t = res.top[model]
     return pd.DataFrame({"movie": t["movie"].to_numpy(), "title": t["title"].to_numpy(),
                          "year": t["year"].to_numpy(), "genres": t["genres"].to_numpy(),
+                         "genre": [short_genres(g) for g in t["genres"]],
                          "predicted": t[model].to_numpy().round(2), "both": t["agree"].to_numpy(),
                          "fallback": t[f"{model}_fallback"].to_numpy(), "raters": t["n_raters"].to_numpy()})
 
@@ -75,7 +82,8 @@ class Why:
         return math.isfinite(self.raw) and not RATING_SCALE[0] <= self.raw <= RATING_SCALE[1]
 
 
-PART_WORDS = {"overall": "everyone's average rating", "movie": "this movie's bias", "you": "your bias"}
+PART_WORDS = {"overall": "everyone's average rating", "movie": "this movie's bias", "you": "your bias",
+              "movie mean": "the movie's mean rating"}
 
 
 def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, knn: str = "baseline") -> Why:
@@ -109,6 +117,20 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
               "", "")
     name = "GNN" if model == "gnn" else label(knn_name(knn))
     return dataclasses.replace(out, summary=_summary(out, name, rec, len(ratings)), how=_how(out, len(ratings)))
+
+
+def why_table(w: Why) -> pd.DataFrame:
+    """The explanation's rows as text for a table: ``title, effect, your rating, weight``. For the
+    k-NNs a sum from the baseline (first row) to the prediction before clipping (last row); for
+    the GNN the leave-one-out effects."""
+    rows = pd.DataFrame({"title": w.table["title"], "effect": [f"{e:+.2f}" for e in w.table["effect"]],
+                         "your rating": w.table["your rating"],
+                         "weight": ["" if np.isnan(x) else f"{x:.2f}" for x in w.table["weight"]]})
+    if not w.additive:
+        return rows.reset_index(drop=True)
+    head = pd.DataFrame([{"title": "baseline for you", "effect": f"{w.baseline:.2f}", "your rating": "", "weight": ""}])
+    foot = pd.DataFrame([{"title": "= prediction", "effect": f"{w.raw:.2f}", "your rating": "", "weight": ""}])
+    return pd.concat([head, rows, foot], ignore_index=True)
 
 
 def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
