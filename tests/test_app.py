@@ -312,9 +312,14 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     assert len(at.get("plotly_chart")) == 3  # RMSE bars, scatter, disagreement scatter
     splits = [d.value for d in at.dataframe if "split" in d.value.columns][0]
     assert len(splits) == 2 and "k-NN" in splits.columns
-    disagree = [d.value for d in at.dataframe if "gnn − knn" in d.value.columns][0]
-    diffs = disagree["gnn − knn"].abs().tolist()
-    assert diffs == sorted(diffs, reverse=True)
+    bars = at.get("plotly_chart")[0].proto.spec
+    assert '"orientation":"h"' in bars and '"range":[0,' in bars  # horizontal bars on an axis from 0
+    disagree = [d.value for d in at.dataframe if "GNN − k-NN" in d.value.columns][0]
+    diffs = disagree["GNN − k-NN"].abs().tolist()
+    assert diffs == sorted(diffs, reverse=True) and len(disagree) == 12
+    assert (disagree["raters"] >= 50).all()  # the Recommend page's raters filter (default 50) applies here too
+    assert "k-NN + baselines" in disagree.columns  # the k-NN of the lists
+
 
     at.radio(key="cmp_source").set_value("Run live").run()
     assert_clean(at)
@@ -324,6 +329,28 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     assert_clean(at)
     assert "at least 20" in texts(at.error)
     assert "eval_job" not in at.session_state
+
+
+def test_compare_page_shows_a_panel_file(folders):
+    """A panel of random movies: how often the GNN beats the reference, the ratio per movie, wins,
+    the per-movie table, and one movie's evaluation on request."""
+    from helpers import synthetic_panel
+
+    (folders["results"] / "panel.json").write_text(json.dumps(synthetic_panel(catalog.load_data())))
+    at = start("pages/compare.py")
+    at.selectbox(key="cmp_file").set_value(str(folders["results"] / "panel.json")).run()
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Movies"] == "6" and metrics["GNN better than k-NN + baselines"] == "3 of 6"
+    wins = next(d.value for d in at.dataframe if "wins" in d.value.columns)
+    assert dict(zip(wins["model"], wins["wins"])) == {"GNN": 3, "k-NN + baselines": 3, "k-NN": 0, "Item mean": 0}
+    movies = next(d.value for d in at.dataframe if "ratio" in d.value.columns)
+    assert "The Godfather (1972)" in set(movies["title"]) and len(movies) == 6
+    assert len(at.get("plotly_chart")) == 1  # the ratio bars
+    at.selectbox(key="panel_movie").set_value(98).run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 3  # + that movie's RMSE bars and scatter
+    assert len(next(d.value for d in at.dataframe if "test users" in d.value.columns)) == 2
 
 
 # -- Train ----------------------------------------------------------------------------------------------------

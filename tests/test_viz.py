@@ -93,6 +93,7 @@ def test_plotly_charts_build_and_escape():
     assert bar.orientation == "h" and list(bar.x) == [1.1, 1.0, 0.9]  # the lowest RMSE drawn on top
     assert list(bar.y) == ["&lt;b&gt;x", "k-NN + baselines", "GNN"]  # short labels from results.label, escaped
     assert bars.layout.xaxis.range[0] == 0 and bars.layout.xaxis.range[1] > 1.1  # an axis from 0, room for the text
+    assert [a.x for a in bars.layout.annotations] == pytest.approx([1.1, 1.03, 0.92])  # values past the whiskers
     panel = pd.DataFrame({"title": ["A <i>", "B"], "raters": [120, 300], "ratio": [0.9, 1.2]})
     ratios = viz.ratio_bars(panel)
     assert list(ratios.data[0].x) == pytest.approx([0.2, -0.1]) and ratios.data[0].base == 1

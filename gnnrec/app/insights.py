@@ -208,16 +208,21 @@ def graph_hops(shift, sources: np.ndarray, max_hops: int = 8) -> np.ndarray:
     return hops
 
 
+def predicted_by_both(res: Recommendations, min_raters: float = 0) -> pd.DataFrame:
+    """The predictions both models make from the user's ratings (no fallback on either side),
+    for movies with at least ``min_raters`` MovieLens ratings."""
+    p = res.predictions
+    return p[~p["gnn_fallback"] & ~p["knn_fallback"] & (p["n_raters"] >= min_raters)]
+
+
 def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_raters: float = 0) -> pd.DataFrame:
     """The movies where GNN and k-NN differ most for this user, among those both models actually
     predict from the user's ratings (no fallback on either side) with at least ``min_raters``
     MovieLens ratings; and where they lie on the GNN's graph: hops from the nearest movie the user
     rated, and the rated movie most correlated with it."""
-    p = res.predictions
-    ok = ~p["gnn_fallback"].to_numpy() & ~p["knn_fallback"].to_numpy() & (p["n_raters"].to_numpy() >= min_raters)
+    p = predicted_by_both(res, min_raters)
     diff = (p["gnn"] - p["knn"]).to_numpy()
-    cand = np.flatnonzero(ok)
-    idx = cand[np.argsort(-np.abs(diff[cand]), kind="stable")[:n]]
+    idx = np.argsort(-np.abs(diff), kind="stable")[:n]
     rated = np.array(sorted(res.ratings)) - 1
     hops = graph_hops(rec.gnn.graph.shift, rated, max(8, rec.gnn.receptive_field()))
     rows = []

@@ -148,10 +148,12 @@ def rmse_bars(summary: pd.DataFrame):
         y=[esc(label(m)) for m in s["model"]], x=s["mean"], orientation="h",
         error_x={"type": "data", "array": s["std"], "visible": True, "color": "#333333", "thickness": 1.2},
         marker_color=[COLOURS.get(m, "#888888") for m in s["model"]],
-        text=[f"{m:.3f}" for m in s["mean"]], textposition="outside", cliponaxis=False,
         customdata=[esc(describe(m)) for m in s["model"]],
         hovertemplate="%{y}: RMSE %{x:.4f} ± %{error_x.array:.4f}<br>%{customdata}<extra></extra>"))
-    fig.update_layout(xaxis_title="test RMSE, lower is better (axis from 0)", xaxis_range=[0, hi * 1.18 + 0.02],
+    for y, m, sd in zip(fig.data[0].y, s["mean"], s["std"]):  # the value just past the whisker, never under it
+        fig.add_annotation(x=m + sd, y=y, text=f"{m:.3f}", showarrow=False, xanchor="left", xshift=6,
+                           font={"size": 12})
+    fig.update_layout(xaxis_title="test RMSE (lower is better)", xaxis_range=[0, hi * 1.22 + 0.03],
                       margin={"t": 10, "b": 40, "l": 10, "r": 10}, height=70 + 34 * len(s), bargap=0.3,
                       yaxis={"automargin": True}, title=None)
     return fig
@@ -172,7 +174,7 @@ def ratio_bars(panel: pd.DataFrame, reference: str = "knn_baseline"):
     fig.add_vline(x=1, line={"color": "#333333", "width": 1})
     lo, hi = float(min(p["ratio"].min(), 1)), float(max(p["ratio"].max(), 1))
     pad = 0.05 * (hi - lo) + 0.01
-    fig.update_layout(xaxis_title=f"GNN RMSE / {esc(label(reference))} RMSE (left of 1: the GNN is better)",
+    fig.update_layout(xaxis_title="ratio (below 1: the GNN is better)",
                       xaxis_range=[lo - pad, hi + pad], yaxis={"automargin": True}, height=80 + 24 * len(p),
                       margin={"t": 10, "b": 40, "l": 10, "r": 10}, bargap=0.25)
     return fig
@@ -215,13 +217,14 @@ def training_curve(history: pd.DataFrame):
     return fig
 
 
-def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame):
-    """GNN vs k-NN predicted rating of every unrated movie; the largest disagreements marked."""
+def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame, knn_label: str = "k-NN"):
+    """GNN vs k-NN predicted rating of the movies given; the largest disagreements marked."""
     go = _go()
     p = predictions
     fig = go.Figure(go.Scattergl(
         x=p["knn"], y=p["gnn"], mode="markers", name="movies", marker={"size": 4, "opacity": 0.35, "color": "#5e81ac"},
-        text=[esc(t) for t in p["title"]], hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
+        text=[esc(t) for t in p["title"]],
+        hovertemplate="%{text}<br>" + esc(knn_label) + " %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
     if len(highlight):
         fig.add_trace(go.Scatter(
             x=highlight["knn"], y=highlight["gnn"], mode="markers", name="largest disagreements",
@@ -230,6 +233,6 @@ def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame):
             hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[1, 5], y=[1, 5], mode="lines", name="agree", line={"dash": "dot", "color": "#888"},
                              hoverinfo="skip"))
-    fig.update_layout(xaxis_title="k-NN prediction", yaxis_title="GNN prediction", height=380,
-                      margin={"t": 30, "b": 40, "l": 60, "r": 20}, legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(xaxis_title=f"{esc(knn_label)} prediction", yaxis_title="GNN prediction", height=380,
+                      margin={"t": 10, "b": 40, "l": 50, "r": 10}, legend={"orientation": "h", "y": -0.2})
     return fig

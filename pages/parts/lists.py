@@ -19,10 +19,11 @@ from .text import flash, plain
 def settings() -> tuple[int, int, str]:
     """The list settings in a popover: ``(top, min_raters, knn kind)``; hidden movies can come back."""
     with st.popover("List settings", icon=":material/tune:", width="stretch"):
-        top = st.slider("How many recommendations", 5, 30, 10, key="top_n")
+        top = st.slider("How many recommendations", 5, 30, 10, key="top_n", persist_state="session")
         min_raters = st.slider("Only movies with at least this many MovieLens ratings", 0, 200,
-                               insights.DEFAULT_MIN_RATERS, step=5, key="min_raters", help=term("min_raters"))
-        knn = st.radio("k-NN side", ["baseline", "plain"], key="knn_kind", horizontal=True,
+                               insights.DEFAULT_MIN_RATERS, step=5, key="min_raters", help=term("min_raters"),
+                               persist_state="session")
+        knn = st.radio("k-NN side", ["baseline", "plain"], key="knn_kind", horizontal=True, persist_state="session",
                        format_func=lambda k: label(insights.knn_name(k)),
                        help=f"{label('knn_baseline')}: {term('knn_baseline')} {label('knn')}: {term('knn')}")
         hidden = st.session_state.get("hidden", [])
