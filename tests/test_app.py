@@ -367,7 +367,7 @@ def test_train_page_validates_names_and_cancels(folders):
     assert at.number_input(key="tr_epochs").value <= 10 and at.number_input(key="tr_lr").value <= 0.05
     assert not at.warning  # so no "out of bounds" either
 
-    at.text_input(key="tr_name").set_value("../../evil")  # in a form: sent with the submit click
+    at.text_input(key="tr_name").set_value("../../evil")
     at.button(key="tr_start").click().run()
     assert "not allowed" in texts(at.error)
     at.text_input(key="tr_name").set_value("all-movies")
@@ -406,12 +406,15 @@ def test_tiny_training_saves_a_selectable_model(folders):
     assert job.wait(120) and job.state == "done", job.error
     at.run()
     assert "Saved model **tiny-test**" in texts(at.success)
+    metrics = {m.label: m.value for m in at.metric}  # set beside the default model's
+    assert float(metrics["Validation RMSE, all-movies"]) == pytest.approx(0.8848, abs=1e-4)
+    assert float(metrics["Validation RMSE, yours"]) > 0.5
     assert (folders["models"] / "tiny-test.pt").is_file()
     at.button(key="tr_use").click().run()
     assert at.session_state["model_name"] == "tiny-test"
     at.switch_page("pages/recommend.py").run()
     rate(at, 50, 5)
-    assert "tiny-test" in texts(at.subheader)  # the recommendations now come from it
+    assert "model tiny\\-test" in " ".join(m.value for m in at.markdown)  # the recommendations now come from it
 
 
 def test_missing_data_is_reported_not_raised(folders, monkeypatch):
