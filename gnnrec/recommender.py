@@ -118,7 +118,8 @@ class Recommender:
         self.data, self.checkpoint, self.gnn = data, checkpoint, checkpoint.predictor
         x = data.matrix()
         self.knn = ItemKNN().fit(x, ItemGraph.build(x, checkpoint.graph_config))
-        self.knn_baseline = KNNBaseline().fit(x)
+        self._knn_baseline: KNNBaseline | None = None  # fitted on first use (~2 s): the graph pages never wait for it
+        self._lock = threading.Lock()
         self.n_raters = data.n_raters()
         self.movies = display_movies(data.movies).assign(n_raters=self.n_raters)
 
@@ -132,6 +133,14 @@ class Recommender:
         for m, r in ratings.items():
             x[0, m - 1] = r
         return x
+
+    @property
+    def knn_baseline(self) -> KNNBaseline:
+        """The k-NN with baselines, fitted on every rating (once, on first use)."""
+        with self._lock:
+            if self._knn_baseline is None:
+                self._knn_baseline = KNNBaseline().fit(self.data.matrix())
+            return self._knn_baseline
 
     def title(self, movie: int) -> str:
         """``"The Godfather (1972)"``: the natural title and the year."""

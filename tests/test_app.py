@@ -110,7 +110,7 @@ def test_a_newcomer_rates_from_the_quick_grid_and_gets_lists_at_once(folders):
     at = start()
     grid = [f"quick_{m}" for m in catalog.QUICK_RATE]
     assert all(at.feedback(key=k).value is None for k in grid) and len(grid) == 12
-    assert "The Godfather" in texts(at.markdown) and "Crime" in texts(at.markdown)  # natural titles, genres
+    assert "The Godfather" in texts(at.markdown) and "Crime" in texts(at.caption)  # natural titles, genres
     at.feedback(key="quick_50").set_value(4).run()  # 5 stars for Star Wars
     assert_clean(at)
     assert at.session_state["ratings"] == {50: 5}
@@ -259,17 +259,17 @@ def test_corrupt_model_is_reported_and_the_app_keeps_working(folders):
     assert "train one on the Train page" in texts(at.error)  # no model: said so, no traceback
     at.switch_page("pages/neighbourhood.py").run()
     assert_clean(at)
-    assert len(at.dataframe) == 1 and at.get("iframe")  # the graph works without a model
+    assert len(at.dataframe) == 1 and graph_html(at)  # the graph works without a model
     at.switch_page("pages/train.py").run()
     assert_clean(at)
 
 
 # -- Neighbourhood --------------------------------------------------------------------------------------------
-def iframe_html(at: AppTest) -> str:
-    frames = [e for e in at.get("iframe")]
-    assert frames, "no graph iframe"
-    proto = frames[0].proto
-    return getattr(proto, "srcdoc", "") or str(proto)
+def graph_html(at: AppTest) -> str:
+    """The page the graph component shows (its ``html`` argument)."""
+    frames = [e for e in at.get("component_instance")]
+    assert frames, "no graph component"
+    return json.loads(frames[0].proto.json_args)["html"]
 
 
 def test_neighbourhood_page(folders):
@@ -280,7 +280,7 @@ def test_neighbourhood_page(folders):
     assert at.selectbox(key="nb_movie").value == 50  # starts at a rated movie
     for key in ("nb_hops", "nb_k", "nb_common"):
         assert at.session_state[key] is not None
-    html = iframe_html(at)
+    html = graph_html(at)
     assert "vis.Network" in html and viz.external_refs(html) == []
     table = at.dataframe[0].value
     assert len(table) == 10 and list(table["correlation"].abs()) == sorted(table["correlation"].abs(), reverse=True)
@@ -294,6 +294,7 @@ def test_neighbourhood_page(folders):
     at.selectbox(key="nb_movie").set_value(1).run()
     assert_clean(at)
     assert not two.equals(at.dataframe[0].value)
+    assert "Toy Story" in graph_html(at) and "The Empire Strikes Back" not in set(at.dataframe[0].value["title"])
 
 
 # -- Compare --------------------------------------------------------------------------------------------------
@@ -467,7 +468,7 @@ def test_active_model_damaged_under_a_running_session(folders, damage):
     assert at.query_params.get("r") in (["50:5,181:4"], "50:5,181:4")
     at.switch_page("pages/neighbourhood.py").run()  # k-NN graph from the data instead
     assert_clean(at)
-    assert at.get("iframe")
+    assert graph_html(at)
     assert at.session_state["ratings"] == {50: 5, 181: 4}
 
 
@@ -536,7 +537,7 @@ def test_hostile_titles_are_shown_as_text(folders, monkeypatch):
             assert not re.search(r"(?<!\\)[<>\[\]*]", s), s
         at.switch_page("pages/neighbourhood.py").run()
         assert_clean(at)
-        body = iframe_html(at).split("<body>", 1)[-1]
+        body = graph_html(at).split("<body>", 1)[-1]
         assert "<script>alert" not in body and "<img src=x" not in body
     finally:
         monkeypatch.undo()

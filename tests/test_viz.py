@@ -152,3 +152,22 @@ def test_hostile_titles_from_the_data_are_escaped_in_the_graph_and_table(hostile
     # the table shows them as plain text (st.dataframe never reads HTML), unchanged
     table = nb_mod.neighbour_table(nb)
     assert set(table["title"]) <= shown and any('"><img src=x onerror=alert(1)>' in t for t in table["title"])
+
+
+def test_the_graph_settles_labels_few_nodes_at_two_hops_and_reports_clicks(page):
+    """The layout stops once stable (nodes stay put), a click posts the movie to the hosting page, a
+    legend explains the marks; at 2 hops only the movie, your rated movies and the strongest
+    neighbours carry a name."""
+    assert 'network.once("stabilizationIterationsDone"' in page and "setOptions({physics: false})" in page
+    assert 'postMessage({gnnrec: "centre", movie: p.nodes[0]}' in page
+    assert "id='legend'" in page and "you rated it" in page and "move apart" in page
+    nodes = pd.DataFrame({"movie": range(1, 22), "title": [f"M{i}" for i in range(1, 22)], "year": [2000] * 21,
+                          "genres": [""] * 21, "raters": [100] * 21, "hop": [0] + [1] * 10 + [2] * 10,
+                          "corr": [np.nan] + [0.1 * i for i in range(10, 0, -1)] + [0.05] * 10,
+                          "via": [None] * 11 + ["M2"] * 10, "your_rating": [np.nan] * 20 + [5.0]})
+    nb = Neighbourhood(1, nodes, pd.DataFrame({"source": [1], "target": [2], "corr": [0.9], "common": [50]}))
+    assert viz.labelled_nodes(nb) == {1, *range(2, 2 + viz.LABELLED), 21}  # the movie, the strongest, yours
+    labels = {n["id"]: n["label"] for n in network_data(viz.neighbourhood_html(nb), "nodes")}
+    assert labels[2] == "M2" and labels[15] == " " and labels[21].startswith("M21\n★★★★★")
+    one = Neighbourhood(1, nodes[nodes["hop"] < 2], nb.edges)
+    assert viz.labelled_nodes(one) == set(range(1, 12))  # at 1 hop every movie is named

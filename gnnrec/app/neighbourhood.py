@@ -14,6 +14,7 @@ import pandas as pd
 from .. import data as data_mod
 from ..graph import GraphConfig, ItemGraph
 from ..presets import PRESETS
+from ..titles import natural_title
 from .ratings_io import stars
 
 
@@ -89,10 +90,10 @@ def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int
     n_raters = data.n_raters()
     mv = data.movies.iloc[idx]
     nodes = pd.DataFrame({
-        "movie": idx + 1, "title": mv["title"].to_numpy(), "year": mv["year"].to_numpy(),
+        "movie": idx + 1, "title": [natural_title(t) for t in mv["title"]], "year": mv["year"].to_numpy(),
         "genres": mv["genres"].str.replace("|", ", ", regex=False).to_numpy(), "raters": n_raters[idx],
         "hop": [hop[i] for i in order], "corr": np.where(idx == t, np.nan, corr[t, idx]).round(3),
-        "via": [data.movies.at[via[i], "title"] if i in via else None for i in order],
+        "via": [natural_title(data.movies.at[via[i], "title"]) if i in via else None for i in order],
         "your_rating": [float(ratings[i + 1]) if i + 1 in ratings else np.nan for i in order],
     })
     # edges: the k-strongest graph (with the same co-rater minimum) restricted to the shown movies

@@ -60,8 +60,10 @@ def _short(title: str, n: int = 26) -> str:
     return title if len(title) <= n else title[: n - 1] + "…"
 
 
-# turn each node's escaped-HTML title into a DOM element (vis shows a string title as plain text)
-_TOOLTIP_JS = """
+# turn each node's escaped-HTML title into a DOM element (vis shows a string title as plain text);
+# once the layout has settled, stop the physics (nodes stay where they are) and zoom out a little
+# so that labels at the edge stay in view; a click on a node tells the page hosting this one
+_NETWORK_JS = """
                   nodes.forEach(function (n) {
                     if (typeof n.title === "string") {
                       var el = document.createElement("div");
@@ -69,18 +71,54 @@ _TOOLTIP_JS = """
                       nodes.update({id: n.id, title: el});
                     }
                   });
-                  network = new vis.Network(container, data, options);"""
+                  network = new vis.Network(container, data, options);
+                  network.once("stabilizationIterationsDone", function () {
+                    network.setOptions({physics: false});
+                    network.fit();
+                    network.moveTo({scale: network.getScale() * (container.clientWidth < 500 ? 0.72 : 0.88)});
+                    window.gnnrecSettled = true;
+                  });
+                  network.on("click", function (p) {
+                    if (p.nodes.length) { window.parent.postMessage({gnnrec: "centre", movie: p.nodes[0]}, "*"); }
+                  });"""
+LABELLED = 8  # at 2 hops: labels on the movie, your rated movies and this many strongest neighbours only
+LEGEND = ("<div id='legend'><span><i class='dot' style='background:{target}'></i>the movie</span>"
+          "<span><b style='color:{rated}'>★</b> you rated it</span>"
+          "<span><i class='dot' style='background:{other}'></i>size: how many rated it</span>"
+          "<span><i class='line' style='background:{pos}'></i>ratings move together</span>"
+          "<span><i class='line dash' style='border-color:{neg}'></i>move apart</span>"
+          "<span>click a movie to centre on it</span></div>")
+STYLE = ("<style>body{margin:0;font-family:sans-serif}.vis-tooltip{max-width:320px;white-space:normal}"
+         "#mynetwork{box-sizing:border-box;border-radius:6px}.card{border:0}"
+         "#legend{display:flex;flex-wrap:wrap;gap:4px 14px;padding:6px 4px 0;font-size:12px;color:#444}"
+         "#legend i{display:inline-block;vertical-align:middle;margin-right:4px}"
+         "#legend .dot{width:10px;height:10px;border-radius:50%}#legend .line{width:18px;height:3px}"
+         "#legend .dash{height:0;border-top:3px dashed;background:none}</style>")
+
+
+def labelled_nodes(nb: Neighbourhood, strongest: int = LABELLED) -> set[int]:
+    """The movies whose names the graph writes: all at 1 hop; at 2 hops the movie, your rated
+    movies and the ``strongest`` neighbours by |correlation| (the others show theirs on hover)."""
+    nodes = nb.nodes
+    if nodes["hop"].max() < 2:
+        return set(int(m) for m in nodes["movie"])
+    first = nodes[nodes["hop"] == 1]
+    keep = set(first.reindex(first["corr"].abs().sort_values(ascending=False).index)["movie"][:strongest])
+    keep |= set(nodes.loc[(nodes["hop"] == 0) | nodes["your_rating"].notna(), "movie"])
+    return {int(m) for m in keep}
 
 
 def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     """A self-contained interactive vis-network page of the neighbourhood: node size by
-    popularity, edge width and colour by correlation, rated movies starred."""
+    popularity, edge width and colour by correlation, rated movies starred, a legend; the layout
+    settles and stays; a click on a node posts ``{gnnrec: "centre", movie}`` to the parent page."""
     from pyvis.network import Network
 
     net = Network(height=f"{int(height_px)}px", width="100%", bgcolor="#ffffff", font_color="#222222",
                   cdn_resources="in_line", directed=False)
     nodes = nb.nodes
     top = max(1, int(nodes["raters"].max()))
+    named = labelled_nodes(nb)
     for row in nodes.itertuples(index=False):
         year = f" ({row.year})" if pd.notna(row.year) else ""
         rated = pd.notna(row.your_rating)
@@ -94,7 +132,8 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                 lines.append(f"2 hops, via {esc(row.via)}")
         if rated:
             lines.append(f"your rating: {stars(row.your_rating)} ({row.your_rating:g})")
-        label = _short(str(row.title)) + (f"\n{stars(row.your_rating)}" if rated else "")
+        lines.append("click to centre the graph on it" if row.hop else "")
+        label = (_short(str(row.title)) + (f"\n{stars(row.your_rating)}" if rated else "")) if row.movie in named else " "
         colour = TARGET if row.hop == 0 else (RATED if rated else OTHER)
         net.add_node(int(row.movie), label=label, title="<br>".join(x for x in lines if x),
                      size=float(8 + 30 * math.sqrt(row.raters / top)),
@@ -109,22 +148,28 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                      color={"color": POSITIVE if c > 0 else NEGATIVE, "opacity": 0.35 + 0.6 * abs(c)},
                      dashes=bool(c < 0))
     net.set_options(json.dumps({
-        "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 150, "fit": True},
+        "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250, "fit": True},
                     "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 150, "avoidOverlap": 0.6}},
         "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
         "edges": {"smooth": False},
     }))
-    page = net.generate_html(notebook=False)
+    return _finish(net.generate_html(notebook=False))
+
+
+def _finish(page: str) -> str:
+    """pyvis's page made offline and ours: no CDN links, escaped tooltips, settling, clicks, legend."""
     page = strip_external(page)
-    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _TOOLTIP_JS,
+    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _NETWORK_JS,
                       page, count=1)
     if n != 1:
         raise RuntimeError("unexpected pyvis template: cannot install the escaped tooltips")
     page = page.replace("<center>\n<h1></h1>\n</center>", "").replace(
         "<center>\n          <h1></h1>\n        </center>", "")
-    page = page.replace("<head>", "<head>\n<style>body{margin:0;font-family:sans-serif}"
-                        ".vis-tooltip{max-width:320px;white-space:normal}"
-                        "#mynetwork{box-sizing:border-box;border-radius:6px}.card{border:0}</style>", 1)
+    page = page.replace("<head>", "<head>\n" + STYLE, 1)
+    legend = LEGEND.format(target=TARGET, rated=RATED, other=OTHER, pos=POSITIVE, neg=NEGATIVE)
+    page, n = re.subn(r"(<div id=\"mynetwork\"[^>]*>\s*</div>)", lambda m: m.group(1) + legend, page, count=1)
+    if n != 1:
+        raise RuntimeError("unexpected pyvis template: cannot place the legend")
     left = external_refs(page)
     if left:
         raise RuntimeError(f"the graph page would load from the network: {left[:2]}")

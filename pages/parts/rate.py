@@ -34,8 +34,8 @@ def quick_grid(ratings: dict) -> None:
         rated = ratings.get(int(row.movie))
         st.session_state[key] = None if rated is None else int(round(rated)) - 1  # the stars show your rating
         with cols[i % 4].container(border=True, key=f"quick_card_{row.movie}"):
-            st.markdown(f"**{plain(row.title)}**  \n<small>{row.year} · {plain(row.genres)}</small>",
-                        unsafe_allow_html=True)
+            st.markdown(plain(row.title))  # bold by the app's style (pages/parts/style.py)
+            st.caption(f"{row.year} · {plain(row.genres)}")
             st.feedback("stars", key=key, on_change=my_ratings.on_stars, args=(int(row.movie), key))
 
 

@@ -7,6 +7,8 @@ import streamlit as st
 
 CSS = """
 <style>
+/* the quick-rate cards: the title bold, the year and genres right under it */
+[class*="st-key-quick_card_"] [data-testid="stMarkdown"] p { font-weight: 600; margin-bottom: -0.6rem; }
 /* the title starts near the top (Streamlit leaves ~6rem) */
 [data-testid="stMainBlockContainer"] { padding-top: 2.6rem; padding-left: 2.5rem; padding-right: 2.5rem; }
 @media (max-width: 640px) {
