@@ -22,7 +22,8 @@ def toy() -> Neighbourhood:
         "movie": [50, 181, 1, 7], "title": ["Star Wars", "Return of the Jedi", HOSTILE, "Twelve Monkeys"],
         "year": pd.array([1977, 1983, None, 1995], dtype="Int64"), "genres": ["Sci-Fi", "Sci-Fi, War", "<b>x</b>", ""],
         "raters": [583, 507, 10, 392], "hop": [0, 1, 1, 2], "corr": [np.nan, 0.67, -0.4, 0.1],
-        "via": [None, None, None, "Return of the Jedi"], "your_rating": [np.nan, 4.0, np.nan, np.nan]})
+        "via": [None, None, None, "Return of the Jedi"], "via_movie": [0, 0, 0, 181],
+        "your_rating": [np.nan, 4.0, np.nan, np.nan]})
     edges = pd.DataFrame({"source": [50, 50, 181], "target": [181, 1, 7], "corr": [0.67, -0.4, 0.3],
                           "common": [400, 30, 100]})
     return Neighbourhood(50, nodes, edges)
@@ -164,8 +165,13 @@ def test_the_graph_settles_labels_few_nodes_at_two_hops_and_reports_clicks(page)
     nodes = pd.DataFrame({"movie": range(1, 22), "title": [f"M{i}" for i in range(1, 22)], "year": [2000] * 21,
                           "genres": [""] * 21, "raters": [100] * 21, "hop": [0] + [1] * 10 + [2] * 10,
                           "corr": [np.nan] + [0.1 * i for i in range(10, 0, -1)] + [0.05] * 10,
-                          "via": [None] * 11 + ["M2"] * 10, "your_rating": [np.nan] * 20 + [5.0]})
-    nb = Neighbourhood(1, nodes, pd.DataFrame({"source": [1], "target": [2], "corr": [0.9], "common": [50]}))
+                          "via": [None] * 11 + ["M2"] * 10, "via_movie": [0] * 11 + [2] * 10,
+                          "your_rating": [np.nan] * 20 + [5.0]})
+    edges = pd.DataFrame({"source": [1, 2, 3, 12, 12], "target": [2, 3, 12, 13, 2], "corr": [0.9, 0.5, 0.4, 0.3, 0.2],
+                          "common": [50] * 5})
+    nb = Neighbourhood(1, nodes, edges)
+    drawn = viz.drawn_edges(nb)  # the tree and the links among the neighbours; not 3-12 (12 hangs on 2) nor 12-13
+    assert list(zip(drawn["source"], drawn["target"])) == [(1, 2), (2, 3), (12, 2)]
     assert viz.labelled_nodes(nb) == {1, *range(2, 2 + viz.LABELLED), 21}  # the movie, the strongest, yours
     labels = {n["id"]: n["label"] for n in network_data(viz.neighbourhood_html(nb), "nodes")}
     assert labels[2] == "M2" and labels[15] == " " and labels[21].startswith("M21\n★★★★★")

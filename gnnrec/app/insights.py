@@ -36,10 +36,15 @@ def recommend(rec: Recommender, ratings: Mapping[int, float], top: int = 10, min
     return rec.recommend(ratings, top=top, min_raters=min_raters, knn=knn, exclude=hidden)
 
 
-def short_genres(genres: str, n: int = 2) -> str:
-    """``"Action, Adventure, Sci-Fi"`` -> ``"Action, Adventure +1"``: a list's narrow column."""
+def short_genres(genres: str, n: int = 2, chars: int = 17) -> str:
+    """``"Crime, Drama, Thriller"`` -> ``"Crime, Drama +1"``: at most ``n`` genres and about
+    ``chars`` characters for a list's narrow column (``"Animation, Comedy, ..."`` -> ``"Animation +2"``)."""
     parts = [g for g in str(genres).split(", ") if g]
-    return ", ".join(parts[:n]) + (f" +{len(parts) - n}" if len(parts) > n else "")
+    for k in range(min(n, len(parts)), 0, -1):
+        text = ", ".join(parts[:k]) + (f" +{len(parts) - k}" if len(parts) > k else "")
+        if len(text) <= chars or k == 1:
+            return text
+    return ""
 
 
 def top_table(res: Recommendations, model: str) -> pd.DataFrame:

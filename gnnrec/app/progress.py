@@ -24,6 +24,7 @@ STAGE_WORDS = {"starting": "starting a worker process", "graph": "building the i
                "linear": "fitting the linear graph filter", "knn_baseline": "fitting the k-NN with baselines",
                "done": "finished"}
 FIRST_SPLIT_SECONDS = 25.0  # a prior for the bar before the first split has shown its speed
+STARTUP = (0.03, 6.0)  # the worker's start (imports, data): the bar's share of split 1 and its usual seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +97,10 @@ def eval_status(events: list, splits: int, started: float, now: float | None = N
     """Where a live evaluation stands, from its :class:`EvalProgress` events."""
     now = time.time() if now is None else now
     ev = [e for e in events if isinstance(e, EvalProgress)]
-    if not ev:
-        return Status(0.0, f"split 1 of {splits}: {STAGE_WORDS['starting']}", None, "")
+    if not ev or ev[-1].stage == "starting":  # the worker process is starting: move the bar with the time
+        since = now - (ev[-1].t if ev else started)
+        share = STARTUP[0] * min(0.95, since / STARTUP[1])
+        return Status(share / splits, f"split 1 of {splits}: {STAGE_WORDS['starting']}", None, "")
     last = ev[-1]
     done = [e for e in ev if e.stage == "done"]
     if len(done) >= splits:
@@ -114,11 +117,13 @@ def eval_status(events: list, splits: int, started: float, now: float | None = N
                       f"learnt from {len(done)} finished split{'s' * (len(done) > 1)}, {per_split:.0f} s each")
     share = split_share(last.stage, last.done)
     seconds, basis = _first_split_seconds(current, last)
-    stage_len = seconds * STAGE_SHARE.get(last.stage, 0.0)
-    if last.stage != "gnn" and stage_len > 0:  # a stage silent inside: move the bar with the time it usually takes
-        share = min(split_share(last.stage, 0.95), share + (now - last.t) / seconds)
+    silent = last.stage != "gnn" or last.done == 0  # no steps reported inside: move with the usual time
+    if silent and STAGE_SHARE.get(last.stage, 0.0) > 0:
+        cap = split_share(last.stage, 0.95 if last.stage != "gnn" else 0.02)
+        share = min(cap, share + (now - last.t) / seconds)
     eta = None if basis == "" else max(0.0, seconds * (1 - share)) + seconds * (splits - 1)
-    return Status(share / splits, text, eta, basis)
+    start = STARTUP[0] if last.split == 0 else 0.0  # split 1's bar begins after the worker's start
+    return Status((start + (1 - start) * share) / splits, text, eta, basis)
 
 
 def _first_split_seconds(current: list, last: EvalProgress) -> tuple[float, str]:

@@ -108,6 +108,24 @@ def labelled_nodes(nb: Neighbourhood, strongest: int = LABELLED) -> set[int]:
     return {int(m) for m in keep}
 
 
+def drawn_edges(nb: Neighbourhood) -> pd.DataFrame:
+    """The edges the graph draws: all at 1 hop; at 2 hops the tree (the movie to its neighbours, each
+    neighbour to the movies found through it) and the links among the movie's neighbours, not the
+    tangle of links among the outer movies (the table lists every movie)."""
+    nodes = nb.nodes
+    if nodes["hop"].max() < 2:
+        return nb.edges
+    hop = dict(zip(nodes["movie"], nodes["hop"]))
+    via = dict(zip(nodes["movie"], nodes["via_movie"]))
+
+    def keep(a: int, b: int) -> bool:
+        ha, hb = hop.get(a, 2), hop.get(b, 2)
+        return min(ha, hb) == 0 or (ha == hb == 1) or via.get(a) == b or via.get(b) == a
+
+    mask = [keep(int(a), int(b)) for a, b in zip(nb.edges["source"], nb.edges["target"])]
+    return nb.edges[mask]
+
+
 def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     """A self-contained interactive vis-network page of the neighbourhood: node size by
     popularity, edge width and colour by correlation, rated movies starred, a legend; the layout
@@ -119,6 +137,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     nodes = nb.nodes
     top = max(1, int(nodes["raters"].max()))
     named = labelled_nodes(nb)
+    two = bool(nodes["hop"].max() >= 2)  # ~100 movies: the graph is drawn smaller, so its names larger
     for row in nodes.itertuples(index=False):
         year = f" ({row.year})" if pd.notna(row.year) else ""
         rated = pd.notna(row.your_rating)
@@ -141,8 +160,9 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                             "highlight": {"background": colour, "border": "#000000"}},
                      borderWidth=3 if rated or row.hop == 0 else 1,
                      shape="star" if rated and row.hop != 0 else "dot",
-                     font={"size": 16 if row.hop == 0 else 12, "strokeWidth": 3, "strokeColor": "#ffffff"})
-    for e in nb.edges.itertuples(index=False):
+                     font={"size": (16 if row.hop == 0 else 12) * (1.6 if two else 1), "strokeWidth": 3,
+                           "strokeColor": "#ffffff"})
+    for e in drawn_edges(nb).itertuples(index=False):
         c = float(e.corr)
         net.add_edge(int(e.source), int(e.target), width=float(1 + 7 * abs(c)), title=f"correlation {c:+.2f}",
                      color={"color": POSITIVE if c > 0 else NEGATIVE, "opacity": 0.35 + 0.6 * abs(c)},
@@ -151,6 +171,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
         "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250, "fit": True},
                     "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 150, "avoidOverlap": 0.6}},
         "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
+        "nodes": {"scaling": {"label": {"drawThreshold": 3}}},  # names stay drawn when a big graph is zoomed out
         "edges": {"smooth": False},
     }))
     return _finish(net.generate_html(notebook=False))
@@ -253,9 +274,9 @@ def training_curve(history: pd.DataFrame):
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=history["step"], y=history["valid RMSE"], name="validation RMSE",
                              mode="lines+markers", line={"color": "#e66101"}), secondary_y=False)
-    fig.add_trace(go.Scatter(x=history["step"], y=history["train loss"], name="training loss (Smooth L1)",
+    fig.add_trace(go.Scatter(x=history["step"], y=history["train loss"], name="training loss",
                              mode="lines+markers", line={"color": "#5e3c99", "dash": "dot"}), secondary_y=True)
-    fig.update_layout(height=340, margin={"t": 30, "b": 40, "l": 60, "r": 60}, legend={"orientation": "h", "y": 1.12},
+    fig.update_layout(height=360, margin={"t": 10, "b": 40, "l": 60, "r": 60}, legend={"orientation": "h", "y": -0.25},
                       xaxis_title="optimiser step")
     fig.update_yaxes(title_text="validation RMSE", secondary_y=False)
     fig.update_yaxes(title_text="training loss", secondary_y=True)

@@ -81,7 +81,9 @@ def live_progress(job) -> None:
         events = job.events()
         status = progress.eval_status(events, job.total or 1, job.started)
         if job.running:
-            st.progress(status.fraction, text=plain(f"Evaluating {job.label}: {status.line(job.elapsed())}"))
+            key = f"_eval_bar_{id(job)}"  # the bar never goes back (a new event may correct an interpolation)
+            st.session_state[key] = shown = max(status.fraction, st.session_state.get(key, 0.0))
+            st.progress(shown, text=plain(f"Evaluating {job.label}: {status.line(job.elapsed())}"))
             if heavy.mine(job):
                 st.button("Cancel the evaluation", key="cmp_cancel", on_click=job.cancel, args=("cancelled by you",),
                           disabled=job.cancel_requested, icon=":material/cancel:")
@@ -108,8 +110,11 @@ def disagreements(rec, knn: str) -> None:
     if table.empty:
         st.info("No movie is predicted from your ratings by both models yet: rate a few more.")
         return
-    st.dataframe(table.rename(columns={"gnn": "GNN", "knn": name, "gnn − knn": "GNN − k-NN"}), hide_index=True,
-                 key="cmp_disagree", height=36 * (len(table) + 1) + 2,
+    st.container(key="cmp_disagree_box").dataframe(
+                 table.rename(columns={"gnn": "GNN", "knn": name, "gnn − knn": "GNN − k-NN"}), hide_index=True,
+                 key="cmp_disagree", height=35 * (len(table) + 1) + 3,
+                 column_order=["title", "GNN", name, "GNN − k-NN", "raters", "hops from your ratings", "genres",
+                               "closest rated movie", "its correlation"],
                  column_config={"movie": None, "title": st.column_config.TextColumn(width="medium"),
                                 "hops from your ratings": st.column_config.NumberColumn("hops", help=term("hops")),
                                 "its correlation": st.column_config.NumberColumn(help=term("correlation")),

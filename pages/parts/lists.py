@@ -34,12 +34,12 @@ def settings() -> tuple[int, int, str]:
 
 # -- the lists -----------------------------------------------------------------------------------------------------
 COLUMNS = {  # widths that fit half the page at 1400 px; on a phone the columns after 'predicted' scroll
-    "title": st.column_config.TextColumn("title", width=165),
-    "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★", width=88,
+    "title": st.column_config.TextColumn("title", width=150),
+    "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★", width=82,
                                                  help=term("predicted")),
     "both": st.column_config.CheckboxColumn("both", help=term("both"), width=42),
-    "raters": st.column_config.NumberColumn(width=52, help=term("raters")),
-    "genre": st.column_config.TextColumn("genres", width=112),
+    "raters": st.column_config.NumberColumn(width=50, help=term("raters")),
+    "genre": st.column_config.TextColumn("genres", width=135),
     "fallback": st.column_config.CheckboxColumn("mean only", width=80, help=term("fallback")),
 }
 ORDER = ["title", "predicted", "both", "raters", "genre"]
@@ -119,7 +119,7 @@ def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
               icon=":material/hub:")
     g, k = st.columns(2, gap="large")
     for col, model, name in ((g, "gnn", "GNN"), (k, "knn", label(insights.knn_name(knn)))):
-        with col:
+        with col.container(key=f"why_{model}_box"):
             _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
 
 
