@@ -15,10 +15,10 @@ first.first_query()  # first, before anything is drawn: a cold start's first run
 st.set_page_config(page_title="gnnrec: GNN movie recommendations", layout="wide")  # default icon: served locally
 
 PAGES = [
-    st.Page("pages/recommend.py", title="Recommend", icon=":material/star:", default=True),
-    st.Page("pages/neighbourhood.py", title="Neighbourhood", icon=":material/hub:", url_path="neighbourhood"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/bar_chart:", url_path="compare"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/recommend.py", title="Recommend", default=True),
+    st.Page("pages/neighbourhood.py", title="Neighbourhood", url_path="neighbourhood"),
+    st.Page("pages/compare.py", title="Compare", url_path="compare"),
+    st.Page("pages/train.py", title="Train", url_path="train"),
 ]
 
 page = first.navigation(PAGES)

@@ -21,8 +21,7 @@ data = cache.require_data()
 other = jobs.running()
 if other is not None and not heavy.mine(other):  # say so before anyone fills the form
     st.info(text.plain(f"The server is busy with another user's {heavy.describe(other)}. You can set up your "
-                       "training meanwhile; Train is open again when that job ends (one at a time)."),
-            icon=":material/hourglass_top:")
+                       "training meanwhile; Train is open again when that job ends (one at a time)."))
 
 
 def use_model(name: str) -> None:

@@ -102,10 +102,9 @@ def wait_idle(page) -> None:
 
 def goto_page(page, link: str, heading: str) -> None:
     """Click a page in the app's menu (in the sidebar; on a phone the sidebar opens first)."""
-    nav = page.get_by_test_id("stSidebar").get_by_role("link", name=link)
-    if not nav.is_visible():
+    if page.viewport_size["width"] < 640:  # a phone: the sidebar is folded away
         page.get_by_test_id("stExpandSidebarButton").click()
-    nav.click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name=link).click()
     page.get_by_role("heading", level=1).filter(has_text=heading).wait_for()
 
 
@@ -162,4 +161,6 @@ def cells(page, column: str, key: str | None = None) -> list[str]:
 
 
 def no_exception(page) -> None:
+    """No Streamlit exception on the page, and nothing asked of another host (the app works offline)."""
     assert page.get_by_test_id("stException").count() == 0
+    assert not getattr(page, "blocked", []), f"requests off the machine: {page.blocked[:3]}"

@@ -47,7 +47,9 @@ def test_the_bar_says_what_runs_and_learns_the_time_left():
 def test_event_fractions_follow_the_stages():
     e = split(0, 2, T0)
     fractions = [x.fraction for x in e]
-    assert fractions == sorted(fractions) and fractions[-1] == 0.5 and fractions[0] == 0
+    assert fractions == sorted(fractions) and fractions[-1] == 0.5
+    assert fractions[0] == pytest.approx(progress.STARTUP[0] / 2)  # split 1's stages begin after the worker's start
+    assert EvalProgress(0, 2, "starting").fraction == 0 and EvalProgress(1, 2, "graph").fraction == 0.5
     assert progress.split_share("gnn", 1.0) == pytest.approx(0.67)
     assert progress.split_share("transfer", 0.0) == pytest.approx(0.67 / 1.1)  # the transfer preset's extra stage
 

@@ -41,8 +41,14 @@ class EvalProgress:
 
     @property
     def fraction(self) -> float:
-        """Share of the whole evaluation done, by the stages' usual shares (the job's progress)."""
-        return min(1.0, (self.split + split_share(self.stage, self.done)) / max(1, self.splits))
+        """Share of the whole evaluation done, by the stages' usual shares (the job's progress, as
+        the sidebar shows it; the page's bar also moves between events: :func:`eval_status`)."""
+        if self.stage == "starting":
+            return 0.0
+        share = split_share(self.stage, self.done)
+        if self.split == 0 and self.stage != "done":
+            share = STARTUP[0] + (1 - STARTUP[0]) * share  # split 1's bar begins after the worker's start
+        return min(1.0, (self.split + share) / max(1, self.splits))
 
 
 @dataclasses.dataclass(frozen=True)

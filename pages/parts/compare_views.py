@@ -83,10 +83,10 @@ def live_progress(job) -> None:
         if job.running:
             key = f"_eval_bar_{id(job)}"  # the bar never goes back (a new event may correct an interpolation)
             st.session_state[key] = shown = max(status.fraction, st.session_state.get(key, 0.0))
-            st.progress(shown, text=plain(f"Evaluating {job.label}: {status.line(job.elapsed())}"))
+            st.progress(shown, text=plain(f"Evaluation {job.label}: {status.line(job.elapsed())}"))
             if heavy.mine(job):
                 st.button("Cancel the evaluation", key="cmp_cancel", on_click=job.cancel, args=("cancelled by you",),
-                          disabled=job.cancel_requested, icon=":material/cancel:")
+                          disabled=job.cancel_requested)
         for i, rmse in progress.eval_results(events):
             st.caption(f"split {i + 1}: " + ", ".join(f"{results.label(m)} {v:.3f}" for m, v in rmse.items()))
         if job.state in ("failed", "cancelled"):

@@ -58,5 +58,5 @@ def loading() -> object | None:
         return None
     box = st.empty()
     box.info("Starting the app: loading the recommender's code and MovieLens-100K (a few seconds, only for the "
-             "first visit after a restart) …", icon=":material/hourglass_top:")
+             "first visit after a restart) …")
     return box

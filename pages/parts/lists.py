@@ -18,7 +18,7 @@ from .text import flash, plain
 
 def settings() -> tuple[int, int, str]:
     """The list settings in a popover: ``(top, min_raters, knn kind)``; hidden movies can come back."""
-    with st.popover("List settings", icon=":material/tune:", width="stretch"):
+    with st.popover("List settings", width="stretch"):
         top = st.slider("How many recommendations", 5, 30, 10, key="top_n", persist_state="session")
         min_raters = st.slider("Only movies with at least this many MovieLens ratings", 0, 200,
                                insights.DEFAULT_MIN_RATERS, step=5, key="min_raters", help=term("min_raters"),
@@ -113,10 +113,9 @@ def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
         st.caption("Seen it? Rate it")
         skey = f"why_stars_{movie}"
         st.feedback("stars", key=skey, on_change=my_ratings.on_stars, args=(movie, skey))
-    c3.button("Hide it", key="hide_movie", on_click=on_hide, args=(movie,), icon=":material/visibility_off:",
+    c3.button("Hide it", key="hide_movie", on_click=on_hide, args=(movie,),
               help="Leave it out of your lists for this visit.")
-    c4.button("Explore its neighbourhood", key="explore_movie", on_click=on_explore, args=(movie,),
-              icon=":material/hub:")
+    c4.button("Explore its neighbourhood", key="explore_movie", on_click=on_explore, args=(movie,))
     g, k = st.columns(2, gap="large")
     for col, model, name in ((g, "gnn", "GNN"), (k, "knn", label(insights.knn_name(knn)))):
         with col.container(key=f"why_{model}_box"):

@@ -59,7 +59,7 @@ def thin_hint(n: int) -> None:
 def undo_offer() -> None:
     """After a remove, clear, import or load: Undo right beside the message (once)."""
     if st.session_state.pop("_offer_undo", False) and "ratings_undo" in st.session_state:
-        st.button("Undo", key="undo_flash", on_click=my_ratings.on_undo, icon=":material/undo:",
+        st.button("Undo", key="undo_flash", on_click=my_ratings.on_undo,
                   help="Bring back your ratings as they were before.")
 
 
