@@ -124,15 +124,7 @@ def parse_ratings_csv(raw: bytes) -> dict[int, float]:
                            "your ratings from this app for the format (columns movie,rating)") from None
     if not rows:
         raise RatingsError("the file is empty; it needs a header line 'movie,rating' and one line per rating")
-    header = [c.strip().lower() for c in rows[0]]
-    movie_col = next((header.index(c) for c in MOVIE_COLUMNS if c in header), None)
-    rating_col = next((header.index(c) for c in RATING_COLUMNS if c in header), None)
-    if movie_col is None or rating_col is None:
-        got = ", ".join(repr(c) for c in rows[0][:6]) or "nothing"
-        hint = " (it looks separated by ';' or tabs: use commas)" if len(header) == 1 and any(
-            s in header[0] for s in (";", "\t")) else ""
-        raise RatingsError(f"wrong columns: the first line must name a 'movie' and a 'rating' column, "
-                           f"e.g. 'movie,rating'; found {got}{hint}")
+    movie_col, rating_col = _columns(rows[0])
     body = rows[1:]
     if not body:
         raise RatingsError("the file has a header but no ratings; add lines like '50,5'")
@@ -168,6 +160,20 @@ def parse_ratings_csv(raw: bytes) -> dict[int, float]:
     if problems:
         raise RatingsError("nothing imported; fix the file and upload it again: " + "; ".join(problems))
     return out
+
+
+def _columns(first: list[str]) -> tuple[int, int]:
+    """The movie and rating columns named by a CSV's header line; RatingsError if either is missing."""
+    header = [c.strip().lower() for c in first]
+    movie_col = next((header.index(c) for c in MOVIE_COLUMNS if c in header), None)
+    rating_col = next((header.index(c) for c in RATING_COLUMNS if c in header), None)
+    if movie_col is None or rating_col is None:
+        got = ", ".join(repr(c) for c in first[:6]) or "nothing"
+        hint = " (it looks separated by ';' or tabs: use commas)" if len(header) == 1 and any(
+            s in header[0] for s in (";", "\t")) else ""
+        raise RatingsError(f"wrong columns: the first line must name a 'movie' and a 'rating' column, "
+                           f"e.g. 'movie,rating'; found {got}{hint}")
+    return movie_col, rating_col
 
 
 # -- share links and query parameters -----------------------------------------------------------------------
