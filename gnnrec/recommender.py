@@ -13,7 +13,7 @@ import pandas as pd
 from . import data as data_mod
 from . import store
 from .graph import ItemGraph, top_k_mask
-from .predict import ItemKNN, KNNBaseline, Predictions
+from .predict import RATING_SCALE, ItemKNN, KNNBaseline, Predictions
 from .titles import display_movies
 
 DEFAULT_MODEL = "all-movies"  # the committed all-movies checkpoint in models/
@@ -204,6 +204,9 @@ class Recommender:
         ``only`` (movie ids among the rated ones): explain just those ratings; every prediction
         still uses all the ratings, so each row is the same as without ``only``.
         """
+        return self._explain(ratings, movie, model, only, knn)[1]
+
+    def _explain(self, ratings, movie, model, only, knn) -> tuple[float, pd.DataFrame]:
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
         rated = np.array(sorted(ratings)) - 1  # (R,)
@@ -213,7 +216,7 @@ class Recommender:
                 raise ValueError(f"only={sorted(keep - set(ratings))[:5]}: explain only movies that were rated")
             rated = rated[np.isin(rated + 1, sorted(keep))]
         x = self.vector(ratings)
-        residual = np.full(len(rated), np.nan)
+        residual, raw = np.full(len(rated), np.nan), float("nan")
         if model == "knn":
             idx, w, dev = self._knn_terms(x[0], t, knn)
             total = w.sum()
@@ -222,13 +225,14 @@ class Recommender:
             mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
             rated, effect, weight, residual = idx[mask], effect[mask], weight[mask], dev[mask]
         elif model == "gnn":
-            effect = self._leave_one_out(x, t, rated)
+            raw, effect = self._leave_one_out(x, t, rated)
             weight = np.full(len(rated), np.nan)
         else:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
         out = pd.DataFrame({"movie": rated + 1, "title": self.movies["title"].to_numpy()[rated],
                             "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual})
-        return out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
+        return raw, out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(
+            drop=True)
 
     def _knn_terms(self, row: np.ndarray, t: int, knn: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One user's k-NN terms for movie index ``t``: rated indices ``(R,)``, neighbour weights
@@ -245,22 +249,34 @@ class Recommender:
         w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)[0]
         return idx, w, dev
 
-    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> np.ndarray:
-        base = self.gnn.predict(x, [t]).values[0, 0]
-        effect = np.empty(len(rated))
-        for i in range(0, len(rated), EXPLAIN_CHUNK):
-            chunk = rated[i:i + EXPLAIN_CHUNK]
+    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray]:
+        """The GNN's unclipped prediction of movie index ``t`` from every rating (NaN: none reaches
+        it) and each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives
+        it (clipped, the fallback where nothing reaches). One estimate per :data:`EXPLAIN_CHUNK`
+        rows; the first row has every rating."""
+        drop = np.concatenate([[-1], rated])  # (R+1,): the rating each row leaves out (-1: none)
+        raw = np.empty(len(drop))
+        for i in range(0, len(drop), EXPLAIN_CHUNK):
+            chunk = drop[i:i + EXPLAIN_CHUNK]
             loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
-            loo[np.arange(len(chunk)), chunk] = 0
-            effect[i:i + len(chunk)] = base - self.gnn.predict(loo, [t]).values[:, 0]
-        return effect
+            rows = np.flatnonzero(chunk >= 0)
+            loo[rows, chunk[rows]] = 0
+            raw[i:i + len(chunk)] = self.gnn.estimate(loo, np.array([t]))[:, 0]
+        shown = np.clip(np.where(np.isnan(raw), self.gnn.item_means[t], raw), *RATING_SCALE)  # as Predictor.predict
+        return float(raw[0]), shown[0] - shown[1:]
+
+    def explain_gnn(self, ratings: Mapping | Iterable, movie: int,
+                    only: Iterable[int] | None = None) -> tuple[float, pd.DataFrame]:
+        """The GNN's unclipped prediction (NaN: none of the ratings reaches the movie) and
+        :meth:`explain`'s table, from one set of forward passes."""
+        return self._explain(ratings, movie, "gnn", only, "baseline")
 
     def baseline(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn",
-                 knn: str = "baseline") -> tuple[float, dict[str, float], float]:
+                 knn: str = "baseline", raw: bool = True) -> tuple[float, dict[str, float], float]:
         """Where a model's prediction of ``movie`` starts before your ratings of similar movies
         count, its parts, and the prediction before clipping: ``(baseline, {part: value}, raw)``.
         The parts add up to the baseline. ``raw`` is NaN where none of your ratings reaches the
-        movie (the model then predicts its fallback).
+        movie (the model then predicts its fallback; with ``raw=False`` the GNN's is not computed).
 
         - ``knn`` with baselines: overall mean + the movie's bias + your bias (fitted biases);
         - plain ``knn``: the movie's mean;
@@ -279,7 +295,7 @@ class Recommender:
                 parts = {"movie mean": mu, "you": base - mu}
             else:
                 parts = {"you": base} if enc.startswith("centered") else {}
-            return base, parts, float(self.gnn.estimate(x, np.array([t]))[0, 0])
+            return base, parts, float(self.gnn.estimate(x, np.array([t]))[0, 0]) if raw else float("nan")
         if model != "knn":
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
         m = self.knn_model(knn)

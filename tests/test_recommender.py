@@ -276,12 +276,13 @@ def test_explain_gnn_in_chunks_and_only(rec, movielens, monkeypatch):
     r = movielens.ratings[movielens.ratings["user"] == 1]
     user = {int(m): int(v) for m, v in zip(r["movie"], r["rating"])}  # 272 ratings
     calls = []
-    predict = rec.gnn.predict
-    monkeypatch.setattr(rec.gnn, "predict", lambda x, *a, **k: calls.append(len(x)) or predict(x, *a, **k))
+    predict, estimate = rec.gnn.predict, rec.gnn.estimate
+    monkeypatch.setattr(rec.gnn, "estimate", lambda x, *a, **k: calls.append(len(x)) or estimate(x, *a, **k))
     monkeypatch.setattr(rec_mod, "EXPLAIN_CHUNK", 100)
-    ex = rec.explain(user, 172, model="gnn")
-    assert calls == [1, 100, 100, 72]  # the base prediction, then 272 rows in chunks of 100
-    monkeypatch.setattr(rec.gnn, "predict", predict)
+    raw, ex = rec.explain_gnn(user, 172)
+    assert calls == [100, 100, 73]  # every rating, then each of the 272 left out: 273 rows in chunks of 100
+    assert raw == pytest.approx(estimate(user_vector(user), np.array([171]))[0, 0], abs=1e-6)
+    monkeypatch.setattr(rec.gnn, "estimate", estimate)
     x = user_vector(user)
     rated = np.array(sorted(user)) - 1
     loo = np.repeat(x, len(rated), axis=0)

@@ -19,7 +19,7 @@ from ..recommender import Recommendations, Recommender, parse_ratings
 from .ratings_io import stars
 from .results import label
 
-EXPLAIN_MAX = 64  # the GNN's leave-one-out explanation covers at most this many ratings
+EXPLAIN_MAX = 32  # the GNN's leave-one-out explanation covers at most this many ratings (the most correlated)
 DEFAULT_MIN_RATERS = 50  # the lists skip movies fewer people rated: few opinions give extreme predictions
 TINY = 0.005  # an effect that rounds to 0.00 on the page
 KNN_NAMES = {"baseline": "knn_baseline", "plain": "knn"}  # the k-NN kind -> its model name (results.label)
@@ -99,27 +99,27 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
     movie = rec.data.check_movie(movie)
     if model not in ("gnn", "knn"):
         raise ValueError(f"model={model!r}: choose 'gnn' or 'knn'")
-    base, parts, raw = rec.baseline(ratings, movie, model, knn)
-    x = rec.vector(ratings)
     if model == "knn":
-        p = rec.knn_predict(x, [movie - 1], knn=knn)
+        base, parts, raw = rec.baseline(ratings, movie, "knn", knn)
+        p = rec.knn_predict(rec.vector(ratings), [movie - 1], knn=knn)
+        reached, prediction = not bool(p.fallback[0, 0]), float(p.values[0, 0])
         df = rec.explain(ratings, movie, "knn", knn=knn)
         df = df[df["weight"] > 0].reset_index(drop=True)
     else:
-        p = rec.gnn.predict(x, [movie - 1])
         only = None
         if len(ratings) > EXPLAIN_MAX:
             rated = np.array(sorted(ratings)) - 1  # (R,)
             closeness = np.abs(rec.knn.corr[movie - 1, rated])
             only = rated[np.argsort(-closeness, kind="stable")[:EXPLAIN_MAX]] + 1
-        df = rec.explain(ratings, movie, "gnn", only=only)
-    reached = not bool(p.fallback[0, 0])
+        raw, df = rec.explain_gnn(ratings, movie, only=only)  # the prediction and the effects in one go
+        base, parts, _ = rec.baseline(ratings, movie, "gnn", raw=False)
+        reached = bool(np.isfinite(raw))
+        prediction = float(np.clip(raw if reached else rec.gnn.item_means[movie - 1], *RATING_SCALE))
     table = pd.DataFrame({"movie": df["movie"], "title": df["title"],
                           "your rating": [stars(r) for r in df["your_rating"]],
                           "weight": df["weight"], "effect": df["effect"]}) if reached else df.head(0)
     words = [(PART_WORDS.get(k, k), v) for k, v in parts.items()]
-    out = Why(model, movie, rec.title(movie), base, words, table, raw, float(p.values[0, 0]), model == "knn", reached,
-              "", "")
+    out = Why(model, movie, rec.title(movie), base, words, table, raw, prediction, model == "knn", reached, "", "")
     name = "GNN" if model == "gnn" else label(knn_name(knn))
     return dataclasses.replace(out, summary=_summary(out, name, rec, len(ratings)), how=_how(out, len(ratings)))
 
