@@ -11,6 +11,7 @@ and, once it has shown its speed, how long it has left. No Streamlit in here.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 from ..train import Progress
@@ -124,9 +125,10 @@ def eval_status(events: list, splits: int, started: float, now: float | None = N
     share = split_share(last.stage, last.done)
     seconds, basis = _first_split_seconds(current, last)
     silent = last.stage != "gnn" or last.done == 0  # no steps reported inside: move with the usual time
-    if silent and STAGE_SHARE.get(last.stage, 0.0) > 0:
-        cap = split_share(last.stage, 0.95 if last.stage != "gnn" else 0.02)
-        share = min(cap, share + (now - last.t) / seconds)
+    if silent and STAGE_SHARE.get(last.stage, 0.0) > 0:  # towards the stage's end, never reaching it
+        room = split_share(last.stage, 0.97 if last.stage != "gnn" else 0.05) - share
+        usual = seconds * STAGE_SHARE[last.stage] * (1 if last.stage != "gnn" else 0.05)
+        share += room * (1 - math.exp(-(now - last.t) / max(usual, 0.5)))
     eta = None if basis == "" else max(0.0, seconds * (1 - share)) + seconds * (splits - 1)
     start = STARTUP[0] if last.split == 0 else 0.0  # split 1's bar begins after the worker's start
     return Status((start + (1 - start) * share) / splits, text, eta, basis)
