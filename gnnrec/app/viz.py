@@ -137,7 +137,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     nodes = nb.nodes
     top = max(1, int(nodes["raters"].max()))
     named = labelled_nodes(nb)
-    two = bool(nodes["hop"].max() >= 2)  # ~100 movies: the graph is drawn smaller, so its names larger
+    two = bool(nodes["hop"].max() >= 2)  # ~100 movies: the graph is drawn at a third of the size, its names 3x larger
     for row in nodes.itertuples(index=False):
         year = f" ({row.year})" if pd.notna(row.year) else ""
         rated = pd.notna(row.your_rating)
@@ -160,7 +160,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                             "highlight": {"background": colour, "border": "#000000"}},
                      borderWidth=3 if rated or row.hop == 0 else 1,
                      shape="star" if rated and row.hop != 0 else "dot",
-                     font={"size": (16 if row.hop == 0 else 12) * (1.6 if two else 1), "strokeWidth": 3,
+                     font={"size": (16 if row.hop == 0 else 12) * (3 if two else 1), "strokeWidth": 3 * (2 if two else 1),
                            "strokeColor": "#ffffff"})
     for e in drawn_edges(nb).itertuples(index=False):
         c = float(e.corr)
@@ -169,7 +169,8 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                      dashes=bool(c < 0))
     net.set_options(json.dumps({
         "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250, "fit": True},
-                    "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 150, "avoidOverlap": 0.6}},
+                    "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 110 if two else 150,
+                                         "avoidOverlap": 0.6}},
         "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
         "nodes": {"scaling": {"label": {"drawThreshold": 3}}},  # names stay drawn when a big graph is zoomed out
         "edges": {"smooth": False},
