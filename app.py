@@ -9,9 +9,9 @@ pages/parts/ (caches, ratings, the link, the sidebar).
 
 import streamlit as st
 
-from pages.parts import link, session, sidebar
+from pages.parts import first
 
-link.init()  # first, before anything is drawn: a cold start's first run may be cut short at the first element
+first.first_query()  # first, before anything is drawn: a cold start's first run may be cut short at the first element
 st.set_page_config(page_title="gnnrec: GNN movie recommendations", layout="wide")  # default icon: served locally
 
 PAGES = [
@@ -21,10 +21,18 @@ PAGES = [
     st.Page("pages/train.py", title="Train", url_path="train"),
 ]
 
-page = st.navigation(PAGES)
+page = first.navigation(PAGES)
+loading = first.loading()  # a cold server's first run: say so while the imports below take seconds
+
+from pages.parts import link, session, sidebar, style  # noqa: E402  (heavy: after the menu and the message)
+
+link.init()
+style.apply()
 sidebar.show()
 link.sync()
 session.freeze_heap()
+if loading is not None:
+    loading.empty()
 try:
     page.run()
 finally:

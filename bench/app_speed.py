@@ -14,8 +14,9 @@ the ratio time / goal (<= 1 meets it):
   run in this process (imports included, one sample), the same with a share link (``?r=...``,
   which loads the recommender too), and with warm caches (what every later visitor gets).
 * a rating change -> new recommendations: the rerun after one more star rating, with both top
-  lists and both explanations recomputed (a new ratings key misses every cache): goal <= 300 ms.
-  For a few ratings and for a MovieLens user's 272 (the GNN explanation then covers 64 of them).
+  lists and both explanations recomputed (a new ratings key misses every cache): goal p95 <= 300 ms
+  (``--repeats`` ratings each). For a few ratings (from the quick-rate grid, as a newcomer rates, and
+  from the search box) and for a MovieLens user's 272 (the GNN explanation then covers 64 of them).
 * the neighbourhood graph of a movie not drawn yet (nodes, edges, pyvis HTML): goal <= 1 s,
   for 1 and 2 hops.
 
@@ -39,11 +40,21 @@ GOALS = {"render": 3.0, "rating": 0.3, "neighbourhood": 1.0}  # seconds
 sys.path.insert(0, str(ROOT))  # app.py imports pages.parts
 
 
-def line(label: str, seconds: list[float], goal: float | None) -> None:
-    med = statistics.median(seconds)
+def p95(seconds: list[float]) -> float:
+    """The 95th percentile (nearest rank): with fewer than 20 samples, the largest."""
+    ranked = sorted(seconds)
+    return ranked[min(len(ranked) - 1, max(0, -(-95 * len(ranked) // 100) - 1))]
+
+
+def line(label: str, seconds: list[float], goal: float | None, by_p95: bool = False) -> None:
+    """One measurement: median, range, n and, with a goal, the ratio to it (of the p95 with ``by_p95``)."""
+    med, top = statistics.median(seconds), p95(seconds)
     spread = f"[{min(seconds) * 1e3:7.0f} - {max(seconds) * 1e3:7.0f}]" if len(seconds) > 1 else " " * 19
-    tail = f"  goal {goal * 1e3:5.0f} ms  ratio {med / goal:5.2f} {'ok' if med <= goal else 'OVER'}" if goal else ""
-    print(f"  {label:<58} median {med * 1e3:7.0f} ms {spread} n={len(seconds)}{tail}", flush=True)
+    judged = top if by_p95 else med
+    tail = (f"  goal {'p95' if by_p95 else 'median'} {goal * 1e3:4.0f} ms  ratio {judged / goal:5.2f} "
+            f"{'ok' if judged <= goal else 'OVER'}") if goal else ""
+    print(f"  {label:<58} median {med * 1e3:7.0f} ms p95 {top * 1e3:6.0f} ms {spread} n={len(seconds)}{tail}",
+          flush=True)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -147,7 +158,7 @@ def main() -> None:
     popular = [int(i) + 1 for i in (-data.n_raters()).argsort(kind="stable")]
 
     spy = Spy([(insights, "recommend", lambda *a, **k: "recommend"),
-               (insights, "explain", lambda rec, ratings, movie, model: f"explain {model}"),
+               (insights, "why", lambda rec, ratings, movie, model, *a: f"why {model}"),
                (nb_mod, "neighbourhood", lambda *a, **k: "neighbourhood"),
                (viz, "neighbourhood_html", lambda *a, **k: "neighbourhood_html")])
 
@@ -162,6 +173,14 @@ def main() -> None:
         assert sum("predicted" in d.value.columns for d in at.dataframe) == 2, "no top lists shown"
         return dt, spy.take()
 
+    def quick(at, movie: int, stars: int) -> tuple[float, dict]:
+        at.feedback(key=f"quick_{movie}").set_value(stars - 1)
+        spy.take()
+        dt = timed(at.run)
+        clean(at)
+        assert movie in at.session_state["ratings"] and sum("predicted" in d.value.columns for d in at.dataframe) == 2
+        return dt, spy.take()
+
     def changes(at, movies: list[int]) -> tuple[list[float], list[dict]]:
         runs = [rate(at, m, 1 + i % 5) for i, m in enumerate(movies)][1:]  # the first is a warm-up
         return [r[0] for r in runs], [r[1] for r in runs]
@@ -170,10 +189,17 @@ def main() -> None:
     with spy:
         at = fresh()
         at.run()
+        from gnnrec.app.catalog import QUICK_RATE
+
+        runs = [quick(at, m, 1 + i % 5) for i, m in enumerate(QUICK_RATE)][1:]  # the first is a warm-up
+        line(f"a newcomer's quick-grid ratings 2-{len(QUICK_RATE)}", [r[0] for r in runs], GOALS["rating"], by_p95=True)
+        breakdown([r[1] for r in runs])
+        at = fresh()
+        at.run()
         rate(at, 50, 5)
         rate(at, 181, 4)
         times, parts = changes(at, [m for m in popular if m not in (50, 181)][:n + 1])
-        line(f"{4}-{3 + n} ratings (one more)", times, GOALS["rating"])  # the first change (to 3) is a warm-up
+        line(f"{4}-{3 + n} ratings (one more)", times, GOALS["rating"], by_p95=True)  # the change to 3: a warm-up
         breakdown(parts)
         at = fresh()
         at.run()
@@ -182,7 +208,8 @@ def main() -> None:
         clean(at)
         user = dict(at.session_state["ratings"])
         times, parts = changes(at, [m for m in popular if m not in user][:n + 1])
-        line(f"MovieLens user 1: {len(user) + 2}-{len(user) + 1 + n} ratings (one more)", times, GOALS["rating"])
+        line(f"MovieLens user 1: {len(user) + 2}-{len(user) + 1 + n} ratings (one more)", times, GOALS["rating"],
+             by_p95=True)
         breakdown(parts)
 
         # -- the neighbourhood graph ------------------------------------------------------------------

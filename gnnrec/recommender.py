@@ -12,11 +12,13 @@ import pandas as pd
 
 from . import data as data_mod
 from . import store
-from .graph import ItemGraph
-from .predict import ItemKNN
+from .graph import ItemGraph, top_k_mask
+from .predict import RATING_SCALE, ItemKNN, KNNBaseline, Predictions
+from .titles import display_movies
 
 DEFAULT_MODEL = "all-movies"  # the committed all-movies checkpoint in models/
 MODELS = ("gnn", "knn")
+KNN_KINDS = ("baseline", "plain")  # the k-NN side: with baselines (default), or plain mean-centred
 EXPLAIN_CHUNK = 32  # left-out ratings per GNN forward pass in :meth:`Recommender.explain` (bounds memory)
 
 
@@ -27,17 +29,21 @@ class Recommendations:
     Attributes:
         ratings: the validated input ``{movie id: rating}``.
         predictions: one row per movie the user has not rated: ``movie, title, year, genres,
-            n_raters, gnn, knn, gnn_fallback, knn_fallback`` (a ``*_fallback`` True means that
-            model could not use any of the user's ratings and gave the movie's mean rating).
+            n_raters, gnn, knn, gnn_fallback, knn_fallback`` (titles as people write them:
+            :func:`gnnrec.titles.natural_title`; a ``*_fallback`` True means that model could
+            not use any of the user's ratings: the GNN and plain k-NN then give the movie's mean
+            rating, the k-NN with baselines its baseline).
         top: ``{"gnn": DataFrame, "knn": DataFrame}``, the best ``top`` rows of ``predictions``
             by each model, with an ``agree`` column: in both lists.
         model: name of the GNN checkpoint used.
+        knn: which k-NN made the ``knn`` column (:data:`KNN_KINDS`).
     """
 
     ratings: dict[int, float]
     predictions: pd.DataFrame
     top: dict[str, pd.DataFrame]
     model: str
+    knn: str = "baseline"
 
 
 def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
@@ -98,7 +104,9 @@ def check_list_args(top, min_raters) -> tuple[int, float]:
 
 
 class Recommender:
-    """The all-movies GNN (from the store) and the k-NN on the full data's correlations.
+    """The all-movies GNN (from the store) and two item k-NNs on the full data: the classical
+    k-NN with baselines (:class:`gnnrec.predict.KNNBaseline`, the default k-NN side) and the
+    plain mean-centred k-NN on the GNN's graph correlations (:class:`gnnrec.predict.ItemKNN`).
 
     Read-only after construction, so one instance can serve many sessions at once.
     """
@@ -110,8 +118,10 @@ class Recommender:
         self.data, self.checkpoint, self.gnn = data, checkpoint, checkpoint.predictor
         x = data.matrix()
         self.knn = ItemKNN().fit(x, ItemGraph.build(x, checkpoint.graph_config))
+        self._knn_baseline: KNNBaseline | None = None  # fitted on first use (~2 s): the graph pages never wait for it
+        self._lock = threading.Lock()
         self.n_raters = data.n_raters()
-        self.movies = data.movies.assign(n_raters=self.n_raters)
+        self.movies = display_movies(data.movies).assign(n_raters=self.n_raters)
 
     @classmethod
     def load(cls, model: str | None = None, data: data_mod.MovieLens | None = None) -> Recommender:
@@ -124,30 +134,67 @@ class Recommender:
             x[0, m - 1] = r
         return x
 
-    def recommend(self, ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0) -> Recommendations:
+    @property
+    def knn_baseline(self) -> KNNBaseline:
+        """The k-NN with baselines, fitted on every rating (once, on first use)."""
+        with self._lock:
+            if self._knn_baseline is None:
+                self._knn_baseline = KNNBaseline().fit(self.data.matrix())
+            return self._knn_baseline
+
+    def title(self, movie: int) -> str:
+        """``"The Godfather (1972)"``: the natural title and the year."""
+        row = self.movies.iloc[movie - 1]
+        return f"{row.title} ({row.year})" if pd.notna(row.year) else str(row.title)
+
+    def knn_model(self, knn: str = "baseline") -> ItemKNN | KNNBaseline:
+        """The k-NN of a kind in :data:`KNN_KINDS`."""
+        if knn not in KNN_KINDS:
+            raise ValueError(f"knn={knn!r}: choose one of {KNN_KINDS}")
+        return self.knn_baseline if knn == "baseline" else self.knn
+
+    def knn_predict(self, x: np.ndarray, movies=None, knn: str = "baseline") -> Predictions:
+        """The k-NN's predictions for one user ``x`` ``(1, N)``; ``fallback`` True where none of the user's ratings is a
+        positively similar neighbour (plain: the movie's mean; with baselines: the baseline)."""
+        model = self.knn_model(knn)
+        p = model.predict(x, movies)
+        if knn == "baseline":
+            cols = np.arange(x.shape[1]) if movies is None else np.atleast_1d(np.asarray(movies))
+            rated = np.flatnonzero(x[0] > 0)
+            s = model.sim[np.ix_(cols, rated)]  # (T, R)
+            s = np.where(cols[:, None] == rated[None, :], 0.0, s)  # never the movie itself
+            p = Predictions(p.values, ~(s > 0).any(1)[None, :])
+        return p
+
+    def recommend(self, ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0, *,
+                  knn: str = "baseline", exclude: Iterable[int] = ()) -> Recommendations:
         """Predictions of both models for every unrated movie and a top-``top`` list per model,
-        skipping movies with fewer than ``min_raters`` ratings in MovieLens."""
+        skipping movies with fewer than ``min_raters`` ratings in MovieLens and the movies in
+        ``exclude`` (ones the user hid). ``knn``: which k-NN (:data:`KNN_KINDS`)."""
         ratings = parse_ratings(ratings)
         top, min_raters = check_list_args(top, min_raters)
         x = self.vector(ratings)
-        g, k = self.gnn.predict(x), self.knn.predict(x)
+        g, k = self.gnn.predict(x), self.knn_predict(x, knn=knn)
         df = self.movies.assign(gnn=g.values[0], knn=k.values[0],
                                 gnn_fallback=g.fallback[0], knn_fallback=k.fallback[0])
         df = df[x[0] == 0]
-        eligible = df[df["n_raters"] >= min_raters]
+        hidden = {int(m) for m in exclude}
+        eligible = df[(df["n_raters"] >= min_raters) & ~df["movie"].isin(hidden)]
         tops = {}
         for name in MODELS:
             tops[name] = eligible.nlargest(top, name)
         both = set(tops["gnn"]["movie"]) & set(tops["knn"]["movie"])
         tops = {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
-        return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name)
+        return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name, knn)
 
     def explain(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn",
-                only: Iterable[int] | None = None) -> pd.DataFrame:
+                only: Iterable[int] | None = None, knn: str = "baseline") -> pd.DataFrame:
         """How each of the user's ratings moved one prediction; rows sorted by |effect|.
 
-        ``knn``: exact and additive: ``w_j (r_j - mu_j) / sum w`` (the prediction is the movie's
-        mean plus their sum); ``weight`` is the neighbour's normalised weight.
+        ``knn`` with baselines (``knn="baseline"``): exact and additive: the prediction is the
+        baseline :math:`b_{ut}` plus the rows' ``s_j e_j / sum s`` (``e_j``, in ``residual``:
+        your rating of neighbour ``j`` minus its baseline for you); ``weight`` is ``s_j / sum s``.
+        Plain ``knn``: exact and additive, ``w_j (r_j - mu_j) / sum w`` on the movie's mean.
         ``gnn``: leave-one-out (occlusion), exact for this model: the prediction with all your
         ratings minus the prediction with that one rating removed. Not additive (the GNN is
         nonlinear), so the effects need not sum to the prediction. Computed
@@ -157,6 +204,9 @@ class Recommender:
         ``only`` (movie ids among the rated ones): explain just those ratings; every prediction
         still uses all the ratings, so each row is the same as without ``only``.
         """
+        return self._explain(ratings, movie, model, only, knn)[1]
+
+    def _explain(self, ratings, movie, model, only, knn) -> tuple[float, pd.DataFrame]:
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
         rated = np.array(sorted(ratings)) - 1  # (R,)
@@ -166,28 +216,96 @@ class Recommender:
                 raise ValueError(f"only={sorted(keep - set(ratings))[:5]}: explain only movies that were rated")
             rated = rated[np.isin(rated + 1, sorted(keep))]
         x = self.vector(ratings)
+        residual, raw = np.full(len(rated), np.nan), float("nan")
         if model == "knn":
-            idx, w = self.knn.weights(x[0], np.array([t]))
-            w = w[0]
+            idx, w, dev = self._knn_terms(x[0], t, knn)
             total = w.sum()
-            effect = np.where(total > 0, w * (x[0, idx] - self.knn.item_means[idx]) / max(total, 1e-12), 0.0)
+            effect = w * dev / total if total > 0 else np.zeros(len(idx))
             weight = w / total if total > 0 else w
             mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
-            rated, effect, weight = idx[mask], effect[mask], weight[mask]
+            rated, effect, weight, residual = idx[mask], effect[mask], weight[mask], dev[mask]
         elif model == "gnn":
-            base = self.gnn.predict(x, [t]).values[0, 0]
-            effect = np.empty(len(rated))
-            for i in range(0, len(rated), EXPLAIN_CHUNK):
-                chunk = rated[i:i + EXPLAIN_CHUNK]
-                loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
-                loo[np.arange(len(chunk)), chunk] = 0
-                effect[i:i + len(chunk)] = base - self.gnn.predict(loo, [t]).values[:, 0]
+            raw, effect = self._leave_one_out(x, t, rated)
             weight = np.full(len(rated), np.nan)
         else:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
         out = pd.DataFrame({"movie": rated + 1, "title": self.movies["title"].to_numpy()[rated],
-                            "your_rating": x[0, rated], "effect": effect, "weight": weight})
-        return out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
+                            "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual})
+        return raw, out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(
+            drop=True)
+
+    def _knn_terms(self, row: np.ndarray, t: int, knn: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One user's k-NN terms for movie index ``t``: rated indices ``(R,)``, neighbour weights
+        ``(R,)`` (0 for a rating that is not among the movie's neighbours) and each rating's
+        deviation ``(R,)`` (from its baseline for the user, or from its mean for plain k-NN)."""
+        model = self.knn_model(knn)
+        if knn == "plain":
+            idx, w = model.weights(row, np.array([t]))
+            return idx, w[0], row[idx] - model.item_means[idx]
+        idx = np.flatnonzero(row > 0)
+        b_user = model.user_bias(row[None, :])[0]  # a numpy float64, as in KNNBaseline.estimate (same rounding)
+        dev = row[idx] - model.global_mean - b_user - model.b_item[idx]
+        s = np.where(idx == t, -np.inf, model.sim[t, idx])[None, :]  # as KNNBaseline.estimate
+        w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)[0]
+        return idx, w, dev
+
+    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray]:
+        """The GNN's unclipped prediction of movie index ``t`` from every rating (NaN: none reaches
+        it) and each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives
+        it (clipped, the fallback where nothing reaches). One estimate per :data:`EXPLAIN_CHUNK`
+        rows; the first row has every rating."""
+        drop = np.concatenate([[-1], rated])  # (R+1,): the rating each row leaves out (-1: none)
+        raw = np.empty(len(drop))
+        for i in range(0, len(drop), EXPLAIN_CHUNK):
+            chunk = drop[i:i + EXPLAIN_CHUNK]
+            loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
+            rows = np.flatnonzero(chunk >= 0)
+            loo[rows, chunk[rows]] = 0
+            raw[i:i + len(chunk)] = self.gnn.estimate(loo, np.array([t]))[:, 0]
+        shown = np.clip(np.where(np.isnan(raw), self.gnn.item_means[t], raw), *RATING_SCALE)  # as Predictor.predict
+        return float(raw[0]), shown[0] - shown[1:]
+
+    def explain_gnn(self, ratings: Mapping | Iterable, movie: int,
+                    only: Iterable[int] | None = None) -> tuple[float, pd.DataFrame]:
+        """The GNN's unclipped prediction (NaN: none of the ratings reaches the movie) and
+        :meth:`explain`'s table, from one set of forward passes."""
+        return self._explain(ratings, movie, "gnn", only, "baseline")
+
+    def baseline(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn",
+                 knn: str = "baseline", raw: bool = True) -> tuple[float, dict[str, float], float]:
+        """Where a model's prediction of ``movie`` starts before your ratings of similar movies
+        count, its parts, and the prediction before clipping: ``(baseline, {part: value}, raw)``.
+        The parts add up to the baseline. ``raw`` is NaN where none of your ratings reaches the
+        movie (the model then predicts its fallback; with ``raw=False`` the GNN's is not computed).
+
+        - ``knn`` with baselines: overall mean + the movie's bias + your bias (fitted biases);
+        - plain ``knn``: the movie's mean;
+        - ``gnn``: the offset of its input encoding (for the all-movies models: the movie's
+          damped mean + your damped offset from the movies' means).
+        """
+        ratings = parse_ratings(ratings)
+        t = self.data.check_movie(movie) - 1
+        x = self.vector(ratings)
+        if model == "gnn":
+            _, offset = self.gnn.encode(x)
+            base = float(offset[0, t])
+            enc = self.gnn.config.encoding
+            if enc.startswith("baseline"):
+                mu = float(self.gnn.item_means[t])
+                parts = {"movie mean": mu, "you": base - mu}
+            else:
+                parts = {"you": base} if enc.startswith("centered") else {}
+            return base, parts, float(self.gnn.estimate(x, np.array([t]))[0, 0]) if raw else float("nan")
+        if model != "knn":
+            raise ValueError(f"model={model!r}: choose one of {MODELS}")
+        m = self.knn_model(knn)
+        raw = float(m.estimate(x, np.array([t]))[0, 0])
+        if knn == "plain":
+            return float(m.item_means[t]), {"movie mean": float(m.item_means[t])}, raw
+        b_user = float(m.user_bias(x)[0])
+        parts = {"overall": m.global_mean, "movie": float(m.b_item[t]), "you": b_user}
+        idx, w, _ = self._knn_terms(x[0], t, knn)
+        return float(sum(parts.values())), parts, raw if w.sum() > 0 else float("nan")
 
 
 _default: Recommender | None = None
@@ -218,7 +336,8 @@ def format_result(res: Recommendations) -> str:
     """Both top-N lists as text, titles included."""
     lines = ["Your ratings: " + ", ".join(f"{m}={r:g}" for m, r in res.ratings.items()), ""]
     for name in MODELS:
-        lines.append(f"Top {len(res.top[name])} by {name.upper()} (model {res.model if name == 'gnn' else 'k-NN'}):")
+        what = res.model if name == "gnn" else ("k-NN with baselines" if res.knn == "baseline" else "plain k-NN")
+        lines.append(f"Top {len(res.top[name])} by {name.upper()} ({what}):")
         for i, row in res.top[name].iterrows():
             year = f" ({row.year})" if pd.notna(row.year) else ""
             mark = " *" if row.agree else ""

@@ -88,3 +88,31 @@ def synthetic_result(data, splits: int = 2, users: int = 20) -> dict:
     summary = {m: {"mean": sum(v) / splits, "std": 0.0163, "per_split": v} for m, v in per.items()}
     return {"task": "target", "target": 50, "title": "Star Wars (1977)", "config": {"preset": "test"},
             "splits": out, "summary": summary}
+
+
+PANEL_MOVIES = (100, 181, 127, 98, 1, 258)  # Fargo, Return of the Jedi, The Godfather, Silence of the Lambs, ...
+
+
+def synthetic_panel(data, movies=PANEL_MOVIES, splits: int = 2, users: int = 10) -> dict:
+    """A small panel in the format of :func:`gnnrec.panels.evaluate_panel` (``rows`` and
+    ``summary`` made by gnnrec.panels from made-up RMSEs; each movie's result holds real raters
+    of that movie and made-up predictions, no ratings). The GNN wins on the even positions."""
+    from gnnrec import panels
+
+    results, rows = [], []
+    for i, movie in enumerate(movies):
+        rmse = {"gnn": 0.80 + 0.05 * i - (0.1 if i % 2 == 0 else -0.1), "knn_baseline": 0.85 + 0.05 * i,
+                "knn": 0.95 + 0.05 * i, "item_mean": 1.05 + 0.05 * i}
+        out = [{"seed": s, "rmse": dict(rmse), "best_step": 10,
+                "test": [{"user": u, "movie": movie, "pred": {m: round(1 + (u + s) % 5 + 0.1 * j, 3)
+                                                               for j, m in enumerate(rmse)}}
+                         for u in raters(data, movie)[:users]]} for s in range(splits)]
+        res = {"task": "target", "target": movie, "title": data.title(movie), "config": {"preset": "best"},
+               "splits": out, "summary": {m: {"mean": v, "std": 0.01, "per_split": [v] * splits}
+                                          for m, v in rmse.items()}}
+        results.append(res)
+        rows.append(panels.movie_row(data, res))
+    return {"task": "panel", "panel": {"n": len(movies), "min_raters": 100, "seed": 7, "movies": list(movies)},
+            "config": {"splits": splits, "split_seed": 0, "preset": "best", "reference": panels.REFERENCE},
+            "data_fingerprint": data.fingerprint(), "results": results, "rows": rows,
+            "summary": panels.panel_summary(rows), "seconds": 1.0}

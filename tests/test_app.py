@@ -100,8 +100,65 @@ def test_recommend_page_rates_and_changing_ratings_changes_predictions(folders):
     at.selectbox(key="target_movie").set_value(172).run()  # The Empire Strikes Back
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert {"GNN predicts", "k-NN predicts", "MovieLens mean", "You rated it"} <= set(metrics)
-    assert all(1 <= float(metrics[k].split()[0]) <= 5 for k in ("GNN predicts", "k-NN predicts"))
+    assert {"GNN predicts", "k-NN + baselines predicts", "MovieLens mean", "You rated it"} <= set(metrics)
+    assert all(1 <= float(metrics[k].split()[0]) <= 5 for k in ("GNN predicts", "k-NN + baselines predicts"))
+
+
+def test_a_newcomer_rates_from_the_quick_grid_and_gets_lists_at_once(folders):
+    """An empty page offers well-known movies with stars; one click rates one, says so, and both
+    lists appear; the hint about thin lists stays until 5 ratings, and the grid folds away then."""
+    at = start()
+    grid = [f"quick_{m}" for m in catalog.QUICK_RATE]
+    assert all(at.feedback(key=k).value is None for k in grid) and len(grid) == 12
+    assert "The Godfather" in texts(at.markdown) and "Crime" in texts(at.caption)  # natural titles, genres
+    at.feedback(key="quick_50").set_value(4).run()  # 5 stars for Star Wars
+    assert_clean(at)
+    assert at.session_state["ratings"] == {50: 5}
+    assert "Rated Star Wars (1977) ★★★★★" in texts(at.toast)
+    gnn, knn = top_tables(at)
+    assert len(gnn) == len(knn) == 10 and gnn["genres"].str.len().gt(0).all()
+    assert "1 rating so far: the lists are still thin" in texts(at.caption)
+    assert at.feedback(key="quick_50").value == 4  # the grid shows the rating
+    for movie, stars in ((100, 5), (1, 2), (127, 4)):
+        at.feedback(key=f"quick_{movie}").set_value(stars - 1).run()
+    assert "4 ratings so far" in texts(at.caption)
+    at.feedback(key="quick_313").set_value(1).run()
+    assert_clean(at)
+    assert len(at.session_state["ratings"]) == 5 and "still thin" not in texts(at.caption)
+    assert "Quick start: well-known movies to rate" in [e.label for e in at.expander]  # folded away
+
+
+def test_why_adds_up_and_the_row_actions_rate_hide_and_explore(folders):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["r"] = "50:5,181:4,1:2,127:5,98:4"
+    at.run()
+    assert_clean(at)
+    gnn, knn = top_tables(at)
+    movie = at.selectbox(key="explain_movie").value
+    assert movie == gnn["movie"].iloc[0]  # the first GNN row until another is chosen
+    pick = int(knn["movie"].iloc[3])
+    at.selectbox(key="explain_movie").set_value(pick).run()
+    why = next(d.value for d in at.dataframe if "weight" in d.value.columns and d.value["title"].iloc[0] == "baseline for you")
+    parts = [float(v) for v in why["effect"]]
+    assert parts[0] + sum(parts[1:-1]) == pytest.approx(parts[-1], abs=0.011)  # baseline + contributions = prediction
+    summary = texts(at.markdown)
+    assert "k-NN + baselines predicts" in summary and "add up exactly" in summary and "Leave-one-out" in summary
+    at.button(key="hide_movie").click().run()
+    assert_clean(at)
+    assert pick not in set(top_tables(at)[1]["movie"]) and at.session_state["hidden"] == [pick]
+    assert "from your lists" in texts(at.toast)
+    at.button(key="unhide").click().run()
+    assert pick in set(top_tables(at)[1]["movie"])
+    at.selectbox(key="explain_movie").set_value(pick).run()
+    at.feedback(key=f"why_stars_{pick}").set_value(2).run()  # seen it: 3 stars
+    assert at.session_state["ratings"][pick] == 3 and pick not in set(top_tables(at)[1]["movie"])
+    at.radio(key="knn_kind").set_value("plain").run()
+    assert_clean(at)
+    assert "k-NN predicts" in texts(at.markdown), [m.value for m in at.markdown][-8:]
+    explained = at.selectbox(key="explain_movie").value
+    at.button(key="explore_movie").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Neighbourhood" and at.selectbox(key="nb_movie").value == explained
 
 
 def test_remove_clear_undo_and_movielens_user(folders):
@@ -202,17 +259,17 @@ def test_corrupt_model_is_reported_and_the_app_keeps_working(folders):
     assert "train one on the Train page" in texts(at.error)  # no model: said so, no traceback
     at.switch_page("pages/neighbourhood.py").run()
     assert_clean(at)
-    assert len(at.dataframe) == 1 and at.get("iframe")  # the graph works without a model
+    assert len(at.dataframe) == 1 and graph_html(at)  # the graph works without a model
     at.switch_page("pages/train.py").run()
     assert_clean(at)
 
 
 # -- Neighbourhood --------------------------------------------------------------------------------------------
-def iframe_html(at: AppTest) -> str:
-    frames = [e for e in at.get("iframe")]
-    assert frames, "no graph iframe"
-    proto = frames[0].proto
-    return getattr(proto, "srcdoc", "") or str(proto)
+def graph_html(at: AppTest) -> str:
+    """The page the graph component shows (its ``html`` argument)."""
+    frames = [e for e in at.get("component_instance")]
+    assert frames, "no graph component"
+    return json.loads(frames[0].proto.json_args)["html"]
 
 
 def test_neighbourhood_page(folders):
@@ -223,7 +280,7 @@ def test_neighbourhood_page(folders):
     assert at.selectbox(key="nb_movie").value == 50  # starts at a rated movie
     for key in ("nb_hops", "nb_k", "nb_common"):
         assert at.session_state[key] is not None
-    html = iframe_html(at)
+    html = graph_html(at)
     assert "vis.Network" in html and viz.external_refs(html) == []
     table = at.dataframe[0].value
     assert len(table) == 10 and list(table["correlation"].abs()) == sorted(table["correlation"].abs(), reverse=True)
@@ -237,6 +294,7 @@ def test_neighbourhood_page(folders):
     at.selectbox(key="nb_movie").set_value(1).run()
     assert_clean(at)
     assert not two.equals(at.dataframe[0].value)
+    assert "Toy Story" in graph_html(at) and "The Empire Strikes Back" not in set(at.dataframe[0].value["title"])
 
 
 # -- Compare --------------------------------------------------------------------------------------------------
@@ -255,9 +313,14 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     assert len(at.get("plotly_chart")) == 3  # RMSE bars, scatter, disagreement scatter
     splits = [d.value for d in at.dataframe if "split" in d.value.columns][0]
     assert len(splits) == 2 and "k-NN" in splits.columns
-    disagree = [d.value for d in at.dataframe if "gnn − knn" in d.value.columns][0]
-    diffs = disagree["gnn − knn"].abs().tolist()
-    assert diffs == sorted(diffs, reverse=True)
+    bars = at.get("plotly_chart")[0].proto.spec
+    assert '"orientation":"h"' in bars and '"range":[0,' in bars  # horizontal bars on an axis from 0
+    disagree = [d.value for d in at.dataframe if "GNN − k-NN" in d.value.columns][0]
+    diffs = disagree["GNN − k-NN"].abs().tolist()
+    assert diffs == sorted(diffs, reverse=True) and len(disagree) == 12
+    assert (disagree["raters"] >= 50).all()  # the Recommend page's raters filter (default 50) applies here too
+    assert "k-NN + baselines" in disagree.columns  # the k-NN of the lists
+
 
     at.radio(key="cmp_source").set_value("Run live").run()
     assert_clean(at)
@@ -267,6 +330,28 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     assert_clean(at)
     assert "at least 20" in texts(at.error)
     assert "eval_job" not in at.session_state
+
+
+def test_compare_page_shows_a_panel_file(folders):
+    """A panel of random movies: how often the GNN beats the reference, the ratio per movie, wins,
+    the per-movie table, and one movie's evaluation on request."""
+    from helpers import synthetic_panel
+
+    (folders["results"] / "panel.json").write_text(json.dumps(synthetic_panel(catalog.load_data())))
+    at = start("pages/compare.py")
+    at.selectbox(key="cmp_file").set_value(str(folders["results"] / "panel.json")).run()
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Movies"] == "6" and metrics["GNN better than k-NN + baselines"] == "3 of 6"
+    wins = next(d.value for d in at.dataframe if "wins" in d.value.columns)
+    assert dict(zip(wins["model"], wins["wins"])) == {"GNN": 3, "k-NN + baselines": 3, "k-NN": 0, "Item mean": 0}
+    movies = next(d.value for d in at.dataframe if "ratio" in d.value.columns)
+    assert "The Godfather (1972)" in set(movies["title"]) and len(movies) == 6
+    assert len(at.get("plotly_chart")) == 1  # the ratio bars
+    at.selectbox(key="panel_movie").set_value(98).run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 3  # + that movie's RMSE bars and scatter
+    assert len(next(d.value for d in at.dataframe if "test users" in d.value.columns)) == 2
 
 
 # -- Train ----------------------------------------------------------------------------------------------------
@@ -283,7 +368,7 @@ def test_train_page_validates_names_and_cancels(folders):
     assert at.number_input(key="tr_epochs").value <= 10 and at.number_input(key="tr_lr").value <= 0.05
     assert not at.warning  # so no "out of bounds" either
 
-    at.text_input(key="tr_name").set_value("../../evil")  # in a form: sent with the submit click
+    at.text_input(key="tr_name").set_value("../../evil")
     at.button(key="tr_start").click().run()
     assert "not allowed" in texts(at.error)
     at.text_input(key="tr_name").set_value("all-movies")
@@ -322,12 +407,15 @@ def test_tiny_training_saves_a_selectable_model(folders):
     assert job.wait(120) and job.state == "done", job.error
     at.run()
     assert "Saved model **tiny-test**" in texts(at.success)
+    metrics = {m.label: m.value for m in at.metric}  # set beside the default model's
+    assert float(metrics["Validation RMSE, all-movies"]) == pytest.approx(0.8848, abs=1e-4)
+    assert float(metrics["Validation RMSE, yours"]) > 0.5
     assert (folders["models"] / "tiny-test.pt").is_file()
     at.button(key="tr_use").click().run()
     assert at.session_state["model_name"] == "tiny-test"
     at.switch_page("pages/recommend.py").run()
     rate(at, 50, 5)
-    assert "tiny-test" in texts(at.subheader)  # the recommendations now come from it
+    assert "model tiny\\-test" in " ".join(m.value for m in at.markdown)  # the recommendations now come from it
 
 
 def test_missing_data_is_reported_not_raised(folders, monkeypatch):
@@ -380,7 +468,7 @@ def test_active_model_damaged_under_a_running_session(folders, damage):
     assert at.query_params.get("r") in (["50:5,181:4"], "50:5,181:4")
     at.switch_page("pages/neighbourhood.py").run()  # k-NN graph from the data instead
     assert_clean(at)
-    assert at.get("iframe")
+    assert graph_html(at)
     assert at.session_state["ratings"] == {50: 5, 181: 4}
 
 
@@ -449,7 +537,7 @@ def test_hostile_titles_are_shown_as_text(folders, monkeypatch):
             assert not re.search(r"(?<!\\)[<>\[\]*]", s), s
         at.switch_page("pages/neighbourhood.py").run()
         assert_clean(at)
-        body = iframe_html(at).split("<body>", 1)[-1]
+        body = graph_html(at).split("<body>", 1)[-1]
         assert "<script>alert" not in body and "<img src=x" not in body
     finally:
         monkeypatch.undo()

@@ -76,10 +76,12 @@ def test_another_session_sees_the_job_and_only_the_owner_can_cancel(models):
     seen = texts(other.sidebar.caption)
     assert "Running: another user's training 'watched'" in seen and "Only the tab that started it can cancel" in seen
     assert "sb_cancel_job" not in [b.key for b in other.button]  # no cancel button anywhere for another user
-    other.switch_page("pages/train.py").run()
-    other.text_input(key="tr_name").set_value("second")
-    other.button(key="tr_start").click().run()
-    assert "another user started training watched" in texts(other.error)
+    other.switch_page("pages/train.py").run()  # told before filling the form, and Train is closed
+    assert "busy with another user's training 'watched'" in texts(other.info)
+    assert other.button(key="tr_start").disabled
+    other.switch_page("pages/compare.py").run()
+    other.radio(key="cmp_source").set_value("Run live").run()
+    assert "busy with another user's training 'watched'" in texts(other.info) and other.button(key="cmp_run").disabled
     owner.switch_page("pages/neighbourhood.py").run()  # the owner, on another page: the sidebar's button
     assert "Your training 'watched'" in texts(owner.sidebar.caption)
     owner.button(key="sb_cancel_job").click().run()

@@ -9,103 +9,28 @@ temporary copy, so the retraining never writes into the repository.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import time
 import urllib.parse
 from pathlib import Path
 
+import browser as shared
 import pytest
-from helpers import free_port, models_copy, start_streamlit, stop_streamlit, synthetic_result
-
-import gnnrec
+from browser import TIMEOUT_MS, goto_page, snap, tables_drawn, wait_idle
+from helpers import free_port, models_copy, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "screenshots"
-CHROMIUM = os.environ.get("GNNREC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-TIMEOUT_MS = 90_000
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (`make chromium` installs it)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    models, results = models_copy(tmp / "models"), tmp / "results"
-    results.mkdir()
-    (results / "synthetic-test-result.json").write_text(json.dumps(synthetic_result(gnnrec.load_data(), splits=3, users=40)))
-    port = free_port()
-    env = dict(os.environ, GNNREC_MODELS_DIR=str(models), GNNREC_RESULTS_DIR=str(results))
-    with open(tmp / "server.log", "w") as log:
-        proc = start_streamlit(port, env, log)
-        try:
-            yield {"url": f"http://127.0.0.1:{port}", "models": models, "log": tmp / "server.log"}
-        finally:
-            stop_streamlit(proc)
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    SHOTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        blocked: list[str] = []
-        local = (server["url"], server["url"].replace("127.0.0.1", "localhost"), "data:", "blob:", "about:")
-
-        def route(r):
-            if r.request.url.startswith(local):
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_MS)
-        pg.blocked = blocked
-        pg.goto(server["url"] + "/")
-        yield pg
-        context.close()
-        browser.close()
-
-
-def wait_idle(page) -> None:
-    """Until Streamlit has finished the current run."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
-
-
-def goto_page(page, link: str, heading: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
-    page.get_by_role("heading", level=1).filter(has_text=heading).wait_for()
-
-
-def snap(page, name: str) -> None:
-    """Screenshot the whole page: Streamlit scrolls inside its main block, so the viewport is made
-    as tall as that block for the shot."""
-    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                           " return m ? m.scrollHeight : 1000; }")
-    page.set_viewport_size({"width": 1400, "height": int(min(max(height + 40, 1000), 6000))})
-    page.wait_for_timeout(700)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 1000})
+server, browser, page = shared.server, shared.browser, shared.page  # the fixtures
 
 
 def rate(page, title: str, stars: int, n_after: int) -> None:
+    """Search a movie, then click its stars (the ones beside the search box)."""
     box = page.get_by_role("combobox", name="Find a movie")
     box.click()
     box.fill(title)
     page.get_by_role("option").filter(has_text=title).first.click()
     wait_idle(page)
-    page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
+    page.locator("[class*='st-key-rate_stars_']").get_by_role("radio", name=f"{stars} out of 5 stars").click()
     page.get_by_text(f"Your ratings ({n_after})").wait_for()
     wait_idle(page)
 
@@ -115,18 +40,19 @@ def test_rate_three_movies_and_see_both_models(page):
     for n, (title, stars) in enumerate((("Star Wars", 5), ("Return of the Jedi", 4), ("Toy Story", 2)), start=1):
         rate(page, title, stars, n)
     page.get_by_role("heading", name="GNN · model all-movies").wait_for()
-    page.get_by_role("heading", name="k-NN · item correlations").wait_for()
+    page.get_by_role("heading", name="k-NN + baselines · all ratings").wait_for()
     page.get_by_text("are in both lists").wait_for()
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stDataFrame").count() >= 4  # your ratings, two top lists, explanations
+    tables_drawn(page)
     assert "r=" in page.url  # the share link is the page's URL
     wait_idle(page)
-    snap(page, "recommend")
+    snap(page, "recommend-three")
 
 
 def test_neighbourhood_graph_draws_offline(page):
     goto_page(page, "Neighbourhood", "Neighbourhood")
-    frame = page.frame_locator("[data-testid='stIFrame'] iframe, iframe").first
+    frame = page.frame_locator("[data-testid='stCustomComponentV1']").frame_locator("iframe")
     canvas = frame.locator("canvas").first
     canvas.wait_for(state="visible")
     box = canvas.bounding_box()
@@ -140,40 +66,6 @@ def test_neighbourhood_graph_draws_offline(page):
         return n; }""")
     assert painted > 500, "the vis canvas is blank"
     assert page.blocked == [], f"requests off the machine: {page.blocked[:5]}"
-    snap(page, "neighbourhood")
-
-
-def test_compare_page_shows_results_and_disagreements(page):
-    goto_page(page, "Compare", "Compare the models")
-    bars = page.locator(".st-key-cmp_bars [data-testid='stPlotlyChart']")
-    bars.locator("svg.main-svg").first.wait_for()
-    wait_idle(page)
-    page.wait_for_timeout(800)
-    drawn = bars.inner_text()  # the bars' labels and mean RMSEs, as plotly wrote them into the SVG
-    for label, mean in (("GNN", "0.070"), ("k-NN", "0.320"), ("Item mean", "0.470")):
-        assert label in drawn and mean in drawn, drawn
-    points = page.locator(".st-key-cmp_scatter .scatterlayer .point")
-    assert points.count() == 2 * 3 * 40  # GNN and k-NN, 3 splits of 40 test users
-    splits = cells(page, "test users")
-    assert splits[:4] == ["1", "0", "40", "0.05"] and len(splits) == 3 * 9, splits  # split, seed, users, GNN RMSE
-    page.get_by_text("Where the two models disagree for you").wait_for()
-    page.locator(".st-key-cmp_disagree_plot [data-testid='stPlotlyChart'] svg.main-svg").first.wait_for()
-    disagree = cells(page, "gnn − knn")
-    assert len(disagree) == 12 * 8 and any(c in ("Star Wars (1977)", "Return of the Jedi (1983)", "Toy Story (1995)")
-                                           for c in disagree), disagree  # 12 movies; the rated ones named
-    assert page.get_by_test_id("stException").count() == 0
-    snap(page, "compare")
-
-
-def cells(page, column: str) -> list[str]:
-    """The cells of the dataframe that has this column (glide-data-grid draws on a canvas and keeps
-    an accessible copy of the header and the cells in a table)."""
-    js = """column => { for (const d of document.querySelectorAll('[data-testid="stDataFrame"]')) {
-                          const head = Array.from(d.querySelectorAll('th')).map(c => c.textContent);
-                          if (head.includes(column)) return Array.from(d.querySelectorAll('td')).map(c => c.textContent);
-                        } return null; }"""
-    page.wait_for_function(js, arg=column, timeout=TIMEOUT_MS)
-    return [c.strip() for c in page.evaluate(js, column)]
 
 
 @pytest.mark.parametrize("link, heading", [("Neighbourhood", "Neighbourhood"), ("Compare", "Compare the models"),
@@ -288,7 +180,7 @@ def test_going_to_another_page_during_a_cold_start_keeps_the_link(page, tmp_path
     navigation shows (or a second later), while the first run still loads the data and the model."""
     with own_server(page, tmp_path) as (pg, _):
         pg.goto(f"{pg.base}/?r=50:5,181:4,1:2")
-        nav = pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Neighbourhood")
+        nav = pg.get_by_test_id("stSidebar").get_by_role("link", name="Neighbourhood")
         nav.wait_for()
         pg.wait_for_timeout(delay_ms)
         nav.click()

@@ -18,36 +18,75 @@ def test_top_table_and_prediction(rec):
         t = insights.top_table(res, model)
         assert len(t) == 7 and (t["raters"] >= 30).all() and t["predicted"].between(1, 5).all()
         assert not set(t["movie"]) & {50, 181, 1}
+    assert set(t.columns) >= {"title", "genres", "predicted"}
     p = insights.predict_movie(rec, {50: 5, 181: 4}, 181)
     assert p["rated"] == 4 and 1 <= p["gnn"] <= 5 and 1 <= p["knn"] <= 5 and p["raters"] > 100
     assert insights.predict_movie(rec, {50: 5}, 172)["rated"] is None
 
 
-def test_explain_matches_the_recommender_and_is_bounded(rec, data):
+@pytest.mark.parametrize("knn", ["baseline", "plain"])
+def test_why_knn_adds_up_exactly_in_plain_words(rec, knn):
+    ratings = {50: 5, 181: 4, 1: 2, 174: 5, 98: 2}
+    w = insights.why(rec, ratings, 172, "knn", knn)
+    assert w.reached and w.additive and len(w.table) > 0 and (w.table["weight"] > 0).all()
+    assert w.baseline == pytest.approx(sum(v for _, v in w.parts))
+    assert w.baseline + w.table["effect"].sum() == pytest.approx(w.raw, abs=1e-9)
+    assert w.prediction == pytest.approx(insights.predict_movie(rec, ratings, 172, knn)["knn"])
+    assert w.table["weight"].sum() == pytest.approx(1.0)
+    assert "The Empire Strikes Back" in w.summary and f"{w.raw:.2f}" in w.summary and "add up exactly" in w.summary
+    assert ("everyone's average rating" in w.summary) == (knn == "baseline")
+    assert w.table["your rating"].iloc[0].count("★") == int(ratings[int(w.table["movie"].iloc[0])])
+
+
+def test_why_says_when_a_prediction_is_clipped(rec):
+    """A k-NN prediction over 5 before clipping: the sentence gives both numbers and says why."""
+    ratings = {50: 5, 172: 5, 181: 5, 174: 5, 210: 5, 1: 1}
+    res = insights.recommend(rec, ratings, top=30, min_raters=0)
+    over = [m for m in res.top["knn"]["movie"] if insights.why(rec, ratings, int(m), "knn").clipped]
+    assert over, "no clipped prediction among the top 30"
+    w = insights.why(rec, ratings, int(over[0]), "knn")
+    assert w.raw > 5 and w.prediction == 5.0
+    assert f"exactly): {w.raw:.2f}. That is above 5, so the lists show 5.00" in w.summary
+    assert "clipped to the 1-5 star scale" in w.summary
+
+
+def test_why_gnn_is_leave_one_out_and_honest_when_nothing_reaches(rec):
     ratings = {50: 5, 181: 4, 1: 2}
-    ours, note = insights.explain(rec, ratings, 172, "gnn")
+    w = insights.why(rec, ratings, 172, "gnn")
     theirs = rec.explain(ratings, 172, "gnn")
-    assert "removed" in note
-    assert np.allclose(ours.set_index("movie")["effect"].sort_index(), theirs.set_index("movie")["effect"].sort_index(),
-                       atol=1e-5)
-    knn, note = insights.explain(rec, ratings, 172, "knn")
-    assert (knn["weight"] > 0).all() and "mean" in note
+    assert w.reached and not w.additive and "Leave-one-out" in w.summary and "need not add up" in w.how
+    assert np.allclose(w.table.set_index("movie")["effect"].sort_index(),
+                       theirs.set_index("movie")["effect"].sort_index(), atol=1e-5)
+    assert w.baseline == pytest.approx(sum(v for _, v in w.parts))
+    isolated = int(np.flatnonzero(np.diff(rec.gnn.graph.shift.indptr) == 0)[0]) + 1
+    far = insights.why(rec, {isolated: 5}, 172, "gnn")
+    assert not far.reached and far.table.empty and "moved it most" not in far.summary
+    assert f"None of your rated movies lies within {rec.gnn.receptive_field()} hops" in far.summary
+    assert f"{far.prediction:.2f}" in far.summary
+
+
+def test_why_is_bounded_for_a_long_profile(rec, data):
     many = ratings_io.user_ratings(data, 405)  # 737 ratings
     t0 = time.perf_counter()
-    big, note = insights.explain(rec, many, 50, "gnn")
-    assert len(big) == insights.EXPLAIN_MAX and f"{insights.EXPLAIN_MAX} of your {len(many)}" in note
+    big = insights.why(rec, many, 50, "gnn")
+    assert len(big.table) == insights.EXPLAIN_MAX and f"{insights.EXPLAIN_MAX} of your {len(many)}" in big.how
     assert time.perf_counter() - t0 < 30
     with pytest.raises(ValueError):
-        insights.explain(rec, ratings, 172, "svd")
+        insights.why(rec, {50: 5}, 172, "svd")
 
 
-def test_disagreements_sorted_and_located(rec):
+def test_disagreements_sorted_located_and_only_where_both_predict(rec):
     res = insights.recommend(rec, {50: 5, 181: 4, 1: 1}, top=10, min_raters=20)
-    d = insights.disagreements(rec, res, n=8)
+    d = insights.disagreements(rec, res, n=8, min_raters=60)
     assert len(d) == 8
     diffs = d["gnn − knn"].abs().tolist()
     assert diffs == sorted(diffs, reverse=True)
     assert d["closest rated movie"].str.contains("Star Wars|Return of the Jedi|Toy Story").all()
+    p = res.predictions.set_index("movie").loc[d["movie"]]
+    assert not p["gnn_fallback"].any() and not p["knn_fallback"].any()  # no mean-only row
+    assert (d["raters"] >= 60).all() and (d["hops from your ratings"] >= 0).all()
+    one = insights.recommend(rec, {1373: 5}, top=10, min_raters=0)  # a one-rater movie: hardly anything reaches
+    assert len(insights.disagreements(rec, one, n=12)) <= int((~one.predictions["gnn_fallback"]).sum())
 
 
 def test_graph_hops():

@@ -136,10 +136,18 @@ def test_live_evaluation_requests_are_bounded(data):
 def test_evaluation_job_runs_in_a_child_process_and_is_cached(data, monkeypatch):
     monkeypatch.setattr(live, "_eval_results", {})
     job = live.start_evaluation(data, 50, 1, "best")  # real: one split of the seed protocol
+    assert job.events()[0].stage == "starting"  # at once, before the worker process has started
     assert job.wait(300) and job.state == "done", job.error
-    assert [i for i, _ in job.events()] == [0]
+    events = job.events()
+    stages = list(dict.fromkeys(e.stage for e in events))
+    assert stages == ["starting", "graph", "gnn", "linear", "knn_baseline", "done"], stages
+    gnn = [e.done for e in events if e.stage == "gnn"]
+    assert len(gnn) >= 3 and gnn == sorted(gnn) and gnn[-1] == 1.0  # the GNN's training, as it goes
+    assert [e.t for e in events] == sorted(e.t for e in events)
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     summary = job.result["summary"]
-    rmse = job.events()[0][1]["rmse"]  # the split's progress event, sent by the child as it finished
+    rmse = events[-1].rmse  # the split's progress event, sent by the child as it finished
     assert set(rmse) == set(summary) and all(rmse[m] == pytest.approx(s["mean"], abs=1e-5) for m, s in summary.items())
     assert 0.3 < summary["gnn"]["mean"] < 1.5
     assert live.cached_evaluation(live.eval_key(data.fingerprint(), 50, 1, "best")) is job.result

@@ -104,11 +104,45 @@ def test_predictions_match_models(rec, result):
     for m, r in USER.items():
         x[0, m - 1] = r
     movies = result.predictions["movie"].to_numpy() - 1
-    g, k = rec.gnn.predict(x), rec.knn.predict(x)
+    g, k = rec.gnn.predict(x), rec.knn_baseline.predict(x)  # the k-NN side: k-NN with baselines by default
     np.testing.assert_allclose(result.predictions["gnn"], np.clip(g.values[0, movies], 1, 5))
     np.testing.assert_allclose(result.predictions["knn"], np.clip(k.values[0, movies], 1, 5))
     np.testing.assert_array_equal(result.predictions["gnn_fallback"], g.fallback[0, movies])
     np.testing.assert_array_equal(result.predictions["n_raters"], rec.data.n_raters()[movies])
+    plain = rec.recommend(USER, top=10, knn="plain")
+    np.testing.assert_allclose(plain.predictions["knn"], rec.knn.predict(x).values[0, movies])
+    np.testing.assert_array_equal(plain.predictions["knn_fallback"], rec.knn.predict(x).fallback[0, movies])
+    assert result.knn == "baseline" and plain.knn == "plain"
+
+
+@pytest.mark.integration
+def test_knn_baseline_fallback_marks_movies_no_rating_reaches(rec):
+    """With baselines the k-NN never falls back to a mean: where no rating of yours is a positively
+    similar neighbour it predicts the baseline, and ``knn_fallback`` marks exactly those movies."""
+    res = rec.recommend(USER, top=5)
+    p = res.predictions
+    sim = rec.knn_baseline.sim[np.ix_(p["movie"].to_numpy() - 1, np.array(sorted(USER)) - 1)]
+    np.testing.assert_array_equal(p["knn_fallback"], ~(sim > 0).any(1))
+    assert p["knn_fallback"].any() and not p["knn_fallback"].all()
+    x = user_vector(USER)
+    m = p.loc[p["knn_fallback"], "movie"].iloc[0]
+    base, parts, raw = rec.baseline(USER, int(m), "knn")
+    assert math.isnan(raw) and p.loc[p["movie"] == m, "knn"].item() == pytest.approx(np.clip(base, 1, 5))
+    assert base == pytest.approx(sum(parts.values())) and set(parts) == {"overall", "movie", "you"}
+    assert rec.knn_baseline.estimate(x, np.array([m - 1]))[0, 0] == pytest.approx(base)
+
+
+@pytest.mark.integration
+def test_titles_read_naturally_and_hidden_movies_leave_the_lists(rec, result):
+    p = result.predictions.set_index("movie")
+    assert p.at[127, "title"] == "The Godfather" and p.at[172, "title"] == "The Empire Strikes Back"
+    assert p.at[127, "genres"] == "Action, Crime, Drama"
+    assert rec.title(127) == "The Godfather (1972)"
+    hide = list(result.top["gnn"]["movie"][:3]) + list(result.top["knn"]["movie"][:2])
+    res = rec.recommend(USER, top=10, exclude=hide)
+    for name in ("gnn", "knn"):
+        assert not res.top[name]["movie"].isin(hide).any() and len(res.top[name]) == 10
+    assert len(res.predictions) == len(result.predictions)  # hidden from the lists, still predicted
 
 
 @pytest.mark.integration
@@ -184,13 +218,21 @@ def user_vector(ratings: dict) -> np.ndarray:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("knn", ["baseline", "plain"])
 @pytest.mark.parametrize("movie", [172, 96, 1682])
-def test_explain_knn_additive(rec, movie):
+def test_explain_knn_additive(rec, movie, knn):
+    """Both k-NNs are explained exactly: the baseline plus the rows' effects is the prediction
+    (before clipping), for a movie the ratings reach and one they do not (1682)."""
     user = {**USER, 174: 5, 98: 2, 127: 4}
-    ex = rec.explain(user, movie, model="knn")
+    ex = rec.explain(user, movie, model="knn", knn=knn)
     t = movie - 1
-    pred = rec.knn.predict(user_vector(user), [t]).values[0, 0]
-    assert pred == pytest.approx(rec.knn.item_means[t] + ex["effect"].sum(), abs=1e-9)
+    model = rec.knn_model(knn)
+    pred = model.predict(user_vector(user), [t]).values[0, 0]
+    base, _, raw = rec.baseline(user, movie, "knn", knn=knn)
+    assert pred == pytest.approx(np.clip(base + ex["effect"].sum(), 1, 5), abs=1e-6)
+    if not math.isnan(raw):
+        assert raw == pytest.approx(base + ex["effect"].sum(), abs=1e-9)
+        assert raw == pytest.approx(model.estimate(user_vector(user), np.array([t]))[0, 0], abs=1e-9)
     assert sorted(ex["movie"]) == sorted(user) and list(ex["your_rating"]) == [user[m] for m in ex["movie"]]
     assert (np.diff(ex["effect"].abs().to_numpy()) <= 0).all()  # biggest effect first
     if ex["weight"].sum() > 0:
@@ -200,7 +242,7 @@ def test_explain_knn_additive(rec, movie):
 
 @pytest.mark.integration
 def test_explain_knn_nonzero(rec):
-    ex = rec.explain(USER, 172, model="knn")  # The Empire Strikes Back, correlated with Star Wars
+    ex = rec.explain(USER, 172, model="knn", knn="plain")  # The Empire Strikes Back, correlated with Star Wars
     assert (ex["effect"].abs() > 0).any()
     assert ex.loc[ex["movie"] == 50, "effect"].iloc[0] > 0  # a 5 for Star Wars pulls it up
 
@@ -234,12 +276,13 @@ def test_explain_gnn_in_chunks_and_only(rec, movielens, monkeypatch):
     r = movielens.ratings[movielens.ratings["user"] == 1]
     user = {int(m): int(v) for m, v in zip(r["movie"], r["rating"])}  # 272 ratings
     calls = []
-    predict = rec.gnn.predict
-    monkeypatch.setattr(rec.gnn, "predict", lambda x, *a, **k: calls.append(len(x)) or predict(x, *a, **k))
+    predict, estimate = rec.gnn.predict, rec.gnn.estimate
+    monkeypatch.setattr(rec.gnn, "estimate", lambda x, *a, **k: calls.append(len(x)) or estimate(x, *a, **k))
     monkeypatch.setattr(rec_mod, "EXPLAIN_CHUNK", 100)
-    ex = rec.explain(user, 172, model="gnn")
-    assert calls == [1, 100, 100, 72]  # the base prediction, then 272 rows in chunks of 100
-    monkeypatch.setattr(rec.gnn, "predict", predict)
+    raw, ex = rec.explain_gnn(user, 172)
+    assert calls == [100, 100, 73]  # every rating, then each of the 272 left out: 273 rows in chunks of 100
+    assert raw == pytest.approx(estimate(user_vector(user), np.array([171]))[0, 0], abs=1e-6)
+    monkeypatch.setattr(rec.gnn, "estimate", estimate)
     x = user_vector(user)
     rated = np.array(sorted(user)) - 1
     loo = np.repeat(x, len(rated), axis=0)

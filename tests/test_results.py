@@ -50,7 +50,8 @@ def _compare_page_uses(res: dict) -> None:
     from gnnrec.app import viz
 
     summary = results.summary_frame(res)
-    viz.rmse_bars(summary, results.result_title(res))
+    viz.rmse_bars(summary)
+    results.result_title(res)
     results.split_frame(res)
     viz.prediction_scatter(results.scatter_frame(res, list(summary["model"])))
 
@@ -125,3 +126,44 @@ def _random_slot(obj, rng):
 
     walk(obj)
     return rng.choice(slots)
+
+
+# -- panels ---------------------------------------------------------------------------------------------------
+def test_a_panel_file_is_loaded_and_tabled(tmp_path, movielens):
+    from helpers import PANEL_MOVIES, synthetic_panel
+
+    panel = synthetic_panel(movielens)
+    res = results.load_result(_write(tmp_path, panel), movielens)
+    assert "panel of 6 random movies (at least 100 raters, seed 7)" in results.result_title(res)
+    table = results.panel_frame(res)
+    assert list(table["movie"]) == list(PANEL_MOVIES)
+    assert table.loc[table["movie"] == 127, "title"].item() == "The Godfather (1972)"  # natural titles
+    assert list(table["best"]) == ["GNN", "k-NN + baselines"] * 3  # the GNN wins on the even positions
+    assert table["ratio"].round(4).tolist() == [round(r["ratio"], 4) for r in panel["rows"]]
+    models = results.panel_models_frame(res)
+    assert dict(zip(models["model"], models["wins"])) == {"gnn": 3, "knn_baseline": 3, "knn": 0, "item_mean": 0}
+    assert models["mean"].is_monotonic_increasing
+    ratios = results.panel_ratios(res)
+    assert ratios["below"] == 3 == panel["summary"]["gnn_below_reference"] and ratios["n"] == 6
+    assert ratios["median"] == pytest.approx(panel["summary"]["ratio_median"])
+    one = results.panel_movie(res, 98)
+    assert one["target"] == 98 and all("rating" in r for s in one["splits"] for r in s["test"])  # ratings joined
+    assert results.panel_movie(res, 50) is None
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda p: p.__setitem__("rows", []), "no 'rows'"),
+    (lambda p: p["rows"][1].__setitem__("movie", "181"), "row 2 lacks"),
+    (lambda p: p["rows"][0]["rmse"].__setitem__("gnn", "low"), "row 1's 'rmse'"),
+    (lambda p: p["rows"][0].__setitem__("best", "svd"), "'best' is not one of its models"),
+    (lambda p: p["rows"][0].__setitem__("ratio", "1.1"), "'ratio' is not a number"),
+    (lambda p: p["results"].pop(), "one target evaluation per row"),
+    (lambda p: p["results"][2]["splits"][0]["test"][0].__setitem__("user", None), "the result of row 3"),
+], ids=["no-rows", "movie-text", "rmse-text", "best-unknown", "ratio-text", "results-short", "result-damaged"])
+def test_a_damaged_panel_is_refused_naming_the_field(tmp_path, movielens, change, field):
+    from helpers import synthetic_panel
+
+    panel = synthetic_panel(movielens)
+    change(panel)
+    with pytest.raises(results.ResultError, match=field):
+        results.load_result(_write(tmp_path, panel), movielens)

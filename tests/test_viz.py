@@ -22,7 +22,8 @@ def toy() -> Neighbourhood:
         "movie": [50, 181, 1, 7], "title": ["Star Wars", "Return of the Jedi", HOSTILE, "Twelve Monkeys"],
         "year": pd.array([1977, 1983, None, 1995], dtype="Int64"), "genres": ["Sci-Fi", "Sci-Fi, War", "<b>x</b>", ""],
         "raters": [583, 507, 10, 392], "hop": [0, 1, 1, 2], "corr": [np.nan, 0.67, -0.4, 0.1],
-        "via": [None, None, None, "Return of the Jedi"], "your_rating": [np.nan, 4.0, np.nan, np.nan]})
+        "via": [None, None, None, "Return of the Jedi"], "via_movie": [0, 0, 0, 181],
+        "your_rating": [np.nan, 4.0, np.nan, np.nan]})
     edges = pd.DataFrame({"source": [50, 50, 181], "target": [181, 1, 7], "corr": [0.67, -0.4, 0.3],
                           "common": [400, 30, 100]})
     return Neighbourhood(50, nodes, edges)
@@ -86,10 +87,18 @@ def test_encodings(page):
 
 
 def test_plotly_charts_build_and_escape():
-    summary = pd.DataFrame({"model": ["gnn", "knn"], "label": ["GNN", "k-NN"], "mean": [0.9, 1.0], "std": [0.02, 0.03],
-                            "splits": [3, 3]})
-    bars = viz.rmse_bars(summary, "Star Wars <b>")
-    assert len(bars.data) == 1 and list(bars.data[0].y) == [0.9, 1.0] and "&lt;b&gt;" in bars.layout.title.text
+    summary = pd.DataFrame({"model": ["gnn", "knn_baseline", "<b>x"], "label": ["GNN", "k-NN + baselines", "<b>x"],
+                            "mean": [0.9, 1.0, 1.1], "std": [0.02, 0.03, 0.0], "splits": [3, 3, 3]})
+    bars = viz.rmse_bars(summary)
+    bar = bars.data[0]
+    assert bar.orientation == "h" and list(bar.x) == [1.1, 1.0, 0.9]  # the lowest RMSE drawn on top
+    assert list(bar.y) == ["&lt;b&gt;x", "k-NN + baselines", "GNN"]  # short labels from results.label, escaped
+    assert bars.layout.xaxis.range[0] == 0 and bars.layout.xaxis.range[1] > 1.1  # an axis from 0, room for the text
+    assert [a.x for a in bars.layout.annotations] == pytest.approx([1.1, 1.03, 0.92])  # values past the whiskers
+    panel = pd.DataFrame({"title": ["A <i>", "B"], "raters": [120, 300], "ratio": [0.9, 1.2]})
+    ratios = viz.ratio_bars(panel)
+    assert list(ratios.data[0].x) == pytest.approx([0.2, -0.1]) and ratios.data[0].base == 1
+    assert list(ratios.data[0].y) == ["B", "A &lt;i&gt;"]
     points = pd.DataFrame({"split": [1, 1], "user": [3, 4], "rating": [4.0, 2.0], "model": ["gnn", "knn"],
                            "label": ["GNN", "k-NN"], "pred": [3.8, 2.5]})
     assert len(viz.prediction_scatter(points).data) == 3  # two models and the diagonal
@@ -144,3 +153,27 @@ def test_hostile_titles_from_the_data_are_escaped_in_the_graph_and_table(hostile
     # the table shows them as plain text (st.dataframe never reads HTML), unchanged
     table = nb_mod.neighbour_table(nb)
     assert set(table["title"]) <= shown and any('"><img src=x onerror=alert(1)>' in t for t in table["title"])
+
+
+def test_the_graph_settles_labels_few_nodes_at_two_hops_and_reports_clicks(page):
+    """The layout stops once stable (nodes stay put), a click posts the movie to the hosting page, a
+    legend explains the marks; at 2 hops only the movie, your rated movies and the strongest
+    neighbours carry a name."""
+    assert 'network.once("stabilizationIterationsDone"' in page and "setOptions({physics: false})" in page
+    assert 'postMessage({gnnrec: "centre", movie: p.nodes[0]}' in page
+    assert "id='legend'" in page and "you rated it" in page and "move apart" in page
+    nodes = pd.DataFrame({"movie": range(1, 22), "title": [f"M{i}" for i in range(1, 22)], "year": [2000] * 21,
+                          "genres": [""] * 21, "raters": [100] * 21, "hop": [0] + [1] * 10 + [2] * 10,
+                          "corr": [np.nan] + [0.1 * i for i in range(10, 0, -1)] + [0.05] * 10,
+                          "via": [None] * 11 + ["M2"] * 10, "via_movie": [0] * 11 + [2] * 10,
+                          "your_rating": [np.nan] * 20 + [5.0]})
+    edges = pd.DataFrame({"source": [1, 2, 3, 12, 12], "target": [2, 3, 12, 13, 2], "corr": [0.9, 0.5, 0.4, 0.3, 0.2],
+                          "common": [50] * 5})
+    nb = Neighbourhood(1, nodes, edges)
+    drawn = viz.drawn_edges(nb)  # the tree and the links among the neighbours; not 3-12 (12 hangs on 2) nor 12-13
+    assert list(zip(drawn["source"], drawn["target"])) == [(1, 2), (2, 3), (12, 2)]
+    assert viz.labelled_nodes(nb) == {1, *range(2, 2 + viz.LABELLED), 21}  # the movie, the strongest, yours
+    labels = {n["id"]: n["label"] for n in network_data(viz.neighbourhood_html(nb), "nodes")}
+    assert labels[2] == "M2" and labels[15] == " " and labels[21].startswith("M21\n★★★★★")
+    one = Neighbourhood(1, nodes[nodes["hop"] < 2], nb.edges)
+    assert viz.labelled_nodes(one) == set(range(1, 12))  # at 1 hop every movie is named

@@ -17,6 +17,7 @@ import pandas as pd
 from .. import data as data_mod
 from .. import store
 from ..recommender import DEFAULT_MODEL, Recommender
+from ..titles import display_movies, natural_title
 
 
 # -- data and movies --------------------------------------------------------------------------------
@@ -31,10 +32,21 @@ def data_status(data: data_mod.MovieLens) -> dict:
 
 
 def movie_labels(data: data_mod.MovieLens) -> dict[int, str]:
-    """``{id: "Title (year) #id"}`` for every movie (some titles occur twice, so the id is shown)."""
+    """``{id: "Title (year) #id"}`` for every movie, natural titles ("The Godfather"; some titles
+    occur twice, so the id is shown)."""
     m = data.movies
     return {int(i): (f"{t} ({y})" if pd.notna(y) else str(t)) + f"  #{int(i)}"
-            for i, t, y in zip(m["movie"], m["title"], m["year"])}
+            for i, t, y in zip(m["movie"], m["title"].map(natural_title), m["year"])}
+
+
+# well-known movies of many kinds, each rated by 240+ MovieLens users: a newcomer's first ratings
+QUICK_RATE = (50, 1, 100, 127, 98, 313, 294, 288, 69, 121, 318, 483)
+
+
+def quick_movies(data: data_mod.MovieLens, ids=QUICK_RATE) -> pd.DataFrame:
+    """The quick-rate movies: ``movie, title, year, genres`` (natural titles, readable genres)."""
+    m = display_movies(data.movies).set_index("movie").loc[list(ids)].reset_index()
+    return m[["movie", "title", "year", "genres"]]
 
 
 # -- models ---------------------------------------------------------------------------------------------

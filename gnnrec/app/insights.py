@@ -1,85 +1,196 @@
-"""Recommendations ready to display: top lists, why (explanations), one movie's prediction, where GNN and k-NN disagree.
+"""Recommendations ready to display: top lists, why a movie is recommended (in plain words), one
+movie's prediction, where GNN and k-NN disagree.
 
 Thin wrappers over :class:`gnnrec.recommender.Recommender` that shape its output into tables and
-one-line notes for a page. No Streamlit in here.
+sentences for a page. No Streamlit in here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..predict import RATING_SCALE
 from ..recommender import Recommendations, Recommender, parse_ratings
 from .ratings_io import stars
+from .results import label
 
-EXPLAIN_MAX = 64  # the GNN's leave-one-out explanation covers at most this many ratings
+EXPLAIN_MAX = 32  # the GNN's leave-one-out explanation covers at most this many ratings (the most correlated)
+DEFAULT_MIN_RATERS = 50  # the lists skip movies fewer people rated: few opinions give extreme predictions
+TINY = 0.005  # an effect that rounds to 0.00 on the page
+KNN_NAMES = {"baseline": "knn_baseline", "plain": "knn"}  # the k-NN kind -> its model name (results.label)
 
 
-def recommend(rec: Recommender, ratings: Mapping[int, float], top: int = 10, min_raters: int = 20) -> Recommendations:
-    """Both models' top lists (see :meth:`Recommender.recommend`)."""
-    return rec.recommend(ratings, top=top, min_raters=min_raters)
+def knn_name(knn: str) -> str:
+    """The model name of a k-NN kind, as :func:`gnnrec.app.results.label` knows it."""
+    return KNN_NAMES[knn]
+
+
+def recommend(rec: Recommender, ratings: Mapping[int, float], top: int = 10, min_raters: int = DEFAULT_MIN_RATERS,
+              knn: str = "baseline", hidden: Iterable[int] = ()) -> Recommendations:
+    """Both models' top lists (see :meth:`Recommender.recommend`), without the hidden movies."""
+    return rec.recommend(ratings, top=top, min_raters=min_raters, knn=knn, exclude=hidden)
+
+
+def short_genres(genres: str, n: int = 2, chars: int = 17) -> str:
+    """``"Crime, Drama, Thriller"`` -> ``"Crime, Drama +1"``: at most ``n`` genres and about
+    ``chars`` characters for a list's narrow column (``"Animation, Comedy, ..."`` -> ``"Animation +2"``)."""
+    parts = [g for g in str(genres).split(", ") if g]
+    for k in range(min(n, len(parts)), 0, -1):
+        text = ", ".join(parts[:k]) + (f" +{len(parts) - k}" if len(parts) > k else "")
+        if len(text) <= chars or k == 1:
+            return text
+    return ""
 
 
 def top_table(res: Recommendations, model: str) -> pd.DataFrame:
-    """One model's top list for display: ``movie, title, year, predicted, both, fallback, raters``."""
+    """One model's top list for display: ``movie, title, year, genres, genre`` (at most two),
+    ``predicted, both, fallback, raters``."""
     t = res.top[model]
     return pd.DataFrame({"movie": t["movie"].to_numpy(), "title": t["title"].to_numpy(),
-                         "year": t["year"].to_numpy(), "predicted": t[model].to_numpy().round(2),
-                         "both": t["agree"].to_numpy(), "fallback": t[f"{model}_fallback"].to_numpy(),
-                         "raters": t["n_raters"].to_numpy()})
+                         "year": t["year"].to_numpy(), "genres": t["genres"].to_numpy(),
+                         "genre": [short_genres(g) for g in t["genres"]],
+                         "predicted": t[model].to_numpy().round(2), "both": t["agree"].to_numpy(),
+                         "fallback": t[f"{model}_fallback"].to_numpy(), "raters": t["n_raters"].to_numpy()})
 
 
-def explain(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str) -> tuple[pd.DataFrame, str]:
-    """Which of the user's ratings drove one prediction: a table ``movie, title, your_rating,
-    effect[, weight]`` sorted by |effect| and a one-line note.
+@dataclasses.dataclass(frozen=True)
+class Why:
+    """Why a model predicts what it does for one movie, in words and a table.
 
-    ``knn`` is exact and additive, ``gnn`` exact leave-one-out (both :meth:`Recommender.explain`);
-    for a long profile the GNN's covers only the :data:`EXPLAIN_MAX` ratings most correlated with
-    the movie.
+    ``baseline`` (its ``parts``, in words, add up to it) is where the prediction starts;
+    ``table`` (``movie, title, your rating, weight, effect``) what each of your ratings adds:
+    exactly (``additive``: baseline + the effects = ``raw``) for the k-NNs, leave-one-out for the
+    GNN. ``raw`` is the prediction before clipping to 1-5 (NaN: none of your ratings reaches the
+    movie), ``prediction`` what the lists show. ``summary`` says it all in one paragraph.
     """
+
+    model: str
+    movie: int
+    title: str
+    baseline: float
+    parts: list[tuple[str, float]]
+    table: pd.DataFrame
+    raw: float
+    prediction: float
+    additive: bool
+    reached: bool
+    summary: str
+    how: str  # how to read the table
+
+    @property
+    def clipped(self) -> bool:
+        return math.isfinite(self.raw) and not RATING_SCALE[0] <= self.raw <= RATING_SCALE[1]
+
+
+PART_WORDS = {"overall": "everyone's average rating", "movie": "this movie's bias", "you": "your bias",
+              "movie mean": "the movie's mean rating"}
+
+
+def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, knn: str = "baseline") -> Why:
+    """Explain one prediction (``model`` "gnn" or "knn", the k-NN of kind ``knn``). For a long
+    profile the GNN's leave-one-out covers the :data:`EXPLAIN_MAX` ratings most correlated
+    with the movie."""
     ratings = parse_ratings(ratings)
     movie = rec.data.check_movie(movie)
-    if model == "knn":
-        df = rec.explain(ratings, movie, "knn")
-        used = df[df["weight"] > 0]
-        note = (f"k-NN: the prediction is the movie's mean plus these {len(used)} weighted deviations"
-                if len(used) else "k-NN: none of your rated movies is positively correlated with it, so "
-                "it predicts the movie's mean rating")
-        if len(used):
-            note += "; " + _driver(used.iloc[0])
-        return used.reset_index(drop=True) if len(used) else df.head(0), note
-    if model != "gnn":
+    if model not in ("gnn", "knn"):
         raise ValueError(f"model={model!r}: choose 'gnn' or 'knn'")
-    note = "GNN: change of the prediction if that one rating were removed (nonlinear: the effects " \
-           "need not add up)"
-    only = None
-    if len(ratings) > EXPLAIN_MAX:
-        rated = np.array(sorted(ratings)) - 1  # (R,)
-        closeness = np.abs(rec.knn.corr[movie - 1, rated])
-        only = rated[np.argsort(-closeness, kind="stable")[:EXPLAIN_MAX]] + 1
-        note += f"; computed for the {EXPLAIN_MAX} of your {len(ratings)} ratings most correlated with it"
-    df = rec.explain(ratings, movie, "gnn", only=only).drop(columns="weight")
-    return df, note + "; " + _driver(df.iloc[0])
+    if model == "knn":
+        base, parts, raw = rec.baseline(ratings, movie, "knn", knn)
+        p = rec.knn_predict(rec.vector(ratings), [movie - 1], knn=knn)
+        reached, prediction = not bool(p.fallback[0, 0]), float(p.values[0, 0])
+        df = rec.explain(ratings, movie, "knn", knn=knn)
+        df = df[df["weight"] > 0].reset_index(drop=True)
+    else:
+        only = None
+        if len(ratings) > EXPLAIN_MAX:
+            rated = np.array(sorted(ratings)) - 1  # (R,)
+            closeness = np.abs(rec.knn.corr[movie - 1, rated])
+            only = rated[np.argsort(-closeness, kind="stable")[:EXPLAIN_MAX]] + 1
+        raw, df = rec.explain_gnn(ratings, movie, only=only)  # the prediction and the effects in one go
+        base, parts, _ = rec.baseline(ratings, movie, "gnn", raw=False)
+        reached = bool(np.isfinite(raw))
+        prediction = float(np.clip(raw if reached else rec.gnn.item_means[movie - 1], *RATING_SCALE))
+    table = pd.DataFrame({"movie": df["movie"], "title": df["title"],
+                          "your rating": [stars(r) for r in df["your_rating"]],
+                          "weight": df["weight"], "effect": df["effect"]}) if reached else df.head(0)
+    words = [(PART_WORDS.get(k, k), v) for k, v in parts.items()]
+    out = Why(model, movie, rec.title(movie), base, words, table, raw, prediction, model == "knn", reached, "", "")
+    name = "GNN" if model == "gnn" else label(knn_name(knn))
+    return dataclasses.replace(out, summary=_summary(out, name, rec, len(ratings)), how=_how(out, len(ratings)))
 
 
-def _driver(row) -> str:
-    """"your ★★★★★ for Star Wars moved it most (+0.67)"."""
-    return f"your {stars(row['your_rating'])} for {row['title']} moved it most ({row['effect']:+.2f})"
+def why_table(w: Why) -> pd.DataFrame:
+    """The explanation's rows as text for a table: ``title, effect, your rating, weight``. For the
+    k-NNs a sum from the baseline (first row) to the prediction before clipping (last row); for
+    the GNN the leave-one-out effects."""
+    rows = pd.DataFrame({"title": w.table["title"], "effect": [f"{e:+.2f}" for e in w.table["effect"]],
+                         "your rating": w.table["your rating"],
+                         "weight": ["" if np.isnan(x) else f"{x:.2f}" for x in w.table["weight"]]})
+    if not w.additive:
+        return rows.reset_index(drop=True)
+    head = pd.DataFrame([{"title": "baseline for you", "effect": f"{w.baseline:.2f}", "your rating": "", "weight": ""}])
+    foot = pd.DataFrame([{"title": "= prediction", "effect": f"{w.raw:.2f}", "your rating": "", "weight": ""}])
+    return pd.concat([head, rows, foot], ignore_index=True)
 
 
-def predict_movie(rec: Recommender, ratings: Mapping[int, float], movie: int) -> dict:
+def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
+    """The explanation in one paragraph of plain words."""
+    parts = ", ".join(f"{what} {v:+.2f}" if i else f"{what} {v:.2f}" for i, (what, v) in enumerate(w.parts))
+    base = f"its baseline for you is {w.baseline:.2f}" + (f" ({parts})" if len(w.parts) > 1 else "")
+    if not w.reached:
+        if w.model == "gnn":
+            return (f"None of your rated movies lies within {rec.gnn.receptive_field()} hops of {w.title} on the "
+                    f"GNN's graph, so the GNN cannot use your ratings here: it gives the movie's mean rating, "
+                    f"{w.prediction:.2f}.")
+        fill = f"its baseline for you, {w.prediction:.2f}" + (f" ({parts})" if len(w.parts) > 1 else "") \
+            if len(w.parts) > 1 else f"the movie's mean rating, {w.prediction:.2f}"
+        return (f"None of your rated movies is positively similar to {w.title}, so {name} cannot use your ratings "
+                f"here: it predicts {fill}.")
+    clip = (f" That is {'above 5' if w.raw > 5 else 'below 1'}, so the lists show {w.prediction:.2f} (every "
+            "prediction is clipped to the 1-5 star scale).") if w.clipped else ""
+    head = f"{name} predicts {w.prediction:.2f} for {w.title}: {base}"
+    if w.model == "knn":
+        n = len(w.table)
+        return (f"{head}, and your ratings of {n} similar movie{'s' * (n != 1)} add {w.raw - w.baseline:+.2f} "
+                f"(the rows below add up exactly): {w.raw:.2f}.{clip}")
+    text = (f"{head}, and its graph filters, fed with your {n_ratings} rating{'s' * (n_ratings != 1)}, move it "
+            f"{w.raw - w.baseline:+.2f}: {w.raw:.2f}.{clip}")
+    top = w.table.iloc[0] if len(w.table) else None
+    if top is None or abs(top["effect"]) < TINY:
+        return text + " Leaving out any one of your ratings changes the prediction by less than 0.01."
+    way = "lower" if top["effect"] > 0 else "higher"
+    return text + f" Leave-one-out: without your {top['your rating']} for {top['title']} it would be " \
+                  f"{abs(top['effect']):.2f} {way}."
+
+
+def _how(w: Why, n_ratings: int) -> str:
+    if not w.reached:
+        return ""
+    if w.model == "knn":
+        return ("effect: what each rating adds: its weight (how similar the movie is, shared out so the weights sum "
+                "to 1) × how far your rating is from what the model expected of you for that movie.")
+    note = ("effect: leave-one-out, how much the prediction drops when that one rating is removed. The GNN is "
+            "nonlinear, so these effects need not add up to the change from the baseline.")
+    if n_ratings > EXPLAIN_MAX:
+        note += f" Computed for the {EXPLAIN_MAX} of your {n_ratings} ratings most correlated with it."
+    return note
+
+
+def predict_movie(rec: Recommender, ratings: Mapping[int, float], movie: int, knn: str = "baseline") -> dict:
     """Both models' predicted rating of one movie. A movie the user rated is predicted from the
     other ratings (``rated`` holds the user's own rating)."""
     ratings = parse_ratings(ratings)
     movie = rec.data.check_movie(movie)
     own = ratings.pop(movie, None)
     x = rec.vector(ratings)
-    out = {"movie": movie, "title": rec.data.title(movie), "rated": own,
+    out = {"movie": movie, "title": rec.title(movie), "rated": own,
            "mean": float(rec.knn.item_means[movie - 1]), "raters": int(rec.n_raters[movie - 1])}
-    for name, model in (("gnn", rec.gnn), ("knn", rec.knn)):
-        p = model.predict(x, [movie - 1])
+    for name, p in (("gnn", rec.gnn.predict(x, [movie - 1])), ("knn", rec.knn_predict(x, [movie - 1], knn=knn))):
         out[name] = float(p.values[0, 0])
         out[f"{name}_fallback"] = bool(p.fallback[0, 0])
     return out
@@ -102,23 +213,33 @@ def graph_hops(shift, sources: np.ndarray, max_hops: int = 8) -> np.ndarray:
     return hops
 
 
-def disagreements(rec: Recommender, res: Recommendations, n: int = 10) -> pd.DataFrame:
-    """The movies where GNN and k-NN differ most for this user, and where they lie on the GNN's
-    graph: hops from the nearest movie the user rated, and the rated movie most correlated with it."""
+def predicted_by_both(res: Recommendations, min_raters: float = 0) -> pd.DataFrame:
+    """The predictions both models make from the user's ratings (no fallback on either side),
+    for movies with at least ``min_raters`` MovieLens ratings."""
     p = res.predictions
+    return p[~p["gnn_fallback"] & ~p["knn_fallback"] & (p["n_raters"] >= min_raters)]
+
+
+def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_raters: float = 0) -> pd.DataFrame:
+    """The movies where GNN and k-NN differ most for this user, among those both models actually
+    predict from the user's ratings (no fallback on either side) with at least ``min_raters``
+    MovieLens ratings; and where they lie on the GNN's graph: hops from the nearest movie the user
+    rated, and the rated movie most correlated with it."""
+    p = predicted_by_both(res, min_raters)
     diff = (p["gnn"] - p["knn"]).to_numpy()
     idx = np.argsort(-np.abs(diff), kind="stable")[:n]
     rated = np.array(sorted(res.ratings)) - 1
-    hops = graph_hops(rec.gnn.graph.shift, rated)
+    hops = graph_hops(rec.gnn.graph.shift, rated, max(8, rec.gnn.receptive_field()))
     rows = []
     for i in idx:
         m = int(p["movie"].iat[i]) - 1
         c = rec.knn.corr[m, rated]
         j = int(np.argmax(np.abs(c)))
-        rows.append({"movie": m + 1, "title": p["title"].iat[i], "gnn": round(float(p["gnn"].iat[i]), 2),
+        rows.append({"movie": m + 1, "title": p["title"].iat[i], "genres": p["genres"].iat[i],
+                     "raters": int(p["n_raters"].iat[i]), "gnn": round(float(p["gnn"].iat[i]), 2),
                      "knn": round(float(p["knn"].iat[i]), 2), "gnn − knn": round(float(diff[i]), 2),
-                     "hops from your ratings": int(hops[m]) if hops[m] >= 0 else None,
-                     "closest rated movie": rec.data.title(int(rated[j]) + 1),
-                     "its correlation": round(float(c[j]), 2),
-                     "mean only": ", ".join(n for n in ("gnn", "knn") if p[f"{n}_fallback"].iat[i]) or ""})
-    return pd.DataFrame(rows)
+                     "hops from your ratings": int(hops[m]),
+                     "closest rated movie": rec.title(int(rated[j]) + 1), "its correlation": round(float(c[j]), 2)})
+    columns = ["movie", "title", "genres", "raters", "gnn", "knn", "gnn − knn", "hops from your ratings",
+               "closest rated movie", "its correlation"]
+    return pd.DataFrame(rows, columns=columns)

@@ -124,9 +124,11 @@ class Job:
         events = self.events()
         if self.state == "done":
             return 1.0
-        last = events[-1] if events else None
-        if last is not None and hasattr(last, "step") and getattr(last, "total_steps", 0):
-            return min(1.0, last.step / last.total_steps)
+        for e in reversed(events):  # the latest event that says how far (a training's stages do not)
+            if hasattr(e, "fraction"):  # a live evaluation's gnnrec.app.progress.EvalProgress
+                return float(e.fraction)
+            if hasattr(e, "step") and getattr(e, "total_steps", 0):
+                return min(1.0, e.step / e.total_steps)
         return min(1.0, len(events) / (self.total or 1))
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ..models import GNNConfig, LocalGNN
 from ..presets import PRESETS, Preset
 from ..train import Cancelled, Progress, TrainConfig
 from .jobs import Job, start_job, use_processes
+from .progress import EvalProgress, Stage, TimedProgress
 
 N_USERS = data_mod.N_USERS
 MAX_LIVE_SPLITS = 3  # live evaluation on a shared host: 10-30 s per split
@@ -140,9 +142,11 @@ def check_new_name(name: str, folder: Path | None = None) -> str:
 
 def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
                 on_progress: Callable[[Progress], None] | None = None, cancel: Callable[[], bool] | None = None,
-                folder: Path | None = None) -> dict:
+                folder: Path | None = None, on_stage: Callable[[Stage], None] | None = None) -> dict:
     """Train an all-movies GNN as :func:`gnnrec.allmovies.fit_models` does (5% of the ratings held
     out for validation and left out of the graph) and save it; returns ``{name, path, metrics}``.
+    ``on_progress`` gets a :class:`gnnrec.app.progress.TimedProgress` after every validation,
+    ``on_stage`` a :class:`gnnrec.app.progress.Stage` as the graph builds start.
 
     Raises ValueError (bad spec), StoreError (bad or taken name), Cancelled.
     """
@@ -152,7 +156,16 @@ def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
     if cancel is not None and cancel():
         raise Cancelled("training cancelled before it started")
     recipe = Preset(cfg, graph_cfg, "custom (app)", task="all")
-    gnn = allmovies.fit_gnn(data.matrix(), recipe, spec.seed, on_progress=on_progress, cancel=cancel)
+    stage = on_stage or (lambda e: None)
+
+    def progress(p: Progress) -> None:
+        if on_progress is not None:
+            on_progress(TimedProgress.of(p))
+        if p.step >= p.total_steps:
+            stage(Stage("final graph"))  # fit_gnn builds the graph of every rating next
+
+    stage(Stage("graph"))
+    gnn = allmovies.fit_gnn(data.matrix(), recipe, spec.seed, on_progress=progress, cancel=cancel)
     res = gnn.results[0]
     metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
     extra = {"preset": "custom", "task": "all", "seed": spec.seed, "made_by": "app",
@@ -173,7 +186,7 @@ def start_training(data: data_mod.MovieLens, spec: TrainSpec, name: str, folder:
 
 
 def _train_job(data, spec, name, folder, report, cancelled) -> dict:  # module level: it runs in a child process
-    return train_model(data, spec, name, on_progress=report, cancel=cancelled, folder=folder)
+    return train_model(data, spec, name, on_progress=report, cancel=cancelled, folder=folder, on_stage=report)
 
 
 def history_table(history: Iterable) -> pd.DataFrame:
@@ -204,12 +217,15 @@ def check_eval_request(data: data_mod.MovieLens, target: int, splits: int, prese
 
 
 def evaluate(data: data_mod.MovieLens, target: int, splits: int = 1, preset: str = "best",
-             on_split: Callable[[int, dict], None] | None = None) -> dict:
-    """The seed's protocol for one target movie (:func:`gnnrec.evaluate.evaluate_target`)."""
+             on_split: Callable[[int, dict], None] | None = None,
+             on_stage: Callable[[int, str, float], None] | None = None) -> dict:
+    """The seed's protocol for one target movie (:func:`gnnrec.evaluate.evaluate_target`, in this
+    process: ``on_stage(split, stage, done)`` reports each split's stages)."""
     from ..evaluate import EvalConfig, evaluate_target
 
     check_eval_request(data, target, splits, preset)
-    return evaluate_target(data, EvalConfig(target=int(target), splits=int(splits), preset=preset), on_split)
+    return evaluate_target(data, EvalConfig(target=int(target), splits=int(splits), preset=preset), on_split,
+                           workers=1, on_stage=on_stage)
 
 
 def eval_presets() -> list[str]:
@@ -248,11 +264,25 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
     the result is also kept for :func:`cached_evaluation`."""
     check_eval_request(data, target, splits, preset)
     key = eval_key(data.fingerprint(), target, splits, preset)
-    return start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
-                     functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
-                     process=use_processes(), on_done=functools.partial(_remember, key), grace=grace)
+    job = start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
+                    functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
+                    process=use_processes(), on_done=functools.partial(_remember, key), grace=grace)
+    job._report(EvalProgress(0, int(splits), "starting"))  # at once: the worker takes seconds to start
+    return job
 
 
-def _eval_job(data, target, splits, preset, report, cancelled) -> dict:  # runs in a child process
-    return evaluate(data, target, splits, preset,
-                    on_split=lambda i, rec: report((i, {"seed": rec["seed"], "rmse": rec["rmse"]})))
+def _eval_job(data, target, splits, preset, report, cancelled, every: float = 0.5) -> dict:  # in a child process
+    """The evaluation with its progress as :class:`EvalProgress` events: every stage as it starts,
+    the GNN's training at most every ``every`` seconds, each split's RMSEs as it ends."""
+    last = [0.0]
+
+    def on_stage(i: int, stage: str, done: float) -> None:
+        if cancelled():
+            raise Cancelled("evaluation cancelled")
+        now = time.time()
+        if stage != "gnn" or done in (0.0, 1.0) or now - last[0] >= every:
+            last[0] = now
+            report(EvalProgress(i, splits, stage, done, now))
+
+    return evaluate(data, target, splits, preset, on_stage=on_stage,
+                    on_split=lambda i, rec: report(EvalProgress(i, splits, "done", 1.0, rmse=rec["rmse"])))

@@ -14,6 +14,7 @@ import pandas as pd
 from .. import data as data_mod
 from ..graph import GraphConfig, ItemGraph
 from ..presets import PRESETS
+from ..titles import natural_title
 from .ratings_io import stars
 
 
@@ -22,7 +23,8 @@ class Neighbourhood:
     """A movie's correlation neighbourhood.
 
     nodes: ``movie, title, year, genres, raters, hop, corr (with the target), via (title of the
-    hop-1 movie a hop-2 movie hangs on), your_rating`` (NaN if not rated); the target first.
+    hop-1 movie a hop-2 movie hangs on), via_movie (its id, 0 for none), your_rating`` (NaN if not
+    rated); the target first.
     edges: ``source, target, corr`` between shown movies (each movie's strongest correlations).
     """
 
@@ -89,10 +91,11 @@ def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int
     n_raters = data.n_raters()
     mv = data.movies.iloc[idx]
     nodes = pd.DataFrame({
-        "movie": idx + 1, "title": mv["title"].to_numpy(), "year": mv["year"].to_numpy(),
+        "movie": idx + 1, "title": [natural_title(t) for t in mv["title"]], "year": mv["year"].to_numpy(),
         "genres": mv["genres"].str.replace("|", ", ", regex=False).to_numpy(), "raters": n_raters[idx],
         "hop": [hop[i] for i in order], "corr": np.where(idx == t, np.nan, corr[t, idx]).round(3),
-        "via": [data.movies.at[via[i], "title"] if i in via else None for i in order],
+        "via": [natural_title(data.movies.at[via[i], "title"]) if i in via else None for i in order],
+        "via_movie": [via[i] + 1 if i in via else 0 for i in order],
         "your_rating": [float(ratings[i + 1]) if i + 1 in ratings else np.nan for i in order],
     })
     # edges: the k-strongest graph (with the same co-rater minimum) restricted to the shown movies

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import data as data_mod
 from .. import store
+from ..titles import genre_text, natural_title
 
 N_MOVIES, N_USERS = data_mod.N_MOVIES, data_mod.N_USERS
 MAX_IMPORT_BYTES = 1_000_000  # an import CSV larger than this is refused
@@ -57,11 +58,13 @@ def ratings_key(ratings: Mapping[int, float]) -> tuple:
 
 
 def ratings_table(data: data_mod.MovieLens, ratings: Mapping[int, float]) -> pd.DataFrame:
-    """The user's ratings for display: ``movie, title, year, your rating`` (stars), newest last."""
+    """The user's ratings for display: ``movie, title, year, genres, your rating`` (stars), newest
+    last; natural titles ("The Godfather")."""
     ids = [int(m) for m in ratings]
     rows = [m - 1 for m in ids]  # columns indexed as arrays: a row selection of the whole frame is ~10x slower
-    return pd.DataFrame({"movie": ids, "title": data.movies["title"].array[rows],
+    return pd.DataFrame({"movie": ids, "title": [natural_title(t) for t in data.movies["title"].array[rows]],
                          "year": data.movies["year"].array[rows],
+                         "genres": [genre_text(g) for g in data.movies["genres"].array[rows]],
                          "your rating": [f"{stars(r)}  {r:g}" for r in ratings.values()]})
 
 

@@ -1,7 +1,9 @@
-"""Saved target-movie evaluations (JSON from ``gnnrec evaluate``): found, checked, shown as tables.
+"""Saved evaluations (JSON from ``gnnrec evaluate``): found, checked, shown as tables; the one
+place where model names get their labels.
 
-The files come from ``python -m gnnrec evaluate --task target --json results/FILE.json``; the tables
-are the Compare page's.
+The files come from ``python -m gnnrec evaluate --task target --json results/FILE.json`` (one
+target movie) or ``... --panel N --min-raters M --seed S --splits K --json results/FILE.json`` (a
+random panel of target movies, :mod:`gnnrec.panels`); the tables are the Compare page's.
 No Streamlit in here; an unusable file raises :class:`ResultError` naming the problem.
 """
 
@@ -17,10 +19,30 @@ import pandas as pd
 
 from ..data import MovieLens
 from ..evaluate import attach_ratings
+from ..titles import natural_title
 
-MODEL_LABELS = {"gnn": "GNN", "gnn_last": "GNN (last weights)", "linear": "Linear graph filter",
-                "knn": "k-NN", "item_mean": "Item mean",
-                "knn_baseline": "k-NN + baselines (fitted on every other rating)"}
+# model name -> (short label for charts and tables, what it is in a sentence)
+MODELS = {
+    "gnn": ("GNN", "the graph neural network (its weights with the best validation RMSE)"),
+    "gnn_last": ("GNN, last", "the same GNN with its weights after the last epoch"),
+    "gnn_target": ("GNN, 1 movie", "a GNN trained for this movie alone (what the transfer preset starts from)"),
+    "linear": ("Linear filter", "the GNN without its nonlinearity: a linear graph filter"),
+    "knn": ("k-NN", "item k-NN: the movie's mean plus the deviations of your ratings of the most correlated movies"),
+    "knn_baseline": ("k-NN + baselines", "item k-NN with baselines (Koren; Surprise's KNNBaseline): overall mean + "
+                                         "movie bias + user bias, plus similar movies' residuals"),
+    "item_mean": ("Item mean", "the movie's mean rating"),
+}
+MODEL_LABELS = {m: short for m, (short, _) in MODELS.items()}  # the one definition of the labels
+
+
+def label(model: str) -> str:
+    """A model's short label (``"knn_baseline"`` -> ``"k-NN + baselines"``); unknown names as they are."""
+    return MODEL_LABELS.get(model, str(model))
+
+
+def describe(model: str) -> str:
+    """What a model is, in a sentence (for help texts)."""
+    return MODELS[model][1] if model in MODELS else str(model)
 
 
 class ResultError(ValueError):
@@ -52,7 +74,8 @@ def check_result(obj) -> dict:
     every value the Compare page draws of the right type: numbers in the summary, every split's
     ``rmse`` and every test record's ``pred``; whole-number user and movie ids; text titles."""
     if not isinstance(obj, dict) or obj.get("task") != "target":
-        raise ResultError("not a target-movie evaluation (`python -m gnnrec evaluate --task target --json FILE`)")
+        raise ResultError("not a target-movie evaluation (`python -m gnnrec evaluate --task target --json FILE`) "
+                          "or a panel (`... --panel N --json FILE`)")
     if not isinstance(obj.get("title", ""), str) or not isinstance(obj.get("config", {}), dict):
         raise ResultError("its 'title' is not text or its 'config' not a mapping")
     splits = obj.get("splits")
@@ -91,6 +114,9 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ResultError(f"{path.name} cannot be read as JSON ({type(e).__name__}: {str(e)[:120]})") from None
     try:
+        if isinstance(obj, dict) and obj.get("task") == "panel":
+            obj = check_panel(obj)
+            return obj if data is None else {**obj, "results": [attach_ratings(r, data) for r in obj["results"]]}
         obj = check_result(obj)
         return obj if data is None else attach_ratings(obj, data)
     except (ResultError, ValueError, IndexError, KeyError, TypeError) as e:
@@ -98,13 +124,17 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
 
 
 def result_title(res: dict) -> str:
-    return f"{res.get('title', 'movie ' + str(res.get('target')))}: {len(res['splits'])} split(s), " \
-           f"preset {res.get('config', {}).get('preset', '?')}"
+    if res.get("task") == "panel":
+        p, c = res["panel"], res.get("config", {})
+        return (f"panel of {len(res['rows'])} random movies (at least {p.get('min_raters', '?')} raters, seed "
+                f"{p.get('seed', '?')}): {c.get('splits', '?')} split(s) each, preset {c.get('preset', '?')}")
+    title = natural_title(res.get("title", "movie " + str(res.get("target"))))
+    return f"{title}: {len(res['splits'])} split(s), preset {res.get('config', {}).get('preset', '?')}"
 
 
 def summary_frame(res: dict) -> pd.DataFrame:
     """``model, label, mean, std, splits`` sorted by mean RMSE."""
-    rows = [{"model": n, "label": MODEL_LABELS.get(n, n), "mean": s["mean"], "std": s["std"],
+    rows = [{"model": n, "label": label(n), "mean": s["mean"], "std": s["std"],
              "splits": len(s.get("per_split", []))} for n, s in res["summary"].items()]
     return pd.DataFrame(rows).sort_values("mean", kind="stable").reset_index(drop=True)
 
@@ -114,7 +144,7 @@ def split_frame(res: dict) -> pd.DataFrame:
     rows = []
     for i, s in enumerate(res["splits"]):
         row = {"split": i + 1, "seed": s.get("seed"), "test users": len(s["test"])}
-        row.update({MODEL_LABELS.get(n, n): round(float(v), 4) for n, v in s["rmse"].items()})
+        row.update({label(n): round(float(v), 4) for n, v in s["rmse"].items()})
         if "best_step" in s:
             row["GNN best step"] = s["best_step"]
         rows.append(row)
@@ -129,6 +159,90 @@ def scatter_frame(res: dict, models: Iterable[str] = ("gnn", "knn")) -> pd.DataF
         for r in s["test"]:
             for m in models:
                 if m in r["pred"]:
-                    rows.append((i + 1, r.get("user"), float(r["rating"]), m, MODEL_LABELS.get(m, m),
+                    rows.append((i + 1, r.get("user"), float(r["rating"]), m, label(m),
                                  float(r["pred"][m])))
     return pd.DataFrame(rows, columns=["split", "user", "rating", "model", "label", "pred"])
+
+
+# -- panels: the seed's protocol on random target movies (gnnrec.panels) -------------------------------------
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_panel(obj: dict) -> dict:
+    """Raise ResultError unless ``obj`` is :func:`gnnrec.panels.evaluate_panel`'s output with every
+    value the Compare page draws of the right type: the per-movie rows (whole-number ids and
+    rater counts, text titles, an RMSE table, a ratio that is a number or null, the best model
+    among the RMSE's), the summary's counts, and each movie's target-task result."""
+    panel, rows, res = obj.get("panel"), obj.get("rows"), obj.get("results", [])
+    if not isinstance(panel, dict) or not isinstance(obj.get("config", {}), dict):
+        raise ResultError("its 'panel' or 'config' is not a mapping")
+    if not isinstance(rows, list) or not rows:
+        raise ResultError("the panel holds no 'rows'")
+    for i, r in enumerate(rows):
+        if not (isinstance(r, dict) and _whole(r.get("movie")) and _whole(r.get("raters"))
+                and isinstance(r.get("title"), str)):
+            raise ResultError(f"row {i + 1} lacks a whole-number 'movie' or 'raters', or a text 'title'")
+        _numbers(r.get("rmse"), f"row {i + 1}'s 'rmse'")
+        ratio = r.get("ratio")
+        if ratio is not None and not (isinstance(ratio, (int, float)) and not isinstance(ratio, bool)):
+            raise ResultError(f"row {i + 1}'s 'ratio' is not a number")  # NaN allowed: no reference in the file
+        if r.get("best") not in r["rmse"]:
+            raise ResultError(f"row {i + 1}'s 'best' is not one of its models")
+    if not isinstance(res, list) or (res and len(res) != len(rows)):
+        raise ResultError("its 'results' are not one target evaluation per row")
+    for i, r in enumerate(res):
+        try:
+            check_result(r)
+        except ResultError as e:
+            raise ResultError(f"the result of row {i + 1}: {e}") from None
+    return obj
+
+
+def panel_frame(res: dict) -> pd.DataFrame:
+    """One row per panel movie: ``movie, title, raters``, each model's RMSE (mean over splits,
+    short labels), ``ratio`` (GNN / reference) and ``best`` (the label of the lowest RMSE)."""
+    models = _panel_models(res)
+    rows = []
+    for r in res["rows"]:
+        ratio = r.get("ratio")
+        row = {"movie": r["movie"], "title": natural_title(r["title"]), "raters": r["raters"]}
+        row.update({label(m): r["rmse"].get(m) for m in models})
+        row.update({"ratio": float(ratio) if _number(ratio) else None, "best": label(r["best"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def panel_models_frame(res: dict) -> pd.DataFrame:
+    """``model, label, mean, wins`` per model over the panel (lowest mean RMSE first): the mean of
+    its per-movie RMSEs and on how many movies it has the lowest RMSE."""
+    rows = [{"model": m, "label": label(m),
+             "mean": sum(r["rmse"][m] for r in res["rows"] if m in r["rmse"]) / max(1, sum(m in r["rmse"]
+                                                                                         for r in res["rows"])),
+             "wins": sum(r["best"] == m for r in res["rows"])} for m in _panel_models(res)]
+    return pd.DataFrame(rows).sort_values("mean", kind="stable").reset_index(drop=True)
+
+
+def panel_ratios(res: dict) -> dict:
+    """The GNN / reference ratios over the panel: ``reference`` (its model name), ``n``, ``below``
+    (movies where the GNN's RMSE is lower), ``mean`` and ``median`` (None without ratios)."""
+    ratios = sorted(float(r["ratio"]) for r in res["rows"] if _number(r.get("ratio")))
+    n = len(ratios)
+    return {"reference": res.get("config", {}).get("reference", "knn_baseline"), "n": n,
+            "below": sum(x < 1 for x in ratios), "mean": sum(ratios) / n if n else None,
+            "median": (ratios[(n - 1) // 2] + ratios[n // 2]) / 2 if n else None}
+
+
+def panel_movie(res: dict, movie: int) -> dict | None:
+    """The target-task result of one panel movie, or None if the file does not hold it."""
+    for r in res.get("results", []):
+        if r.get("target") == movie:
+            return r
+    return None
+
+
+def _panel_models(res: dict) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in res["rows"]:
+        seen.update(dict.fromkeys(r["rmse"]))
+    return list(seen)

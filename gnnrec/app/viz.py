@@ -22,10 +22,11 @@ import pandas as pd
 
 from .neighbourhood import Neighbourhood
 from .ratings_io import stars
-from .results import MODEL_LABELS
+from .results import describe, label
 
-COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "linear": "#b2abd2", "knn": "#5e3c99", "item_mean": "#999999"}
-SHORT = {"gnn": "GNN", "gnn_last": "GNN (last)", "linear": "Linear", "knn": "k-NN", "item_mean": "Item mean"}
+COLOURS = {"gnn": "#e66101", "gnn_last": "#fdb863", "gnn_target": "#f4a582", "linear": "#b2abd2", "knn": "#5e3c99",
+           "knn_baseline": "#2166ac", "item_mean": "#999999"}
+PLOTLY_CONFIG = {"displayModeBar": False, "responsive": True}  # no mode bar over the charts (it covered titles)
 POSITIVE, NEGATIVE = "#1a9850", "#d73027"  # edge colours: correlation > 0 / < 0
 TARGET, RATED, OTHER = "#e66101", "#fdb863", "#5e81ac"  # node colours
 
@@ -59,8 +60,10 @@ def _short(title: str, n: int = 26) -> str:
     return title if len(title) <= n else title[: n - 1] + "…"
 
 
-# turn each node's escaped-HTML title into a DOM element (vis shows a string title as plain text)
-_TOOLTIP_JS = """
+# turn each node's escaped-HTML title into a DOM element (vis shows a string title as plain text);
+# once the layout has settled, stop the physics (nodes stay where they are) and zoom out a little
+# so that labels at the edge stay in view; a click on a node tells the page hosting this one
+_NETWORK_JS = """
                   nodes.forEach(function (n) {
                     if (typeof n.title === "string") {
                       var el = document.createElement("div");
@@ -68,18 +71,73 @@ _TOOLTIP_JS = """
                       nodes.update({id: n.id, title: el});
                     }
                   });
-                  network = new vis.Network(container, data, options);"""
+                  network = new vis.Network(container, data, options);
+                  network.once("stabilizationIterationsDone", function () {
+                    network.setOptions({physics: false});
+                    network.fit();
+                    network.moveTo({scale: network.getScale() * (container.clientWidth < 500 ? 0.72 : 0.88)});
+                    window.gnnrecSettled = true;
+                  });
+                  network.on("click", function (p) {
+                    if (p.nodes.length) { window.parent.postMessage({gnnrec: "centre", movie: p.nodes[0]}, "*"); }
+                  });"""
+LABELLED = 8  # at 2 hops: labels on the movie, your rated movies and this many strongest neighbours only
+LEGEND = ("<div id='legend'><span><i class='dot' style='background:{target}'></i>the movie</span>"
+          "<span><b style='color:{rated}'>★</b> you rated it</span>"
+          "<span><i class='dot' style='background:{other}'></i>size: how many rated it</span>"
+          "<span><i class='line' style='background:{pos}'></i>ratings move together</span>"
+          "<span><i class='line dash' style='border-color:{neg}'></i>move apart</span>"
+          "<span>click a movie to centre on it</span></div>")
+STYLE = ("<style>body{margin:0;font-family:sans-serif}.vis-tooltip{max-width:320px;white-space:normal}"
+         "#mynetwork{box-sizing:border-box;border-radius:6px}.card{border:0}"
+         "#legend{display:flex;flex-wrap:wrap;gap:4px 14px;padding:6px 4px 0;font-size:12px;color:#444}"
+         "#legend i{display:inline-block;vertical-align:middle;margin-right:4px}"
+         "#legend .dot{width:10px;height:10px;border-radius:50%}#legend .line{width:18px;height:3px}"
+         "#legend .dash{height:0;border-top:3px dashed;background:none}</style>")
+
+
+def labelled_nodes(nb: Neighbourhood, strongest: int = LABELLED) -> set[int]:
+    """The movies whose names the graph writes: all at 1 hop; at 2 hops the movie, your rated
+    movies and the ``strongest`` neighbours by |correlation| (the others show theirs on hover)."""
+    nodes = nb.nodes
+    if nodes["hop"].max() < 2:
+        return set(int(m) for m in nodes["movie"])
+    first = nodes[nodes["hop"] == 1]
+    keep = set(first.reindex(first["corr"].abs().sort_values(ascending=False).index)["movie"][:strongest])
+    keep |= set(nodes.loc[(nodes["hop"] == 0) | nodes["your_rating"].notna(), "movie"])
+    return {int(m) for m in keep}
+
+
+def drawn_edges(nb: Neighbourhood) -> pd.DataFrame:
+    """The edges the graph draws: all at 1 hop; at 2 hops the tree (the movie to its neighbours, each
+    neighbour to the movies found through it) and the links among the movie's neighbours, not the
+    tangle of links among the outer movies (the table lists every movie)."""
+    nodes = nb.nodes
+    if nodes["hop"].max() < 2:
+        return nb.edges
+    hop = dict(zip(nodes["movie"], nodes["hop"]))
+    via = dict(zip(nodes["movie"], nodes["via_movie"]))
+
+    def keep(a: int, b: int) -> bool:
+        ha, hb = hop.get(a, 2), hop.get(b, 2)
+        return min(ha, hb) == 0 or (ha == hb == 1) or via.get(a) == b or via.get(b) == a
+
+    mask = [keep(int(a), int(b)) for a, b in zip(nb.edges["source"], nb.edges["target"])]
+    return nb.edges[mask]
 
 
 def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     """A self-contained interactive vis-network page of the neighbourhood: node size by
-    popularity, edge width and colour by correlation, rated movies starred."""
+    popularity, edge width and colour by correlation, rated movies starred, a legend; the layout
+    settles and stays; a click on a node posts ``{gnnrec: "centre", movie}`` to the parent page."""
     from pyvis.network import Network
 
     net = Network(height=f"{int(height_px)}px", width="100%", bgcolor="#ffffff", font_color="#222222",
                   cdn_resources="in_line", directed=False)
     nodes = nb.nodes
     top = max(1, int(nodes["raters"].max()))
+    named = labelled_nodes(nb)
+    two = bool(nodes["hop"].max() >= 2)  # ~100 movies: the graph is drawn at a third of the size, its names 3x larger
     for row in nodes.itertuples(index=False):
         year = f" ({row.year})" if pd.notna(row.year) else ""
         rated = pd.notna(row.your_rating)
@@ -93,7 +151,8 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                 lines.append(f"2 hops, via {esc(row.via)}")
         if rated:
             lines.append(f"your rating: {stars(row.your_rating)} ({row.your_rating:g})")
-        label = _short(str(row.title)) + (f"\n{stars(row.your_rating)}" if rated else "")
+        lines.append("click to centre the graph on it" if row.hop else "")
+        label = (_short(str(row.title)) + (f"\n{stars(row.your_rating)}" if rated else "")) if row.movie in named else " "
         colour = TARGET if row.hop == 0 else (RATED if rated else OTHER)
         net.add_node(int(row.movie), label=label, title="<br>".join(x for x in lines if x),
                      size=float(8 + 30 * math.sqrt(row.raters / top)),
@@ -101,29 +160,38 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                             "highlight": {"background": colour, "border": "#000000"}},
                      borderWidth=3 if rated or row.hop == 0 else 1,
                      shape="star" if rated and row.hop != 0 else "dot",
-                     font={"size": 16 if row.hop == 0 else 12, "strokeWidth": 3, "strokeColor": "#ffffff"})
-    for e in nb.edges.itertuples(index=False):
+                     font={"size": (16 if row.hop == 0 else 12) * (3 if two else 1), "strokeWidth": 3 * (2 if two else 1),
+                           "strokeColor": "#ffffff"})
+    for e in drawn_edges(nb).itertuples(index=False):
         c = float(e.corr)
         net.add_edge(int(e.source), int(e.target), width=float(1 + 7 * abs(c)), title=f"correlation {c:+.2f}",
                      color={"color": POSITIVE if c > 0 else NEGATIVE, "opacity": 0.35 + 0.6 * abs(c)},
                      dashes=bool(c < 0))
     net.set_options(json.dumps({
-        "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 150, "fit": True},
-                    "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 150, "avoidOverlap": 0.6}},
+        "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250, "fit": True},
+                    "forceAtlas2Based": {"gravitationalConstant": -110, "springLength": 110 if two else 150,
+                                         "avoidOverlap": 0.6}},
         "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
+        "nodes": {"scaling": {"label": {"drawThreshold": 3}}},  # names stay drawn when a big graph is zoomed out
         "edges": {"smooth": False},
     }))
-    page = net.generate_html(notebook=False)
+    return _finish(net.generate_html(notebook=False))
+
+
+def _finish(page: str) -> str:
+    """pyvis's page made offline and ours: no CDN links, escaped tooltips, settling, clicks, legend."""
     page = strip_external(page)
-    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _TOOLTIP_JS,
+    page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _NETWORK_JS,
                       page, count=1)
     if n != 1:
         raise RuntimeError("unexpected pyvis template: cannot install the escaped tooltips")
     page = page.replace("<center>\n<h1></h1>\n</center>", "").replace(
         "<center>\n          <h1></h1>\n        </center>", "")
-    page = page.replace("<head>", "<head>\n<style>body{margin:0;font-family:sans-serif}"
-                        ".vis-tooltip{max-width:320px;white-space:normal}"
-                        "#mynetwork{box-sizing:border-box;border-radius:6px}.card{border:0}</style>", 1)
+    page = page.replace("<head>", "<head>\n" + STYLE, 1)
+    legend = LEGEND.format(target=TARGET, rated=RATED, other=OTHER, pos=POSITIVE, neg=NEGATIVE)
+    page, n = re.subn(r"(<div id=\"mynetwork\"[^>]*>\s*</div>)", lambda m: m.group(1) + legend, page, count=1)
+    if n != 1:
+        raise RuntimeError("unexpected pyvis template: cannot place the legend")
     left = external_refs(page)
     if left:
         raise RuntimeError(f"the graph page would load from the network: {left[:2]}")
@@ -137,22 +205,45 @@ def _go():
     return go
 
 
-def rmse_bars(summary: pd.DataFrame, title: str = ""):
-    """Mean RMSE per model with ± std error bars (over splits)."""
+def rmse_bars(summary: pd.DataFrame):
+    """Mean RMSE per model with ± std error bars (over splits): horizontal bars on an axis from 0,
+    the lowest RMSE on top, each bar's value written beside it."""
     go = _go()
+    s = summary.iloc[::-1]  # plotly draws the first category at the bottom
+    hi = float((s["mean"] + s["std"]).max())
     fig = go.Figure(go.Bar(
-        x=[esc(SHORT.get(m, lab)) for m, lab in zip(summary["model"], summary["label"])], y=summary["mean"],
-        error_y={"type": "data", "array": summary["std"], "visible": True, "color": "#333333"},
-        marker_color=[COLOURS.get(m, "#888888") for m in summary["model"]],
-        customdata=[esc(lab) for lab in summary["label"]],
-        hovertemplate="%{customdata}: RMSE %{y:.4f} ± %{error_y.array:.4f}<extra></extra>"))
-    lo = float(max(0.0, (summary["mean"] - summary["std"]).min() - 0.1))
-    hi = float((summary["mean"] + summary["std"]).max())
-    for x, (m, sd) in enumerate(zip(summary["mean"], summary["std"])):
-        fig.add_annotation(x=x, y=m + sd, text=f"{m:.3f}", showarrow=False, yshift=10, font={"size": 12})
-    fig.update_layout(title=esc(title), yaxis_title="test RMSE (lower is better)",
-                      yaxis_range=[lo, hi + 0.08 * (hi - lo) + 0.02], xaxis_tickangle=0,
-                      margin={"t": 50, "b": 40, "l": 60, "r": 20}, height=380)
+        y=[esc(label(m)) for m in s["model"]], x=s["mean"], orientation="h",
+        error_x={"type": "data", "array": s["std"], "visible": True, "color": "#333333", "thickness": 1.2},
+        marker_color=[COLOURS.get(m, "#888888") for m in s["model"]],
+        customdata=[esc(describe(m)) for m in s["model"]],
+        hovertemplate="%{y}: RMSE %{x:.4f} ± %{error_x.array:.4f}<br>%{customdata}<extra></extra>"))
+    for y, m, sd in zip(fig.data[0].y, s["mean"], s["std"]):  # the value just past the whisker, never under it
+        fig.add_annotation(x=m + sd, y=y, text=f"{m:.3f}", showarrow=False, xanchor="left", xshift=6,
+                           font={"size": 12})
+    fig.update_layout(xaxis_title="test RMSE (lower is better)", xaxis_range=[0, hi * 1.22 + 0.03],
+                      margin={"t": 10, "b": 40, "l": 10, "r": 10}, height=70 + 34 * len(s), bargap=0.3,
+                      yaxis={"automargin": True}, title=None)
+    return fig
+
+
+def ratio_bars(panel: pd.DataFrame, reference: str = "knn_baseline"):
+    """Per panel movie, the GNN's RMSE over the reference's: bars from 1 (left: the GNN is better)."""
+    go = _go()
+    p = panel.dropna(subset=["ratio"]).sort_values("ratio", ascending=False, kind="stable")
+    names = [esc(_short(t, 30)) for t in p["title"]]
+    better = p["ratio"] < 1
+    fig = go.Figure(go.Bar(
+        y=names, x=p["ratio"] - 1, base=1, orientation="h",
+        marker_color=[COLOURS["gnn"] if b else COLOURS.get(reference, "#2166ac") for b in better],
+        customdata=np.stack([p["ratio"], p["raters"]], axis=1),
+        hovertemplate="%{y}: GNN / " + esc(label(reference)) + " = %{customdata[0]:.3f} "
+                      "(%{customdata[1]} raters)<extra></extra>"))
+    fig.add_vline(x=1, line={"color": "#333333", "width": 1})
+    lo, hi = float(min(p["ratio"].min(), 1)), float(max(p["ratio"].max(), 1))
+    pad = 0.05 * (hi - lo) + 0.01
+    fig.update_layout(xaxis_title="ratio (below 1: the GNN is better)",
+                      xaxis_range=[lo - pad, hi + pad], yaxis={"automargin": True}, height=80 + 24 * len(p),
+                      margin={"t": 10, "b": 40, "l": 10, "r": 10}, bargap=0.25)
     return fig
 
 
@@ -164,7 +255,7 @@ def prediction_scatter(points: pd.DataFrame):
     for model, g in points.groupby("model", sort=False):
         fig.add_trace(go.Scatter(
             x=g["rating"] + rng.uniform(-0.18, 0.18, len(g)), y=g["pred"], mode="markers",
-            name=esc(MODEL_LABELS.get(model, model)),
+            name=esc(label(model)),
             marker={"size": 6, "opacity": 0.6, "color": COLOURS.get(model, "#888888")},
             customdata=np.stack([g["rating"], g["split"], g["user"].fillna(-1)], axis=1),
             hovertemplate="true %{customdata[0]:.0f}, predicted %{y:.2f}<br>split %{customdata[1]}, "
@@ -172,7 +263,7 @@ def prediction_scatter(points: pd.DataFrame):
     fig.add_trace(go.Scatter(x=[0.6, 5.4], y=[0.6, 5.4], mode="lines", name="perfect",
                              line={"dash": "dot", "color": "#888888"}, hoverinfo="skip"))
     fig.update_layout(xaxis_title="true rating (jittered)", yaxis_title="predicted rating", height=400,
-                      margin={"t": 30, "b": 40, "l": 60, "r": 20}, legend={"orientation": "h", "y": 1.08})
+                      margin={"t": 10, "b": 40, "l": 50, "r": 10}, legend={"orientation": "h", "y": -0.18})
     return fig
 
 
@@ -184,22 +275,23 @@ def training_curve(history: pd.DataFrame):
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=history["step"], y=history["valid RMSE"], name="validation RMSE",
                              mode="lines+markers", line={"color": "#e66101"}), secondary_y=False)
-    fig.add_trace(go.Scatter(x=history["step"], y=history["train loss"], name="training loss (Smooth L1)",
+    fig.add_trace(go.Scatter(x=history["step"], y=history["train loss"], name="training loss",
                              mode="lines+markers", line={"color": "#5e3c99", "dash": "dot"}), secondary_y=True)
-    fig.update_layout(height=340, margin={"t": 30, "b": 40, "l": 60, "r": 60}, legend={"orientation": "h", "y": 1.12},
+    fig.update_layout(height=360, margin={"t": 10, "b": 40, "l": 60, "r": 60}, legend={"orientation": "h", "y": -0.25},
                       xaxis_title="optimiser step")
     fig.update_yaxes(title_text="validation RMSE", secondary_y=False)
     fig.update_yaxes(title_text="training loss", secondary_y=True)
     return fig
 
 
-def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame):
-    """GNN vs k-NN predicted rating of every unrated movie; the largest disagreements marked."""
+def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame, knn_label: str = "k-NN"):
+    """GNN vs k-NN predicted rating of the movies given; the largest disagreements marked."""
     go = _go()
     p = predictions
     fig = go.Figure(go.Scattergl(
         x=p["knn"], y=p["gnn"], mode="markers", name="movies", marker={"size": 4, "opacity": 0.35, "color": "#5e81ac"},
-        text=[esc(t) for t in p["title"]], hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
+        text=[esc(t) for t in p["title"]],
+        hovertemplate="%{text}<br>" + esc(knn_label) + " %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
     if len(highlight):
         fig.add_trace(go.Scatter(
             x=highlight["knn"], y=highlight["gnn"], mode="markers", name="largest disagreements",
@@ -208,6 +300,6 @@ def disagreement_scatter(predictions: pd.DataFrame, highlight: pd.DataFrame):
             hovertemplate="%{text}<br>k-NN %{x:.2f}, GNN %{y:.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[1, 5], y=[1, 5], mode="lines", name="agree", line={"dash": "dot", "color": "#888"},
                              hoverinfo="skip"))
-    fig.update_layout(xaxis_title="k-NN prediction", yaxis_title="GNN prediction", height=380,
-                      margin={"t": 30, "b": 40, "l": 60, "r": 20}, legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(xaxis_title=f"{esc(knn_label)} prediction", yaxis_title="GNN prediction", height=380,
+                      margin={"t": 10, "b": 40, "l": 50, "r": 10}, legend={"orientation": "h", "y": -0.2})
     return fig

@@ -62,6 +62,11 @@ def labels() -> dict[int, str]:
     return catalog.movie_labels(_data())
 
 
+@st.cache_data(show_spinner=False)
+def quick_movies():
+    return catalog.quick_movies(_data())
+
+
 # -- models ---------------------------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False)
 def _models(signature: tuple, fingerprint: str) -> list[catalog.ModelInfo]:
@@ -119,23 +124,24 @@ def correlations():
 
 # -- lists and tables -----------------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
-def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec):
-    return insights.recommend(_rec, dict(ratings), top, min_raters)
+def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec, knn: str = "baseline",
+                    hidden: tuple = ()):
+    return insights.recommend(_rec, dict(ratings), top, min_raters, knn, hidden)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def explanation(key: tuple, ratings: tuple, movie: int, model: str, _rec):
-    return insights.explain(_rec, dict(ratings), movie, model)
+def explanation(key: tuple, ratings: tuple, movie: int, model: str, _rec, knn: str = "baseline"):
+    return insights.why(_rec, dict(ratings), movie, model, knn)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def prediction(key: tuple, ratings: tuple, movie: int, _rec):
-    return insights.predict_movie(_rec, dict(ratings), movie)
+def prediction(key: tuple, ratings: tuple, movie: int, _rec, knn: str = "baseline"):
+    return insights.predict_movie(_rec, dict(ratings), movie, knn)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int, _rec):
-    return insights.disagreements(_rec, recommendations(key, ratings, top, min_raters, _rec), n)
+def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int, _rec, knn: str = "baseline"):
+    return insights.disagreements(_rec, recommendations(key, ratings, top, min_raters, _rec, knn), n, min_raters)
 
 
 @st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")

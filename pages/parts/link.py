@@ -9,41 +9,23 @@ brings the session back. More ratings than a link holds (``MAX_LINK_RATINGS``) l
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
-from collections import OrderedDict
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gnnrec.app import catalog, ratings_io
 
 from .cache import model_name
+from .first import first_query as _first_query
+from .first import forget
 from .heavy import adopt, token
 from .my_ratings import ratings
 from .text import flash
-
-MAX_PENDING = 1_000  # first-run query strings kept for sessions still starting (oldest dropped)
-_first: OrderedDict[str, str] = OrderedDict()
-_first_lock = threading.Lock()
 
 
 def fits() -> bool:
     """Whether the ratings fit in a link."""
     return len(ratings()) <= ratings_io.MAX_LINK_RATINGS
-
-
-def _first_query() -> tuple[str | None, str]:
-    """``(session id, the query string of the session's first run)``, read without touching
-    ``st.session_state`` (every access to it is a point where a pending rerun cuts the run short)."""
-    ctx = get_script_run_ctx()
-    if ctx is None:
-        return None, ""
-    with _first_lock:
-        query = _first.setdefault(ctx.session_id, ctx.query_string)
-        while len(_first) > MAX_PENDING:
-            _first.popitem(last=False)
-    return ctx.session_id, query
 
 
 def init() -> None:
@@ -69,8 +51,7 @@ def init() -> None:
             ss["_link_model"] = model
         ss["flash"] = messages + [("warning", p) for p in problems]
         ss["_init_done"] = True
-    with _first_lock:
-        _first.pop(sid, None)
+    forget(sid)
 
 
 def _model_param() -> str | None:

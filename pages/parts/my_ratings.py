@@ -13,8 +13,9 @@ import streamlit as st
 
 from gnnrec import data as data_mod
 from gnnrec.app import ratings_io
+from gnnrec.app.ratings_io import stars
 
-from .cache import _data
+from .cache import _data, labels
 from .text import flash
 
 
@@ -32,6 +33,7 @@ def _set_ratings(new: dict, message: str | None = None) -> None:
     if new != old:
         st.session_state["ratings_undo"] = dict(old)
     st.session_state["ratings"] = dict(new)
+    st.session_state["_offer_undo"] = True  # the page shows an Undo button beside the message
     if message:
         flash("success", message)
 
@@ -51,10 +53,27 @@ def on_rate() -> None:
     if movie is None:
         flash("warning", "Pick a movie in the search box first, then click the stars.")
         return
-    new = dict(ratings())
-    new[int(movie)] = int(value) + 1  # st.feedback stars: 0..4
-    ss["ratings"] = new
+    rate(int(movie), int(value) + 1)  # st.feedback stars: 0..4
     ss["rate_movie"] = None
+
+
+def rate(movie: int, value: float | None) -> None:
+    """Rate one movie (``None``: remove its rating) and confirm it in a toast."""
+    new = dict(ratings())
+    if value is None:
+        new.pop(int(movie), None)
+    else:
+        new[int(movie)] = float(value)
+    st.session_state["ratings"] = new
+    title = labels()[int(movie)].rsplit("  #", 1)[0]
+    flash("toast", f"Rated {title} {stars(value)}: your lists are updated." if value is not None
+          else f"Removed your rating of {title}.")
+
+
+def on_stars(movie: int, key: str) -> None:
+    """Stars of one movie clicked (the quick-rate grid, a recommended row): rate it."""
+    value = st.session_state.get(key)
+    rate(movie, None if value is None else int(value) + 1)
 
 
 def on_remove() -> None:

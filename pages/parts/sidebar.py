@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gnnrec.app import catalog, ratings_io
+from gnnrec.app.glossary import term
 
 from . import cache, heavy, link
 from .my_ratings import export_button, ratings
@@ -42,7 +43,9 @@ def show() -> None:
         if usable:
             st.selectbox("Active model", usable, key="model_name",
                          help="The all-movies GNN used for recommendations. Train new ones on the Train page.")
-            st.caption(next(m for m in all_models if m.name == st.session_state["model_name"]).describe())
+            st.caption(next(m for m in all_models if m.name == st.session_state["model_name"]).describe(),
+                       help=" ".join(f"{w}: {term(t)}" for w, t in (("valid RMSE", "valid_rmse"), ("widths", "widths"),
+                                                                     ("taps", "taps"), ("graph k", "k"))))
         for m in all_models:
             if not m.ok:
                 alert("error", m.error)
@@ -50,7 +53,8 @@ def show() -> None:
             st.error("No usable all-movies model: recommendations need one. Train one on the Train page.")
         st.divider()
         st.caption(f"**Data:** MovieLens-100K ({info['source']}), {info['ratings']:,} ratings, "
-                   f"{info['users']} users, {info['movies']:,} movies · fingerprint `{info['fingerprint']}`")
+                   f"{info['users']} users, {info['movies']:,} movies · fingerprint `{info['fingerprint']}`",
+                   help=f"fingerprint: {term('fingerprint')}")
         st.caption(f"**You:** {len(ratings())} rated movie(s)")
         heavy.status()
         if not link.fits():

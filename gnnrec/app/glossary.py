@@ -1,0 +1,81 @@
+"""The app's words, explained where they appear: help tooltips (:data:`TERMS`) and each page's short
+"How it works" (:data:`HOW`). One place, so a word means the same on every page. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+TERMS = {
+    "gnn": "Graph neural network: it passes your ratings along a graph that links movies whose ratings move "
+           "together, through a few learnt filters, and reads a prediction off every movie.",
+    "knn": "Item k-NN: the movie's mean rating, moved by how you rated the most correlated movies you have seen.",
+    "knn_baseline": "Item k-NN with baselines (the classical recommender): a baseline for you and the movie "
+                    "(overall mean + the movie's bias + your bias), plus how far your ratings of the most "
+                    "similar movies sit above or below their own baselines.",
+    "predicted": "The predicted rating, 1 to 5 stars (every prediction is clipped to that scale).",
+    "both": "Ticked: the movie is in both models' top lists.",
+    "raters": "How many MovieLens users rated the movie (out of 943).",
+    "min_raters": "Skip movies that fewer MovieLens users rated: a handful of opinions gives extreme predictions.",
+    "fallback": "The model could not use any of your ratings for this movie (none of them reaches it) and gave "
+                "the movie's mean rating or baseline.",
+    "baseline": "Where a prediction starts before your ratings of similar movies count: for the k-NN with "
+                "baselines, everyone's average + the movie's bias + your bias.",
+    "bias": "How far above (+) or below (-) the average a movie is rated, or you rate, fitted on all ratings.",
+    "effect": "What one of your ratings adds to the prediction. k-NN: exact, the rows add up. GNN: "
+              "leave-one-out, the change when that rating is removed.",
+    "weight": "How much a neighbour counts: its similarity to the movie, shared out so that the weights sum to 1.",
+    "leave_one_out": "The prediction with all your ratings minus the prediction without that one rating.",
+    "hops": "Steps on the GNN's graph from the nearest movie you rated; the GNN sees only so many hops far.",
+    "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1).",
+    "common_raters": "Users who rated both movies: a correlation over few of them means little.",
+    "rmse": "Root mean squared error of the predicted ratings of test users, in stars: lower is better.",
+    "valid_rmse": "RMSE on ratings held out from training (validation): how the saved weights were chosen; "
+                  "lower is better.",
+    "splits": "Random divisions of the target movie's raters into training, validation and test users; each "
+              "split trains every model afresh.",
+    "protocol": "The seed's protocol: for one target movie, its raters are split into train / validation / test "
+                "users; every model predicts the test users' rating of that movie from their other ratings.",
+    "panel": "The same protocol on a random panel of target movies nobody chose, so a result holds for "
+             "'any movie', not only for the famous ones a recipe was tuned on.",
+    "ratio": "The GNN's RMSE divided by the k-NN with baselines' RMSE on the same movie: below 1 the GNN is "
+             "better.",
+    "wins": "On how many panel movies the model has the lowest RMSE of all.",
+    "preset": "A GNN recipe: 'seed' is the original project's settings, 'best' the tuned one (shrunk "
+              "correlations, baseline input), 'transfer' starts from models trained on other movies.",
+    "fingerprint": "A short hash of the ratings: models and results are tied to the data they were made on.",
+    "taps": "Taps of a graph filter: how many powers of the graph it mixes; taps - 1 is how many hops one "
+            "layer sees.",
+    "widths": "Features per movie in each layer (the layer's width).",
+    "k": "Graph neighbours: each movie keeps its k most correlated movies as edges of the graph.",
+    "epochs": "Passes over all users during training.",
+    "lr": "Learning rate: the step size of the optimiser (Adam).",
+    "batch": "Users per optimiser step.",
+    "seed": "Random seed: the same settings and seed train the same model.",
+    "estimate": "Learnt from the running job: its speed so far, stage by stage.",
+}
+
+HOW = {
+    "recommend": (
+        "**How it works.** Your star ratings go to two models that both learnt from MovieLens-100K (943 users, "
+        "100,000 ratings). The **GNN** passes them over a graph of movies whose ratings move together; the "
+        "**k-NN with baselines** starts from a baseline (everyone's average, the movie's and your bias) and adds "
+        "how you rated the most similar movies. Each list shows its model's best predictions among the movies "
+        "you have not rated. Select a row to see why it is there; hidden movies leave the lists for this visit."),
+    "neighbourhood": (
+        "**How it works.** Two movies are neighbours when the people who rated both rated them alike "
+        "(correlation). The k-NN predicts from your ratings of a movie's neighbours; the GNN passes your "
+        "ratings along these links a few hops. Click a node to centre the graph on it."),
+    "compare": (
+        "**How it works.** The seed's protocol: for a target movie, its raters are split at random into "
+        "training, validation and test users; every model learns without the test users' rating of that movie "
+        "and predicts it. RMSE measures the error in stars (lower is better). A panel repeats this on random "
+        "movies, so one can see on which movies each model wins."),
+    "train": (
+        "**How it works.** An all-movies GNN learns to predict ratings hidden from each user's profile, on "
+        "every MovieLens rating except 5% kept for validation. The weights with the lowest validation RMSE are "
+        "saved under a new name; choose it in the sidebar to get recommendations from it."),
+}
+
+
+def term(name: str) -> str:
+    """The help text of a term (KeyError for an unknown one: a typo shows in the tests)."""
+    return TERMS[name]

@@ -1,0 +1,62 @@
+"""What app.py does before its heavy imports (gnnrec, torch: seconds on a cold server), so that a
+first visit never sees a blank page or Streamlit's internal file list.
+
+:func:`first_query` keeps the session's first query string (the share link) before anything is
+drawn; :func:`navigation` draws the page menu; :func:`loading` says what is happening while the
+first run imports and loads. Streamlit only here, nothing heavy.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+MAX_PENDING = 1_000  # first-run query strings kept for sessions still starting (oldest dropped)
+_first: OrderedDict[str, str] = OrderedDict()
+_first_lock = threading.Lock()
+
+
+def first_query() -> tuple[str | None, str]:
+    """``(session id, the query string of the session's first run)``, read without touching
+    ``st.session_state`` (every access to it is a point where a pending rerun cuts the run short).
+    Kept until :func:`forget`: a run cut short and redone (another page clicked meanwhile) reads the
+    first run's link, not the new page's address."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return None, ""
+    with _first_lock:
+        query = _first.setdefault(ctx.session_id, ctx.query_string)
+        while len(_first) > MAX_PENDING:
+            _first.popitem(last=False)
+    return ctx.session_id, query
+
+
+def forget(sid: str | None) -> None:
+    with _first_lock:
+        _first.pop(sid, None)
+
+
+def navigation(pages: list) -> object:
+    """The page menu in the sidebar, drawn by the app itself: Streamlit's own menu is switched off
+    (``client.showSidebarNavigation = false``), because on a cold server it first lists the files in
+    pages/ ("app, common, ...") until app.py has run. Returns the page to run."""
+    page = st.navigation(pages, position="hidden")
+    with st.sidebar.container(key="nav"):
+        for p in pages:
+            st.page_link(p)
+    return page
+
+
+def loading() -> object | None:
+    """A message while a cold server's first run imports the app (a few seconds); clear it with
+    ``.empty()`` once the page can draw. None when the app is loaded already."""
+    if "gnnrec.recommender" in sys.modules:
+        return None
+    box = st.empty()
+    box.info("Starting the app: loading the recommender's code and MovieLens-100K (a few seconds, only for the "
+             "first visit after a restart) …")
+    return box

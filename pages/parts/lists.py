@@ -1,0 +1,141 @@
+"""The Recommend page's lists: their settings, the two top lists with row selection, and the "why"
+panel of the selected movie with its actions (rate, hide, explore).
+
+Each reads its widgets, calls one gnnrec function through :mod:`.cache` and shows the result.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gnnrec.app import insights
+from gnnrec.app.glossary import term
+from gnnrec.app.results import label
+
+from . import cache, my_ratings
+from .text import flash, plain
+
+
+def settings() -> tuple[int, int, str]:
+    """The list settings in a popover: ``(top, min_raters, knn kind)``; hidden movies can come back."""
+    with st.popover("List settings", width="stretch"):
+        top = st.slider("How many recommendations", 5, 30, 10, key="top_n", persist_state="session")
+        min_raters = st.slider("Only movies with at least this many MovieLens ratings", 0, 200,
+                               insights.DEFAULT_MIN_RATERS, step=5, key="min_raters", help=term("min_raters"),
+                               persist_state="session")
+        knn = st.radio("k-NN side", ["baseline", "plain"], key="knn_kind", horizontal=True, persist_state="session",
+                       format_func=lambda k: label(insights.knn_name(k)),
+                       help=f"{label('knn_baseline')}: {term('knn_baseline')} {label('knn')}: {term('knn')}")
+        hidden = st.session_state.get("hidden", [])
+        st.button(f"Show the {len(hidden)} hidden movie(s) again", key="unhide", disabled=not hidden,
+                  on_click=lambda: st.session_state.update(hidden=[]))
+    return top, min_raters, knn
+
+
+# -- the lists -----------------------------------------------------------------------------------------------------
+COLUMNS = {  # widths that fit half the page at 1400 px; on a phone the columns after 'predicted' scroll
+    "title": st.column_config.TextColumn("title", width=150),
+    "predicted": st.column_config.ProgressColumn("predicted", min_value=1, max_value=5, format="%.2f ★", width=82,
+                                                 help=term("predicted")),
+    "both": st.column_config.CheckboxColumn("both", help=term("both"), width=42),
+    "raters": st.column_config.NumberColumn(width=50, help=term("raters")),
+    "genre": st.column_config.TextColumn("genres", width=135),
+    "fallback": st.column_config.CheckboxColumn("mean only", width=80, help=term("fallback")),
+}
+ORDER = ["title", "predicted", "both", "raters", "genre"]
+
+
+def _on_select(model: str) -> None:
+    """A row of a top list selected: explain that movie."""
+    ss = st.session_state
+    rows = ss.get(f"top_{model}", {}).get("selection", {}).get("rows", [])
+    ids = ss.get(f"_top_ids_{model}", [])
+    if rows and rows[0] < len(ids):
+        ss["explain_movie"] = ids[rows[0]]
+
+
+def top_lists(res, knn: str) -> None:
+    """Both top lists side by side; selecting a row explains it below."""
+    g, k = st.columns(2, gap="small")
+    heads = ((g, "gnn", "GNN", f"model {cache.model_name()}", term("gnn")),
+             (k, "knn", label(insights.knn_name(knn)), "all ratings",
+              term(insights.knn_name(knn))))
+    for col, model, title, sub, helptext in heads:
+        table = insights.top_table(res, model)
+        st.session_state[f"_top_ids_{model}"] = [int(m) for m in table["movie"]]
+        with col:
+            st.markdown(f"#### {title} <small style='color:#666;font-weight:400'>· {plain(sub)}</small>",
+                        unsafe_allow_html=True, help=helptext)
+            st.dataframe(table, hide_index=True, column_config=COLUMNS, key=f"top_{model}",
+                         column_order=ORDER + (["fallback"] if table["fallback"].any() else []),
+                         on_select=lambda m=model: _on_select(m), selection_mode="single-row")
+    agree = int(res.top["gnn"]["agree"].sum())
+    st.caption(f"**both** (ticked): {agree} of the top {len(res.top['gnn'])} are in both lists. "
+               "Select a row to see why it is recommended.")
+
+
+# -- why -----------------------------------------------------------------------------------------------------------
+def _why_column(w: insights.Why, name: str) -> None:
+    st.markdown(f"**{plain(name)}** · {w.prediction:.2f} ★")
+    st.markdown(plain(w.summary))
+    if len(w.table):
+        effect = "adds" if w.additive else "without it"
+        st.dataframe(insights.why_table(w), hide_index=True, key=f"why_{w.model}",
+                     column_config={"title": st.column_config.TextColumn(width=170),
+                                    "effect": st.column_config.TextColumn(effect, width=70, help=term("effect")),
+                                    "your rating": st.column_config.TextColumn("your rating", width=95),
+                                    "weight": st.column_config.TextColumn(width=60, help=term("weight"))},
+                     column_order=["title", "effect", "your rating"] + (["weight"] if w.additive else []))
+        st.caption(plain(w.how))
+
+
+def on_hide(movie: int) -> None:
+    st.session_state["hidden"] = [*st.session_state.get("hidden", []), int(movie)]
+    flash("toast", f"Hidden {cache.labels()[movie].rsplit('  #', 1)[0]} from your lists (List settings brings it back).")
+
+
+def on_explore(movie: int) -> None:
+    st.session_state["nb_focus"] = int(movie)  # the Neighbourhood page centres on it
+    st.session_state["_goto"] = "pages/neighbourhood.py"
+
+
+def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
+    """The selected movie, its actions and both models' explanations."""
+    labels = cache.labels()
+    choices = list(dict.fromkeys([*res.top["gnn"]["movie"], *res.top["knn"]["movie"]]))
+    if st.session_state.get("explain_movie") not in choices:
+        st.session_state["explain_movie"] = int(choices[0])
+    st.subheader("Why this movie?")
+    c1, c2, c3, c4 = st.columns([2.6, 1.2, 0.9, 1.7], vertical_alignment="bottom")
+    movie = int(c1.selectbox("Explain", choices, format_func=labels.get, key="explain_movie",
+                             help="Or select a row in a list above."))
+    with c2:
+        st.caption("Seen it? Rate it")
+        skey = f"why_stars_{movie}"
+        st.feedback("stars", key=skey, on_change=my_ratings.on_stars, args=(movie, skey))
+    c3.button("Hide it", key="hide_movie", on_click=on_hide, args=(movie,),
+              help="Leave it out of your lists for this visit.")
+    c4.button("Explore its neighbourhood", key="explore_movie", on_click=on_explore, args=(movie,))
+    g, k = st.columns(2, gap="large")
+    for col, model, name in ((g, "gnn", "GNN"), (k, "knn", label(insights.knn_name(knn)))):
+        with col.container(key=f"why_{model}_box"):
+            _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
+
+
+# -- one movie -----------------------------------------------------------------------------------------------------
+def predict_one(labels: dict, knn: str, rec) -> None:
+    """Both models' predicted rating of any movie (one you rated: from your other ratings)."""
+    with st.expander("Predict any movie"):
+        target = st.selectbox("Movie", list(labels), index=None, format_func=labels.get, key="target_movie",
+                              placeholder="Type a title to see both models' predicted rating …")
+        if target is None:
+            return
+        p = cache.prediction(cache.model_key(), my_ratings.rkey(), int(target), rec, knn)
+        c1, c2, c3, c4 = st.columns(4)
+        for col, name, what in ((c1, "gnn", "GNN predicts"), (c2, "knn", f"{label(insights.knn_name(knn))} predicts")):
+            col.metric(what, f"{p[name]:.2f} ★", delta="your ratings do not reach it" if p[f"{name}_fallback"] else None,
+                       delta_color="off", help=term("fallback") if p[f"{name}_fallback"] else None)
+        c3.metric("MovieLens mean", f"{p['mean']:.2f} ★", help=f"the mean of its {p['raters']} ratings")
+        c4.metric("You rated it", f"{p['rated']:g} ★" if p["rated"] is not None else "—")
+        if p["rated"] is not None:
+            st.caption("You rated this movie, so both predictions use your other ratings only.")
