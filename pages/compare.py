@@ -39,7 +39,7 @@ else:
     target = c1.selectbox("Target movie", list(labels), index=DEFAULT_TARGET - 1, format_func=labels.get,
                           key="cmp_target")
     splits = c2.number_input("Splits", 1, live.MAX_LIVE_SPLITS, 1, key="cmp_splits",
-                             help=term("splits") + " About 20-40 s a split here.")
+                             help=term("splits") + f" About {live.SPLIT_SECONDS} s a split here.")
     preset = c3.selectbox("GNN preset", live.eval_presets(), index=live.eval_presets().index("best"),
                           key="cmp_preset", help=term("preset"))
     ekey = live.eval_key(cache.data_info()["fingerprint"], int(target), int(splits), preset)

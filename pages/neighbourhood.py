@@ -10,7 +10,7 @@ from pages.parts import cache, graph, my_ratings, session, text
 session.guard()
 
 st.title("Neighbourhood")
-st.caption("The movies whose ratings move together with a movie's: the graph both models work on. "
+st.caption("The movies whose ratings move together with a movie's: the GNN's graph. "
            "Click a movie to centre on it; drag, zoom, hover for details.")
 text.show_flash()
 cache.require_data()
@@ -23,7 +23,7 @@ if "nb_focus" in ss:  # "Explore its neighbourhood" on the Recommend page
 ss.setdefault("nb_movie", next(iter(ratings), DEFAULT_TARGET))  # a movie you rated, else Star Wars
 c1, c2, c3, c4 = st.columns([3, 1, 2, 2])
 movie = c1.selectbox("Movie", list(labels), format_func=labels.get, key="nb_movie")
-hops = c2.radio("Hops", [1, 2], horizontal=True, key="nb_hops", help=term("hops"))
+hops = c2.radio("Hops", [1, 2], horizontal=True, key="nb_hops", help=term("nb_hops"))
 k = c3.slider("Neighbours per movie", 3, nb_mod.MAX_NEIGHBOURS, 10, key="nb_k",
               help="How many of each movie's most correlated movies are drawn.")
 common_min = c4.slider("Min. common raters", 5, 200, 25, step=5, key="nb_common", help=term("common_raters"))

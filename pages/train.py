@@ -118,7 +118,7 @@ def compared(m: dict) -> None:
     c3.metric("Training time", f"{m['train_seconds']:.0f} s")
     if base:
         st.caption("Both on a held-out 5% of the ratings (each model's own draw of them); lower is better. "
-                   "The default model trained for 20 epochs with wider layers.")
+                   f"The default model: {catalog.recipe(default)}.")
 
 
 if job is not None and job.running:

@@ -218,12 +218,12 @@ def test_model_removed_during_a_session_falls_back_with_a_warning(folders):
     at.run()
     at.selectbox(key="model_name").set_value("second").run()
     rate(at, 50, 5)
-    assert "second" in texts(at.subheader)
+    assert "model second" in texts(at.markdown)
     (folders["models"] / "second.pt").unlink()
     at.run()
     assert_clean(at)
     assert "'second' is no longer usable" in texts(at.warning)
-    assert at.session_state["model_name"] == "all-movies" and "all-movies" in texts(at.subheader)
+    assert at.session_state["model_name"] == "all-movies" and "model all-movies" in texts(at.markdown)
 
 
 def test_import_merges_or_replaces(folders):

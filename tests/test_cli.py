@@ -161,7 +161,7 @@ def test_recommend_prints_both_lists(loaded, capsys):
     assert cli.main(["recommend", "--rate", "50=5", "--rate", "181=4", "--rate", "1=2", "--top", "5"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Your ratings: 50=5, 181=4, 1=2")
-    assert "Top 5 by GNN (model all-movies):" in text and "Top 5 by KNN (model k-NN):" in text
+    assert "Top 5 by GNN (all-movies):" in text and "Top 5 by KNN (k-NN with baselines):" in text
     assert len(re.findall(r"^\s+[1-5]\. \d\.\d\d  \S", text, flags=re.M)) == 10
     expected = recommender.default_recommender().recommend({50: 5, 181: 4, 1: 2}, top=5, min_raters=20)
     for name in ("gnn", "knn"):

@@ -241,7 +241,7 @@ def test_on_a_phone_nothing_is_wider_than_the_screen_or_covers_text(phone, path,
 def test_help_tooltips_explain_the_words_where_they_appear(page):
     open_url(page, "/neighbourhood", "Neighbourhood")
     page.locator(".st-key-nb_hops").get_by_test_id("stTooltipHoverTarget").hover()  # Hops
-    page.get_by_test_id("stTooltipContent").filter(has_text="Steps on the GNN's graph").wait_for()
+    page.get_by_test_id("stTooltipContent").filter(has_text="also each neighbour").wait_for()
     open_url(page, "/train", "Train a GNN")
     page.locator(".st-key-tr_taps_0").get_by_test_id("stTooltipHoverTarget").hover()
     page.get_by_test_id("stTooltipContent").filter(has_text="how many powers of the graph").wait_for()

@@ -117,6 +117,11 @@ def list_models(data_fingerprint: str | None = None, folder: Path | None = None)
     return out
 
 
+def _unusable(error: str | None) -> str:
+    """Why a model cannot be used, in two words (the full reason is in ``ModelInfo.error``)."""
+    return "no: made for other data" if error and "trained on data" in error else "no: unreadable"
+
+
 def models_table(models: Iterable[ModelInfo]) -> pd.DataFrame:
     """The store as a table: name, kind, metrics, architecture, created."""
     rows = []
@@ -125,7 +130,7 @@ def models_table(models: Iterable[ModelInfo]) -> pd.DataFrame:
         tc = m.config.get("train", {})
         rows.append({
             "model": m.name,
-            "usable": "yes" if m.ok and m.all_movies else ("no: one target movie" if m.ok else "no: unreadable"),
+            "usable": "yes" if m.ok and m.all_movies else ("no: one target movie" if m.ok else _unusable(m.error)),
             "valid RMSE": m.metrics.get("valid_rmse"),
             "widths": " × ".join(map(str, mc.get("features", ()))) or None,
             "taps": " × ".join(map(str, mc.get("taps", ()))) or None,
@@ -134,6 +139,13 @@ def models_table(models: Iterable[ModelInfo]) -> pd.DataFrame:
             "recipe": m.extra.get("preset", ""), "made by": m.extra.get("made_by", "cli"),
         })
     return pd.DataFrame(rows)
+
+
+def recipe(m: ModelInfo) -> str:
+    """A model's training recipe in a few words: widths, taps, graph neighbours, epochs."""
+    model, train = m.config.get("model", {}), m.config.get("train", {})
+    return (f"widths {'/'.join(map(str, model.get('features', ())))}, taps {'/'.join(map(str, model.get('taps', ())))}, "
+            f"k={m.graph.get('k', '?')}, {train.get('epochs', '?')} epochs")
 
 
 def default_model(models: Iterable[ModelInfo]) -> str | None:

@@ -25,7 +25,10 @@ TERMS = {
     "weight": "How much a neighbour counts: its similarity to the movie, shared out so that the weights sum to 1.",
     "leave_one_out": "The prediction with all your ratings minus the prediction without that one rating.",
     "hops": "Steps on the GNN's graph from the nearest movie you rated; the GNN sees only so many hops far.",
-    "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1).",
+    "nb_hops": "1: the movie's strongest neighbours; 2: also each neighbour's own strongest neighbours.",
+    "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1), "
+                   "shrunk towards 0 when few users rated both (times n / (n + 25), n = those users), "
+                   "as in the GNN's graph.",
     "common_raters": "Users who rated both movies: a correlation over few of them means little.",
     "rmse": "Root mean squared error of the predicted ratings of test users, in stars: lower is better.",
     "valid_rmse": "RMSE on ratings held out from training (validation): how the saved weights were chosen; "
