@@ -126,7 +126,7 @@ class Recommender:
     @classmethod
     def load(cls, model: str | None = None, data: data_mod.MovieLens | None = None) -> Recommender:
         data = data or data_mod.load()
-        return cls(data, store.load(model or DEFAULT_MODEL, data_fingerprint=data.fingerprint()))
+        return cls(data, store.load(model or DEFAULT_MODEL, data_fingerprint=data.fingerprint(), n_movies=data.n_movies))
 
     def vector(self, ratings: dict[int, float]) -> np.ndarray:
         x = np.zeros((1, self.data.n_movies), dtype=np.float32)  # (1, N)

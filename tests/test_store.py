@@ -287,3 +287,16 @@ def test_every_committed_model_loads(movielens, name):
     ckpt = store.load(name, REPO_MODELS, data_fingerprint=movielens.fingerprint())
     assert ckpt.predictor.models
     assert (REPO_MODELS / f"{name}.pt").stat().st_size <= store.MAX_BYTES
+
+
+@pytest.mark.integration
+def test_recommender_refuses_a_model_whose_graph_is_not_the_datas(movielens, tmp_path, monkeypatch):
+    """A checkpoint claiming the real data's fingerprint but holding a 10-movie graph is refused
+    when loaded, not when the first recommendation indexes past its graph."""
+    from gnnrec.recommender import Recommender
+
+    pred, _ = tiny_predictor(None)
+    store.save(pred, "small", metrics={"valid_rmse": 1.0}, data_fingerprint=movielens.fingerprint(), folder=tmp_path)
+    monkeypatch.setenv("GNNREC_MODELS_DIR", str(tmp_path))
+    with pytest.raises(StoreError, match="the graph has 10 movies, the data 1682"):
+        Recommender.load("small", data=movielens)
