@@ -19,11 +19,9 @@ TERMS = {
                 "the movie's mean rating or baseline.",
     "baseline": "Where a prediction starts before your ratings of similar movies count: for the k-NN with "
                 "baselines, everyone's average + the movie's bias + your bias.",
-    "bias": "How far above (+) or below (-) the average a movie is rated, or you rate, fitted on all ratings.",
     "effect": "What one of your ratings adds to the prediction. k-NN: exact, the rows add up. GNN: "
               "leave-one-out, the change when that rating is removed.",
     "weight": "How much a neighbour counts: its similarity to the movie, shared out so that the weights sum to 1.",
-    "leave_one_out": "The prediction with all your ratings minus the prediction without that one rating.",
     "hops": "Steps on the GNN's graph from the nearest movie you rated; the GNN sees only so many hops far.",
     "nb_hops": "1: the movie's strongest neighbours; 2: also each neighbour's own strongest neighbours.",
     "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1), "
@@ -53,7 +51,6 @@ TERMS = {
     "lr": "Learning rate: the step size of the optimiser (Adam).",
     "batch": "Users per optimiser step.",
     "seed": "Random seed: the same settings and seed train the same model.",
-    "estimate": "Learnt from the running job: its speed so far, stage by stage.",
 }
 
 HOW = {
