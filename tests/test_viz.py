@@ -173,7 +173,15 @@ def test_the_graph_settles_labels_few_nodes_at_two_hops_and_reports_clicks(page)
     drawn = viz.drawn_edges(nb)  # the tree and the links among the neighbours; not 3-12 (12 hangs on 2) nor 12-13
     assert list(zip(drawn["source"], drawn["target"])) == [(1, 2), (2, 3), (12, 2)]
     assert viz.labelled_nodes(nb) == {1, *range(2, 2 + viz.LABELLED), 21}  # the movie, the strongest, yours
-    labels = {n["id"]: n["label"] for n in network_data(viz.neighbourhood_html(nb), "nodes")}
+    drawn_nodes = network_data(viz.neighbourhood_html(nb), "nodes")
+    labels = {n["id"]: n["label"] for n in drawn_nodes}
     assert labels[2] == "M2" and labels[15] == " " and labels[21].startswith("M21\n★★★★★")
+    # names keep their size in the page (pyvis's font_color once replaced every node's font): 3x at 2 hops,
+    # where the graph is drawn about a third of the size
+    sizes = {n["id"]: n["font"]["size"] for n in drawn_nodes}
+    assert sizes[1] == 48 and sizes[2] == sizes[21] == 36
+    one_sizes = {n["font"]["size"] for n in network_data(viz.neighbourhood_html(
+        Neighbourhood(1, nodes[nodes["hop"] < 2], edges.head(2))), "nodes")}
+    assert one_sizes == {16, 12}
     one = Neighbourhood(1, nodes[nodes["hop"] < 2], nb.edges)
     assert viz.labelled_nodes(one) == set(range(1, 12))  # at 1 hop every movie is named

@@ -132,8 +132,8 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     settles and stays; a click on a node posts ``{gnnrec: "centre", movie}`` to the parent page."""
     from pyvis.network import Network
 
-    net = Network(height=f"{int(height_px)}px", width="100%", bgcolor="#ffffff", font_color="#222222",
-                  cdn_resources="in_line", directed=False)
+    # no font_color here: pyvis would then replace every node's font (sizes included) by that colour alone
+    net = Network(height=f"{int(height_px)}px", width="100%", bgcolor="#ffffff", cdn_resources="in_line", directed=False)
     nodes = nb.nodes
     top = max(1, int(nodes["raters"].max()))
     named = labelled_nodes(nb)
@@ -161,7 +161,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                      borderWidth=3 if rated or row.hop == 0 else 1,
                      shape="star" if rated and row.hop != 0 else "dot",
                      font={"size": (16 if row.hop == 0 else 12) * (3 if two else 1), "strokeWidth": 3 * (2 if two else 1),
-                           "strokeColor": "#ffffff"})
+                           "strokeColor": "#ffffff", "color": "#222222"})
     for e in drawn_edges(nb).itertuples(index=False):
         c = float(e.corr)
         net.add_edge(int(e.source), int(e.target), width=float(1 + 7 * abs(c)), title=f"correlation {c:+.2f}",
