@@ -115,7 +115,8 @@ def compared(m: dict) -> None:
     c1.metric("Validation RMSE, yours", f"{m['valid_rmse']:.4f}", help=term("valid_rmse"),
               delta=f"{m['valid_rmse'] - base:+.4f} vs {catalog.DEFAULT_MODEL}" if base else None, delta_color="inverse")
     c2.metric(f"Validation RMSE, {catalog.DEFAULT_MODEL}", f"{base:.4f}" if base else "—", help=term("valid_rmse"))
-    c3.metric("Training time", f"{m['train_seconds']:.0f} s")
+    c3.metric("Training time", f"{m['train_seconds']:.0f} s",
+              help="The optimiser's time; the job's time above also counts building the graph and saving.")
     if base:
         st.caption("Both on a held-out 5% of the ratings (each model's own draw of them); lower is better. "
                    f"The default model: {catalog.recipe(default)}.")
