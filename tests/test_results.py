@@ -167,3 +167,22 @@ def test_a_damaged_panel_is_refused_naming_the_field(tmp_path, movielens, change
     change(panel)
     with pytest.raises(results.ResultError, match=field):
         results.load_result(_write(tmp_path, panel), movielens)
+
+
+@pytest.mark.integration
+def test_every_committed_result_loads_rescores_and_holds_no_ratings(movielens, monkeypatch):
+    """The files in results/ are what the Compare page offers first: each is valid, its summary is
+    what its predictions score against the real ratings, and no rating is stored in it."""
+    from gnnrec import evaluate
+
+    monkeypatch.delenv("GNNREC_RESULTS_DIR", raising=False)
+    files = list(results.result_files())
+    assert {"panel-1000.json", "panel-1001.json", "star-wars-seed.json"} <= {p.name for p in files}
+    for path in files:
+        res = results.load_result(path)
+        assert '"rating"' not in path.read_text(), path.name
+        blocks = res["results"] if res.get("task") == "panel" else [res]
+        for block in blocks[:3]:
+            again = evaluate.rescore(block, movielens)
+            for stored, split in zip(block["splits"], again["splits"], strict=True):
+                assert split["rmse"] == pytest.approx(stored["rmse"], abs=1e-9), path.name
