@@ -322,7 +322,7 @@ class WsTab:
         """Open a share link; seconds until its run finished showing the GNN top list."""
         dt = await self._load(query=share_query(ratings, model))
         self._expect_recommendations(len(ratings))
-        if model and f"{GNN_HEADING} `{model}`" not in self.session.headings():
+        if model and f"{GNN_HEADING} {model}" not in self.session.headings():
             raise SessionError(f"model {model} not shown (headings: {self.session.headings()})")
         return dt
 

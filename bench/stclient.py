@@ -37,6 +37,7 @@ widget not on the page), ``TimeoutError``, or ``websockets.ConnectionClosed`` (a
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -339,9 +340,9 @@ class StreamlitSession:
     def table_beside(self, heading: str) -> bytes | None:
         """The Arrow bytes of the first dataframe in the container of the heading that starts with
         ``heading`` (None if not shown). Dataframes without selections carry no id, so this finds
-        one the way a person does: by its heading."""
+        one the way a person does: by its heading (an ``st.header`` or a Markdown ``####`` line)."""
         parents = [p[:-1] for p, n in sorted(self.nodes.items())
-                   if isinstance(n, Element) and n.WhichOneof("type") == "heading" and n.heading.body.startswith(heading)]
+                   if isinstance(n, Element) and (_heading_text(n) or "").startswith(heading)]
         for p, n in sorted(self.nodes.items()):
             if isinstance(n, Element) and n.WhichOneof("type") == "dataframe" and p[:-1] in parents:
                 df = n.dataframe
@@ -353,12 +354,24 @@ class StreamlitSession:
         return [(e.alert.Format.Name(e.alert.format), e.alert.body) for e in self.elements("alert")]
 
     def headings(self) -> list[str]:
-        return [e.heading.body for e in self.elements("heading")]
+        """Every heading's text as a reader sees it: ``st.header``-like elements and Markdown
+        ``#`` lines, tags removed."""
+        return [t for e in self.elements() if (t := _heading_text(e)) is not None]
 
     def check(self) -> None:
         """Raise :class:`SessionError` if the page shows an exception."""
         for e in self.elements("exception"):
             raise SessionError(f"exception shown: {e.exception.type}: {e.exception.message[:160]}")
+
+
+def _heading_text(e: Element) -> str | None:
+    """The text of a heading element or a Markdown heading line (tags removed), else None."""
+    kind = e.WhichOneof("type")
+    if kind == "heading":
+        return e.heading.body
+    if kind == "markdown" and e.markdown.body.startswith("#"):
+        return re.sub(r"<[^>]+>", "", e.markdown.body).lstrip("# ").strip()
+    return None
 
 
 async def _ping(url: str) -> str:
