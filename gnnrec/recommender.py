@@ -292,7 +292,7 @@ class Recommender:
             enc = self.gnn.config.encoding
             if enc.startswith("baseline"):
                 mu = float(self.gnn.item_means[t])
-                parts = {"movie mean": mu, "you": base - mu}
+                parts = {"shrunk movie mean": mu, "you": base - mu}
             else:
                 parts = {"you": base} if enc.startswith("centered") else {}
             return base, parts, float(self.gnn.estimate(x, np.array([t]))[0, 0]) if raw else float("nan")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gnnrec.app import insights, ratings_io
@@ -46,7 +47,7 @@ def test_why_says_when_a_prediction_is_clipped(rec):
     assert over, "no clipped prediction among the top 30"
     w = insights.why(rec, ratings, int(over[0]), "knn")
     assert w.raw > 5 and w.prediction == 5.0
-    assert f"exactly): {w.raw:.2f}. That is above 5, so the lists show 5.00" in w.summary
+    assert f"exactly, up to rounding): {w.raw:.2f}. That is above 5, so the lists show 5.00" in w.summary
     assert "clipped to the 1-5 star scale" in w.summary
 
 
@@ -60,7 +61,7 @@ def test_why_gnn_is_leave_one_out_and_honest_when_nothing_reaches(rec):
     assert w.baseline == pytest.approx(sum(v for _, v in w.parts))
     isolated = int(np.flatnonzero(np.diff(rec.gnn.graph.shift.indptr) == 0)[0]) + 1
     far = insights.why(rec, {isolated: 5}, 172, "gnn")
-    assert not far.reached and far.table.empty and "moved it most" not in far.summary
+    assert not far.reached and far.table.empty and "Leave-one-out" not in far.summary
     assert f"None of your rated movies lies within {rec.gnn.receptive_field()} hops" in far.summary
     assert f"{far.prediction:.2f}" in far.summary
 
@@ -85,6 +86,14 @@ def test_disagreements_sorted_located_and_only_where_both_predict(rec):
     p = res.predictions.set_index("movie").loc[d["movie"]]
     assert not p["gnn_fallback"].any() and not p["knn_fallback"].any()  # no mean-only row
     assert (d["raters"] >= 60).all() and (d["hops from your ratings"] >= 0).all()
+    rated = np.array([50, 181, 1]) - 1
+    for kind, sim in (("baseline", rec.knn_model("baseline").sim), ("plain", rec.knn.corr)):
+        dk = insights.disagreements(rec, insights.recommend(rec, {50: 5, 181: 4, 1: 1}, top=10, min_raters=20, knn=kind),
+                                    n=8, min_raters=60)
+        assert len(dk) == 8
+        for movie, shown in zip(dk["movie"], dk["its similarity"], strict=True):  # the k-NN in use, positive only
+            best = float(np.max(sim[movie - 1, rated]))
+            assert shown == pytest.approx(round(best, 2)) if best > 0 else pd.isna(shown)
     one = insights.recommend(rec, {1373: 5}, top=10, min_raters=0)  # a one-rater movie: hardly anything reaches
     assert len(insights.disagreements(rec, one, n=12)) <= int((~one.predictions["gnn_fallback"]).sum())
 

@@ -54,6 +54,13 @@ def test_job_runs_reports_and_frees_the_slot():
     assert jobs.HEAVY.current is None
 
 
+def test_a_first_event_comes_before_anything_the_work_reports():
+    """In a thread the work may report at once; the job's first event (the page's "starting") is
+    still first, not overtaken by it."""
+    job = jobs.start_job("test", "eager", lambda report, cancelled: report("work") or "ok", first_event="starting")
+    assert job.wait(10) and job.events() == ["starting", "work"]
+
+
 def test_one_job_at_a_time_and_cancel():
     go = threading.Event()
 

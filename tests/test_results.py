@@ -159,7 +159,9 @@ def test_a_panel_file_is_loaded_and_tabled(tmp_path, movielens):
     (lambda p: p["rows"][0].__setitem__("ratio", "1.1"), "'ratio' is not a number"),
     (lambda p: p["results"].pop(), "one target evaluation per row"),
     (lambda p: p["results"][2]["splits"][0]["test"][0].__setitem__("user", None), "the result of row 3"),
-], ids=["no-rows", "movie-text", "rmse-text", "best-unknown", "ratio-text", "results-short", "result-damaged"])
+    (lambda p: p.setdefault("config", {}).__setitem__("reference", []), "'reference' is not a model name"),
+], ids=["no-rows", "movie-text", "rmse-text", "best-unknown", "ratio-text", "results-short", "result-damaged",
+        "reference-list"])
 def test_a_damaged_panel_is_refused_naming_the_field(tmp_path, movielens, change, field):
     from helpers import synthetic_panel
 

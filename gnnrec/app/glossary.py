@@ -27,6 +27,9 @@ TERMS = {
     "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1), "
                    "shrunk towards 0 when few users rated both (times n / (n + 25), n = those users), "
                    "as in the GNN's graph.",
+    "similarity": "How alike two movies' ratings are for the k-NN in use (k-NN + baselines: a shrunk Pearson "
+                  "correlation of the ratings minus their baselines; k-NN: the graph's correlation). Only positive "
+                  "similarities count.",
     "common_raters": "Users who rated both movies: a correlation over few of them means little.",
     "rmse": "Root mean squared error of the predicted ratings of test users, in stars: lower is better.",
     "valid_rmse": "RMSE on ratings held out from training (validation): how the saved weights were chosen; "

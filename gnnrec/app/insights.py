@@ -88,7 +88,8 @@ class Why:
 
 
 PART_WORDS = {"overall": "everyone's average rating", "movie": "this movie's bias", "you": "your bias",
-              "movie mean": "the movie's mean rating"}
+              "movie mean": "the movie's mean rating",
+              "shrunk movie mean": "the movie's mean rating, shrunk towards everyone's when few rated it"}
 
 
 def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, knn: str = "baseline") -> Why:
@@ -157,7 +158,7 @@ def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
     if w.model == "knn":
         n = len(w.table)
         return (f"{head}, and your ratings of {n} similar movie{'s' * (n != 1)} add {w.raw - w.baseline:+.2f} "
-                f"(the rows below add up exactly): {w.raw:.2f}.{clip}")
+                f"(the rows below add up exactly, up to rounding): {w.raw:.2f}.{clip}")
     text = (f"{head}, and its graph filters, fed with your {n_ratings} rating{'s' * (n_ratings != 1)}, move it "
             f"{w.raw - w.baseline:+.2f}: {w.raw:.2f}.{clip}")
     top = w.table.iloc[0] if len(w.table) else None
@@ -223,23 +224,27 @@ def predicted_by_both(res: Recommendations, min_raters: float = 0) -> pd.DataFra
 def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_raters: float = 0) -> pd.DataFrame:
     """The movies where GNN and k-NN differ most for this user, among those both models actually
     predict from the user's ratings (no fallback on either side) with at least ``min_raters``
-    MovieLens ratings; and where they lie on the GNN's graph: hops from the nearest movie the user
-    rated, and the rated movie most correlated with it."""
+    MovieLens ratings; and where they lie: hops on the GNN's graph from the nearest movie the user
+    rated, and the rated movie most similar to it for the k-NN that made ``res`` (positive
+    similarities only: the only ones a k-NN uses)."""
     p = predicted_by_both(res, min_raters)
     diff = (p["gnn"] - p["knn"]).to_numpy()
     idx = np.argsort(-np.abs(diff), kind="stable")[:n]
     rated = np.array(sorted(res.ratings)) - 1
     hops = graph_hops(rec.gnn.graph.shift, rated, max(8, rec.gnn.receptive_field()))
+    model = rec.knn_model(res.knn)
+    sim = model.sim if hasattr(model, "sim") else model.corr  # (N, N) the similarities this k-NN weighs by
     rows = []
     for i in idx:
         m = int(p["movie"].iat[i]) - 1
-        c = rec.knn.corr[m, rated]
-        j = int(np.argmax(np.abs(c)))
+        c = np.asarray(sim[m, rated], dtype=np.float64)
+        j = int(np.argmax(c))
         rows.append({"movie": m + 1, "title": p["title"].iat[i], "genres": p["genres"].iat[i],
                      "raters": int(p["n_raters"].iat[i]), "gnn": round(float(p["gnn"].iat[i]), 2),
                      "knn": round(float(p["knn"].iat[i]), 2), "gnn − knn": round(float(diff[i]), 2),
                      "hops from your ratings": int(hops[m]),
-                     "closest rated movie": rec.title(int(rated[j]) + 1), "its correlation": round(float(c[j]), 2)})
+                     "closest rated movie": rec.title(int(rated[j]) + 1) if c[j] > 0 else None,
+                     "its similarity": round(float(c[j]), 2) if c[j] > 0 else None})
     columns = ["movie", "title", "genres", "raters", "gnn", "knn", "gnn − knn", "hops from your ratings",
-               "closest rated movie", "its correlation"]
+               "closest rated movie", "its similarity"]
     return pd.DataFrame(rows, columns=columns)

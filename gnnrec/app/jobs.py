@@ -270,12 +270,13 @@ def _lower_priority() -> None:
 
 def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = "app", process: bool = False,
               on_done: Callable[[object], object] | None = None, limit: float = WALL_LIMIT,
-              grace: float | None = None, folder: Path | None = None) -> Job:
+              grace: float | None = None, folder: Path | None = None, first_event: object = None) -> Job:
     """Start ``fn`` in the background (a thread, or with ``process=True`` a child process:
     :class:`ProcessJob`), holding :data:`HEAVY` (and the lock file in ``folder``, default the
     models folder); :class:`Busy` (at once, nothing started) if another job holds it. The job
     stops by itself after ``limit`` seconds, and with ``grace`` once ``owner`` was not seen
-    (:meth:`Job.touch`) for that long."""
+    (:meth:`Job.touch`) for that long. ``first_event`` (if given) is the job's first event, there
+    before the work can report anything."""
     limits = {"owner": owner, "limit": limit, "grace": grace}
     if process:
         job = ProcessJob(kind, label, fn, total, on_done, **limits)
@@ -286,6 +287,8 @@ def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = 
     hold = HEAVY.hold(owner, f"{kind} {label}", folder)
     hold.__enter__().job = job  # raises Busy
     job._hold = hold
+    if first_event is not None:
+        job._report(first_event)
     try:
         job.thread.start()
     except BaseException:

@@ -267,8 +267,8 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
     key = eval_key(data.fingerprint(), target, splits, preset)
     job = start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
                     functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
-                    process=use_processes(), on_done=functools.partial(_remember, key), grace=grace)
-    job._report(EvalProgress(0, int(splits), "starting"))  # at once: the worker takes seconds to start
+                    process=use_processes(), on_done=functools.partial(_remember, key), grace=grace,
+                    first_event=EvalProgress(0, int(splits), "starting"))  # the worker takes seconds to start
     return job
 
 

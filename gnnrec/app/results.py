@@ -177,6 +177,8 @@ def check_panel(obj: dict) -> dict:
     panel, rows, res = obj.get("panel"), obj.get("rows"), obj.get("results", [])
     if not isinstance(panel, dict) or not isinstance(obj.get("config", {}), dict):
         raise ResultError("its 'panel' or 'config' is not a mapping")
+    if not isinstance(obj.get("config", {}).get("reference", ""), str):
+        raise ResultError("its config's 'reference' is not a model name")
     if not isinstance(rows, list) or not rows:
         raise ResultError("the panel holds no 'rows'")
     for i, r in enumerate(rows):

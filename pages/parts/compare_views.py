@@ -48,7 +48,10 @@ def panel_view(panel: dict) -> None:
     a, b = st.columns([3, 2], gap="large")
     with a:
         st.markdown(f"##### GNN RMSE / {plain(ref)} RMSE, per movie", help=term("ratio"))
-        st.plotly_chart(viz.ratio_bars(table, ratios["reference"]), key="panel_ratios", config=viz.PLOTLY_CONFIG)
+        if ratios["n"]:
+            st.plotly_chart(viz.ratio_bars(table, ratios["reference"]), key="panel_ratios", config=viz.PLOTLY_CONFIG)
+        else:
+            st.info(f"The file holds no ratio to {plain(ref)} for any movie.")
     with b:
         st.markdown("##### Who wins where", help=term("wins"))
         st.dataframe(models.drop(columns="model").rename(columns={"label": "model", "mean": "mean RMSE"}),
@@ -114,13 +117,13 @@ def disagreements(rec, knn: str) -> None:
                  table.rename(columns={"gnn": "GNN", "knn": name, "gnn − knn": "GNN − k-NN"}), hide_index=True,
                  key="cmp_disagree", height=35 * (len(table) + 1) + 3,
                  column_order=["title", "GNN", name, "GNN − k-NN", "raters", "hops from your ratings", "genres",
-                               "closest rated movie", "its correlation"],
+                               "closest rated movie", "its similarity"],
                  column_config={"movie": None, "title": st.column_config.TextColumn(width="medium"),
                                 "hops from your ratings": st.column_config.NumberColumn("hops", help=term("hops")),
-                                "its correlation": st.column_config.NumberColumn(help=term("correlation")),
+                                "its similarity": st.column_config.NumberColumn(help=term("similarity")),
                                 "raters": st.column_config.NumberColumn(help=term("raters"))})
     st.caption(f"hops: steps on the GNN's graph from the nearest movie you rated (it sees {rec.gnn.receptive_field()} "
-               "hops far). Closest rated movie: the one most correlated with it, what a k-NN leans on.")
+               "hops far). Closest rated movie: the one the k-NN finds most similar to it, what it leans on most.")
     a, _ = st.columns([3, 2])
     a.plotly_chart(viz.disagreement_scatter(insights.predicted_by_both(res, min_raters), table, name),
                    key="cmp_disagree_plot", config=viz.PLOTLY_CONFIG)
