@@ -238,13 +238,28 @@ def test_on_a_phone_nothing_is_wider_than_the_screen_or_covers_text(phone, path,
     snap(phone, shot)
 
 
+def show_tooltip(page, key: str, text: str) -> None:
+    """Hover the help mark of widget ``key`` until its tooltip saying ``text`` shows. Hovering again
+    if need be: the page may still move under the mouse (a component drawing) and hide it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    tip = page.get_by_test_id("stTooltipContent").filter(has_text=text)
+    for _ in range(8):
+        page.mouse.move(0, 0)
+        page.locator(f".st-key-{key}").get_by_test_id("stTooltipHoverTarget").hover()
+        try:
+            tip.wait_for(timeout=5000)
+            return
+        except PlaywrightTimeout:
+            continue
+    tip.wait_for(timeout=5000)  # still not shown: fails with Playwright's account of what it waited for
+
+
 def test_help_tooltips_explain_the_words_where_they_appear(page):
     open_url(page, "/neighbourhood", "Neighbourhood")
-    page.locator(".st-key-nb_hops").get_by_test_id("stTooltipHoverTarget").hover()  # Hops
-    page.get_by_test_id("stTooltipContent").filter(has_text="also each neighbour").wait_for()
+    show_tooltip(page, "nb_hops", "also each neighbour")
     open_url(page, "/train", "Train a GNN")
-    page.locator(".st-key-tr_taps_0").get_by_test_id("stTooltipHoverTarget").hover()
-    page.get_by_test_id("stTooltipContent").filter(has_text="how many powers of the graph").wait_for()
+    show_tooltip(page, "tr_taps_0", "how many powers of the graph")
     page.get_by_text("How it works", exact=True).click()
     page.get_by_text("The weights with the lowest validation RMSE are saved").wait_for()
 
