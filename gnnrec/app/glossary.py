@@ -25,8 +25,8 @@ TERMS = {
     "hops": "Steps on the GNN's graph from the nearest movie you rated; the GNN sees only so many hops far.",
     "nb_hops": "1: the movie's strongest neighbours; 2: also each neighbour's own strongest neighbours.",
     "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1), "
-                   "shrunk towards 0 when few users rated both (times n / (n + 25), n = those users), "
-                   "as in the GNN's graph.",
+                   "shrunk towards 0 when few users rated both (times n / (n + λ), n = those users; λ = 25 "
+                   "for the default model), as in the active model's graph.",
     "similarity": "How alike two movies' ratings are for the k-NN in use (k-NN + baselines: a shrunk Pearson "
                   "correlation of the ratings minus their baselines; k-NN: the graph's correlation). Only positive "
                   "similarities count.",
