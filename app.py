@@ -21,8 +21,8 @@ PAGES = [
     st.Page("pages/train.py", title="Train", url_path="train"),
 ]
 
-page = first.navigation(PAGES)
 loading = first.loading()  # a cold server's first run: say so while the imports below take seconds
+page = first.navigation(PAGES)  # the menu after the message: never a menu over a blank page
 
 from pages.parts import link, session, sidebar, style  # noqa: E402  (heavy: after the menu and the message)
 
@@ -31,9 +31,9 @@ style.apply()
 sidebar.show()
 link.sync()
 session.freeze_heap()
-if loading is not None:
-    loading.empty()
 try:
     page.run()
 finally:
+    if loading is not None:  # only now: the page's own imports and first elements take a moment more
+        loading.empty()
     session.tidy()
