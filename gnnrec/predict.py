@@ -129,6 +129,11 @@ class ItemKNN(Predictor):
         self.corr = graph.corr
         return self
 
+    @property
+    def sim(self) -> np.ndarray:
+        """The similarities this k-NN weighs by, under the name :class:`KNNBaseline` uses: the graph's correlations."""
+        return self.corr
+
     def weights(self, x_row: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Neighbour weights for one user: ``(N,)`` ratings -> rated movie indices ``(R,)`` and
         ``(T, R)`` weights, each row's top-k positive correlations (others 0)."""

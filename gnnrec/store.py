@@ -29,6 +29,10 @@ class StoreError(RuntimeError):
     """A checkpoint is missing, corrupt, unsafe to name, or made for other data."""
 
 
+class DataMismatch(StoreError):
+    """A valid checkpoint made for other data (another fingerprint): retrain it on this data."""
+
+
 def models_dir() -> Path:
     """``$GNNREC_MODELS_DIR``, else the ``models/`` folder beside the package."""
     env = os.environ.get("GNNREC_MODELS_DIR")
@@ -173,7 +177,7 @@ def load(name: str, folder: Path | None = None, *, data_fingerprint: str | None 
         raise StoreError(f"model file {path.name} is over the {MAX_BYTES:,}-byte limit; it is not a gnnrec model")
     ckpt = from_bytes(raw, name, n_movies)
     if data_fingerprint is not None and ckpt.data_fingerprint != data_fingerprint:
-        raise StoreError(f"model {name!r} was trained on data {ckpt.data_fingerprint}, but the loaded data is "
+        raise DataMismatch(f"model {name!r} was trained on data {ckpt.data_fingerprint}, but the loaded data is "
                          f"{data_fingerprint}; retrain it (`python -m gnnrec train --name {name}`)")
     return ckpt
 

@@ -46,6 +46,16 @@ def folds(movielens, tmp_path_factory):
     return base, fold
 
 
+def split_of_small(movielens, folds, seed: int):
+    """SMALL's fold model, its column, a split of its raters and every rating but that split's test cells."""
+    base, fold = folds
+    t = SMALL - 1
+    split = evaluate.target_split(movielens, SMALL, seed)
+    known = movielens.matrix()
+    known[split.test_users - 1, t] = 0
+    return transfer.load_fold(fold, movielens, base), t, split, known
+
+
 @pytest.mark.integration
 def test_a_fold_model_never_sees_its_folds_ratings(movielens, folds):
     """Changing every rating of the fold's movies changes nothing of the fold model's training."""
@@ -64,12 +74,7 @@ def test_a_fold_model_never_sees_its_folds_ratings(movielens, folds):
 
 @pytest.mark.integration
 def test_transfer_without_finetuning_is_the_fold_model_on_the_splits_graph_and_means(movielens, folds):
-    base, fold = folds
-    fold_model = transfer.load_fold(fold, movielens, base)
-    x, t = movielens.matrix(), SMALL - 1
-    split = evaluate.target_split(movielens, SMALL, 0)
-    known = x.copy()
-    known[split.test_users - 1, t] = 0
+    fold_model, t, split, known = split_of_small(movielens, folds, 0)
     pred = transfer.fit_transfer(fold_model, known, t, split.train_users - 1, split.valid_users - 1, None)
     assert pred.config.target == t and not pred.results
     graph = ItemGraph.build(known, fold_model.graph.config)
@@ -93,12 +98,7 @@ def test_transfer_without_finetuning_is_the_fold_model_on_the_splits_graph_and_m
 
 @pytest.mark.integration
 def test_finetuning_starts_from_the_fold_model(movielens, folds):
-    base, fold = folds
-    fold_model = transfer.load_fold(fold, movielens, base)
-    x, t = movielens.matrix(), SMALL - 1
-    split = evaluate.target_split(movielens, SMALL, 1)
-    known = x.copy()
-    known[split.test_users - 1, t] = 0
+    fold_model, t, split, known = split_of_small(movielens, folds, 1)
     args = (fold_model, known, t, split.train_users - 1, split.valid_users - 1)
     frozen = transfer.fit_transfer(*args, None)
     tuned = transfer.fit_transfer(*args, TrainConfig(epochs=2, batch_size=8, lr=0.01, valid_every=3, loss="mse"))

@@ -64,6 +64,7 @@ class ModelInfo:
     graph: dict
     extra: dict  # without the training history
     history: list  # [(step, train loss, valid RMSE)]
+    other_data: bool = False  # valid, but made for other data (store.DataMismatch)
 
     def describe(self) -> str:
         if not self.ok:
@@ -108,18 +109,14 @@ def list_models(data_fingerprint: str | None = None, folder: Path | None = None)
         try:
             c = store.load(name, folder, data_fingerprint=data_fingerprint, n_movies=n_movies)
         except store.StoreError as e:
-            out.append(ModelInfo(name, False, False, str(e), {}, "", {}, {}, {}, []))
+            out.append(ModelInfo(name, False, False, str(e), {}, "", {}, {}, {}, [],
+                                 other_data=isinstance(e, store.DataMismatch)))
             continue
         extra = {k: v for k, v in c.extra.items() if k != "history"}
         cfg = dataclasses.asdict(c.config)
         out.append(ModelInfo(name, True, c.config.target is None, None, dict(c.metrics), c.created, cfg,
                              dataclasses.asdict(c.graph_config), extra, list(c.extra.get("history", []))))
     return out
-
-
-def _unusable(error: str | None) -> str:
-    """Why a model cannot be used, in two words (the full reason is in ``ModelInfo.error``)."""
-    return "no: made for other data" if error and "trained on data" in error else "no: unreadable"
 
 
 def models_table(models: Iterable[ModelInfo]) -> pd.DataFrame:
@@ -130,7 +127,8 @@ def models_table(models: Iterable[ModelInfo]) -> pd.DataFrame:
         tc = m.config.get("train", {})
         rows.append({
             "model": m.name,
-            "usable": "yes" if m.ok and m.all_movies else ("no: one target movie" if m.ok else _unusable(m.error)),
+            "usable": "yes" if m.ok and m.all_movies else ("no: one target movie" if m.ok
+                                                         else "no: made for other data" if m.other_data else "no: unreadable"),
             "valid RMSE": m.metrics.get("valid_rmse"),
             "widths": " × ".join(map(str, mc.get("features", ()))) or None,
             "taps": " × ".join(map(str, mc.get("taps", ()))) or None,

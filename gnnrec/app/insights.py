@@ -232,8 +232,7 @@ def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_rater
     idx = np.argsort(-np.abs(diff), kind="stable")[:n]
     rated = np.array(sorted(res.ratings)) - 1
     hops = graph_hops(rec.gnn.graph.shift, rated, max(8, rec.gnn.receptive_field()))
-    model = rec.knn_model(res.knn)
-    sim = model.sim if hasattr(model, "sim") else model.corr  # (N, N) the similarities this k-NN weighs by
+    sim = rec.knn_model(res.knn).sim  # (N, N) the similarities this k-NN weighs by
     rows = []
     for i in idx:
         m = int(p["movie"].iat[i]) - 1
