@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gnnrec import allmovies, fast
+from gnnrec import allmovies, fast, presets
 from gnnrec import data as data_mod
 from gnnrec import gnn as gnn_mod
 from gnnrec.fast import ops as fast_ops
@@ -67,6 +67,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("variant", choices=VARIANTS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the preset's)")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
+    ap.add_argument("--batch", type=int, default=None, help="batch size (default: the preset's)")
+    ap.add_argument("--features", type=str, default=None, help="layer widths, e.g. 128,64 (default: the preset's)")
+    ap.add_argument("--k", type=int, default=None, help="graph neighbours (default: the preset's)")
+    ap.add_argument("--hide", type=float, default=None, help="hide_fraction (default: the preset's)")
     args = ap.parse_args()
     fast.configure_process()
     d = data_mod.load()
@@ -85,16 +91,24 @@ def main() -> None:
     if args.variant == "epochs40":
         p = dataclasses.replace(p, predictor=dataclasses.replace(
             p.predictor, train=dataclasses.replace(p.predictor.train, epochs=40)))
+    if args.features is not None or args.k is not None:
+        p = presets.customise(p, features=[int(f) for f in args.features.split(",")] if args.features else None, k=args.k)
+    train_over = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs), ("batch_size", args.batch)) if v is not None}
+    pred_over = {"hide_fraction": args.hide} if args.hide is not None else {}
+    p = dataclasses.replace(p, predictor=dataclasses.replace(
+        p.predictor, train=dataclasses.replace(p.predictor.train, **train_over), **pred_over))
     if args.variant == "ens2":
         p = dataclasses.replace(p, predictor=dataclasses.replace(p.predictor, ensemble=2))
-    preds = {}
+    preds, steps = {}, {}
     if args.variant != "user":
-        preds["item"] = allmovies.fit_gnn(fit_part, p, seed=args.seed).predict(fit_part).values[u, m]
+        items = allmovies.fit_gnn(fit_part, p, seed=args.seed)
+        preds["item"], steps["item"] = items.predict(fit_part).values[u, m], [r.best_step for r in items.results]
     if args.variant in ("user", "blend"):
         users = allmovies.fit_gnn(fit_part.T.copy(), p, seed=args.seed)
-        preds["user"] = users.predict(fit_part.T.copy()).values.T[u, m]
+        preds["user"], steps["user"] = users.predict(fit_part.T.copy()).values.T[u, m], [r.best_step for r in users.results]
     for name, v in preds.items():
-        print(f"{args.variant} ({name} graph) valid RMSE {rmse(v):.4f} ({time.perf_counter() - t0:.0f} s)")
+        print(f"{args.variant} ({name} graph) {train_over} {pred_over} {args.features} k={args.k} valid RMSE {rmse(v):.4f} "
+              f"({time.perf_counter() - t0:.0f} s, best step {steps[name]})")
     if args.variant == "blend":
         for a in np.linspace(0.1, 0.9, 9):
             print(f"blend {a:.1f} item + {1 - a:.1f} user: valid RMSE {rmse(a * preds['item'] + (1 - a) * preds['user']):.4f}")

@@ -28,6 +28,7 @@ VARIANTS = {  # named changes of the transfer preset, tried on the development p
     "transfer-frozen": dataclasses.replace(PRESETS["transfer"], finetune=None),
     "transfer-long": dataclasses.replace(PRESETS["transfer"], finetune=TrainConfig(epochs=6, batch_size=8, lr=0.0005,
                                                                                    valid_every=5, loss="mse")),
+    "transfer-ens3": dataclasses.replace(PRESETS["transfer"], finetune_members=3),
 }
 
 

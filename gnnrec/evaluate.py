@@ -117,7 +117,7 @@ def run_target_split(data: MovieLens, x: np.ndarray, split: TargetSplit, cfg: Ev
         stage("transfer", 0.0)
         fold_model = transfer.fold_model_for(t, data)
         models = {"gnn": transfer.fit_transfer(fold_model, known, t, split.train_users - 1, split.valid_users - 1,
-                                               p.finetune, seed=split.seed),
+                                               p.finetune, seed=split.seed, members=p.finetune_members),
                   "gnn_target": gnn}
     stage("linear", 0.0)
     models.update({"linear": GNNPredictor(lin_cfg, "linear").fit(train, graph, valid),

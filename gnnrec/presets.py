@@ -20,6 +20,7 @@ class Preset:
     task: Literal["target", "all"] = "target"  # what the training schedule is made for
     transfer: bool = False  # target task: the GNN is a fold model (gnnrec.transfer); predictor: the per-target one beside it
     finetune: train_mod.TrainConfig | None = None  # transfer: fine-tuning on the target's training users (None: none)
+    finetune_members: int = 1  # transfer: fine-tuned copies (shuffling seeds seed, seed+1, ...), averaged
 
 
 _ALL_TRAIN = train_mod.TrainConfig(epochs=20, batch_size=32, valid_every=27, loss="mse")  # all movies: ~28 steps an epoch

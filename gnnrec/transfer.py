@@ -85,7 +85,7 @@ def fold_model_for(target: int, data: MovieLens, base: Path | None = None) -> GN
 
 def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train_users: np.ndarray,
                  valid_users: np.ndarray, finetune: TrainConfig | None, seed: int = 0,
-                 name: str = "gnn") -> GNNPredictor:
+                 name: str = "gnn", members: int = 1) -> GNNPredictor:
     """The transfer GNN for one split of ``target`` (column index).
 
     Args:
@@ -94,11 +94,16 @@ def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train
         train_users, valid_users: row indices of the target's training and validation users.
         finetune: training settings for fine-tuning on the training users, or None to use the
             fold model's weights as they are.
+        members: fine-tuned copies of each fold member (shuffling seeds seed, seed+1, ...),
+            their predictions averaged.
     """
     if fold_model.config.target is not None:
         raise ValueError("fold models are all-movies models; this one predicts a single movie")
     graph = ItemGraph.build(known, fold_model.graph.config)
-    cfg = dataclasses.replace(fold_model.config, target=int(target), ensemble=len(fold_model.models),
+    if not isinstance(members, int) or members < 1:
+        raise ValueError(f"members={members!r} must be an integer >= 1")
+    cfg = dataclasses.replace(fold_model.config, target=int(target),
+                              ensemble=len(fold_model.models) * (members if finetune is not None else 1),
                               train=dataclasses.replace(finetune or TrainConfig(), seed=seed))
     pred = GNNPredictor(cfg, name)
     if finetune is None:

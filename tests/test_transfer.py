@@ -110,6 +110,26 @@ def test_finetuning_starts_from_the_fold_model(movielens, folds):
 
 
 @pytest.mark.integration
+def test_finetuned_members_average_copies_with_their_own_seeds(movielens, folds):
+    fold_model, t, split, known = split_of_small(movielens, folds, 1)
+    args = (fold_model, known, t, split.train_users - 1, split.valid_users - 1)
+    tune = TrainConfig(epochs=1, batch_size=8, lr=0.01, valid_every=3, loss="mse")
+    two = transfer.fit_transfer(*args, tune, seed=4, members=2)
+    one = [transfer.fit_transfer(*args, tune, seed=s) for s in (4, 5)]
+    assert len(two.models) == 2 and len(two.results) == 2
+    users = known[split.test_users - 1]
+    movies = np.array([t])
+    for member, single in zip(two.models, one):  # member e is the copy fine-tuned with seed 4 + e
+        for k, v in member.state_dict().items():
+            assert torch.equal(v, single.models[0].state_dict()[k]), k
+    want = (one[0].estimate(users, movies) + one[1].estimate(users, movies)) / 2
+    np.testing.assert_allclose(two.estimate(users, movies), want, rtol=1e-6)
+    assert not np.allclose(one[0].estimate(users, movies), one[1].estimate(users, movies))  # seeds differ
+    with pytest.raises(ValueError, match="members=0"):
+        transfer.fit_transfer(*args, tune, members=0)
+
+
+@pytest.mark.integration
 def test_no_test_rating_reaches_the_transfer_preset(movielens, folds, monkeypatch):
     """Every model of a split under the transfer preset predicts the same for the test users when
     their ratings of the target change: the fold model, the graph, the means and the fine-tuning
