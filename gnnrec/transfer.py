@@ -95,7 +95,7 @@ def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train
         finetune: training settings for fine-tuning on the training users, or None to use the
             fold model's weights as they are.
         members: fine-tuned copies of each fold member (shuffling seeds seed, seed+1, ...),
-            their predictions averaged.
+            their predictions averaged; without ``finetune`` there is one copy.
     """
     if fold_model.config.target is not None:
         raise ValueError("fold models are all-movies models; this one predicts a single movie")
