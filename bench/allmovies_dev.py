@@ -14,6 +14,9 @@ there. Variants (each printed with its validation RMSE and time):
 - ``blend``: the base and user models, mixed 0.1 ... 0.9;
 - ``knn_baseline``: the classical reference.
 
+``--lr``, ``--epochs``, ``--batch``, ``--features``, ``--k`` and ``--hide`` change preset ``all`` for
+any variant (``base --batch 16``).
+
 ``emb4`` and ``knnchan`` patch the model for the run (they were not kept, so the package has no
 switch for them).
 """
@@ -88,9 +91,8 @@ def main() -> None:
         return
     if args.variant in ("emb4", "knnchan"):
         patch_extra_channels(args.variant, train.shape[1])
-    if args.variant == "epochs40":
-        p = dataclasses.replace(p, predictor=dataclasses.replace(
-            p.predictor, train=dataclasses.replace(p.predictor.train, epochs=40)))
+    if args.variant == "epochs40" and args.epochs is None:  # the named variant of --epochs 40
+        args.epochs = 40
     if args.features is not None or args.k is not None:
         p = presets.customise(p, features=[int(f) for f in args.features.split(",")] if args.features else None, k=args.k)
     train_over = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs), ("batch_size", args.batch)) if v is not None}

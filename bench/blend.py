@@ -22,10 +22,12 @@ from gnnrec import data as data_mod
 from gnnrec.predict import KNNBaseline
 
 
-def split_masks(d, name: str):
+def split_masks(d, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(train mask, test mask, training seed) of ``random:SEED`` or ``u1`` .. ``u5`` (seed 0)."""
     if name.startswith("random:"):
-        return allmovies.rating_split(d, int(name.split(":")[1]))
-    return allmovies.canonical_split(d, name)
+        seed = int(name.split(":")[1])
+        return (*allmovies.rating_split(d, seed), seed)
+    return (*allmovies.canonical_split(d, name), 0)
 
 
 def main() -> None:
@@ -37,9 +39,8 @@ def main() -> None:
     d = data_mod.load()
     for name in args.splits.split(","):
         t0 = time.perf_counter()
-        train_rows, test_rows = split_masks(d, name)
+        train_rows, test_rows, seed = split_masks(d, name)
         train = d.matrix(train_rows)
-        seed = int(name.split(":")[1]) if name.startswith("random:") else 0
         test = d.ratings[test_rows]
         u, m = test["user"].to_numpy() - 1, test["movie"].to_numpy() - 1
         y = test["rating"].to_numpy().astype(float)
