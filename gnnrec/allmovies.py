@@ -9,13 +9,12 @@ from collections.abc import Callable
 import numpy as np
 
 from .data import MovieLens
-from .evaluate import scored_records, summarise
+from .fitting import VALID_FRACTION
 from .gnn import GNNPredictor
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, KNNBaseline, Predictor
 from .presets import Preset, preset, preset_label
-
-VALID_FRACTION = 0.05  # of the training ratings, held out to pick the GNN's best epoch
+from .scoring import scored_records, store_record, summarise
 
 
 def rating_split(data: MovieLens, seed: int, test_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -122,14 +121,14 @@ def evaluate_all(data: MovieLens, splits: int = 5, seed: int = 0, preset_name: s
 
 
 def train_all_model(data: MovieLens, preset_name: str | Preset = "all", seed: int = 0, epochs: int | None = None,
-                    on_progress=None, cancel=None):
-    """Train the all-movies GNN on every rating (5% held out inside for validation) for the store.
+                    on_progress=None, cancel=None, x: np.ndarray | None = None, **fields):
+    """Train the all-movies GNN for the store, as :func:`fit_gnn` does (``VALID_FRACTION`` held out
+    inside for validation), on ``x`` ``(U, N)`` (default: every rating of ``data``); ``fields``
+    go into the stored ``extra`` after the seed (a fold, who made it, ...).
 
     Returns:
         ``(predictor, metrics, extra)`` ready for :func:`gnnrec.store.save`.
     """
-    gnn = fit_gnn(data.matrix(), preset_name, seed, epochs, on_progress, cancel)
-    res = gnn.results[0]
-    metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
-    extra = {"preset": preset_label(preset_name), "task": "all", "seed": seed, "history": [list(h) for h in res.history]}
+    gnn = fit_gnn(data.matrix() if x is None else x, preset_name, seed, epochs, on_progress, cancel)
+    metrics, extra = store_record(gnn, preset_label(preset_name), "all", seed=seed, **fields)
     return gnn, metrics, extra

@@ -16,6 +16,9 @@ from .gnn import GNNPredictor
 from .graph import ItemGraph
 from .predict import ItemKNN, ItemMean, KNNBaseline, Predictor
 from .presets import Preset, linear_twin, preset, preset_label
+from .scoring import attach_ratings as attach_ratings  # the names this module has always offered
+from .scoring import rescore as rescore
+from .scoring import rmse, scored_records, store_record, summarise
 
 DEFAULT_TARGET = 50  # Star Wars (1977)
 DEFAULT_PRESET = "transfer"  # the best honest GNN on development panels (docs/experiments.md)
@@ -79,11 +82,6 @@ def split_models(cfg: EvalConfig, target_index: int, seed: int):
     return gnn_cfg, linear_twin(gnn_cfg), p.graph
 
 
-def rmse(pred, true) -> float:
-    pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
-    return float(np.sqrt(np.mean((pred - true) ** 2)))
-
-
 STAGES = ("graph", "gnn", "transfer", "linear", "knn_baseline")  # what a split reports as it goes
 
 
@@ -134,66 +132,11 @@ def run_target_split(data: MovieLens, x: np.ndarray, split: TargetSplit, cfg: Ev
             "best_step": gnn.results[0].best_step}
 
 
-def scored_records(users: np.ndarray, movies: np.ndarray, truth: np.ndarray, preds: dict) -> dict:
-    """A split's ``test`` records and ``rmse``: ``preds`` maps a model to ``(values, fallback)``
-    (both ``(R,)``). Records hold GroupLens ids and predictions (rounded to 5 decimals), never
-    the true ratings: GroupLens's terms forbid redistributing them, and :func:`rescore` puts
-    them back from the reader's own copy. The RMSE is of the rounded predictions, so a
-    re-scored file gives exactly the stored numbers."""
-    rounded = {n: np.round(np.asarray(v, dtype=np.float64), 5) for n, (v, _) in preds.items()}
-    records = [{"user": int(u), "movie": int(m), "pred": {n: float(v[j]) for n, v in rounded.items()},
-                "fallback": [n for n, (_, f) in preds.items() if f[j]]}
-               for j, (u, m) in enumerate(zip(users, movies))]
-    return {"test": records, "rmse": {n: rmse(v, truth) for n, v in rounded.items()}}
-
-
 def _test_cells(x: np.ndarray, split: TargetSplit, t: int) -> np.ndarray:
     """``(U, N)`` True at the ratings a split predicts (its test users' ratings of movie ``t``)."""
     cells = np.zeros(x.shape, dtype=bool)
     cells[split.test_users - 1, t] = True
     return cells
-
-
-def summarise(splits: list[dict]) -> dict:
-    """Mean, std (population, over splits) and per-split RMSE of each model, from each split's
-    ``rmse``."""
-    names = list(splits[0]["rmse"]) if splits else []
-    out = {}
-    for n in names:
-        per = [float(s["rmse"][n]) for s in splits]
-        out[n] = {"mean": float(np.mean(per)), "std": float(np.std(per)), "per_split": per}
-    return out
-
-
-def attach_ratings(result: dict, data: MovieLens) -> dict:
-    """A copy of an evaluation (target or all-movies task) whose test records carry their true
-    ``rating``, read from ``data`` (which must be the data the evaluation ran on)."""
-    fp = result.get("data_fingerprint")
-    if fp is not None and fp != data.fingerprint():
-        raise ValueError(f"this evaluation ran on data {fp}, but the loaded data is {data.fingerprint()}; "
-                         "its ratings cannot be looked up")
-    x = data.matrix()
-
-    def rating(r: dict) -> float:
-        u, m = int(r["user"]), int(r["movie"])
-        if not (1 <= u <= x.shape[0] and 1 <= m <= x.shape[1]) or x[u - 1, m - 1] == 0:
-            raise ValueError(f"test record (user {r['user']!r}, movie {r['movie']!r}) is not a rating of this data")
-        return float(x[u - 1, m - 1])
-
-    out = dict(result)
-    out["splits"] = [{**s, "test": [{**r, "rating": rating(r)} for r in s["test"]]} for s in result["splits"]]
-    return out
-
-
-def rescore(result: dict, data: MovieLens) -> dict:
-    """Recompute every split's RMSE and the summary from the stored predictions and the true
-    ratings in ``data``: what anyone holding MovieLens can check a results file with."""
-    res = attach_ratings(result, data)
-    for s in res["splits"]:
-        y = [r["rating"] for r in s["test"]]
-        s["rmse"] = {n: rmse([r["pred"][n] for r in s["test"]], y) for n in (s["test"][0]["pred"] if s["test"] else {})}
-    res["summary"] = summarise(res["splits"])
-    return res
 
 
 def _split_worker(args) -> dict:
@@ -263,10 +206,7 @@ def train_target_model(data: MovieLens, target: int, preset_name: str | Preset =
     pred = GNNPredictor(gnn_cfg).fit(train, ItemGraph.build(train, graph_cfg), valid, on_progress, cancel)
     x_test = test.copy()
     x_test[:, t] = 0
-    res = pred.results[0]
-    metrics = {"test_rmse": rmse(pred.predict(x_test, [t]).values[:, 0], test[:, t]),
-               "valid_rmse": res.best_valid_rmse, "best_step": res.best_step,
-               "train_seconds": sum(r.seconds for r in pred.results)}  # every ensemble member
-    extra = {"preset": preset_label(preset_name), "task": "target", "target": target, "split_seed": seed,
-             "train_users": split.train_users.tolist(), "history": [list(h) for h in res.history]}
+    metrics, extra = store_record(pred, preset_label(preset_name), "target",
+                                  {"test_rmse": rmse(pred.predict(x_test, [t]).values[:, 0], test[:, t])},
+                                  target=target, split_seed=seed, train_users=split.train_users.tolist())
     return pred, metrics, extra

@@ -1,8 +1,9 @@
 """Training a GNN predictor: for one target movie (the seed's task) or for every movie at once.
 
-Both fill a :class:`gnnrec.gnn.GNNPredictor` (its graph, means and weights) through
-:func:`gnnrec.train.fit`; with :mod:`gnnrec.fast` on, the one-target pass is the exact partial
-one and its gradient is hand-written, otherwise autograd runs through the whole graph.
+Both fill a :class:`gnnrec.gnn.GNNPredictor` ``pred`` (its graph, means and weights) through
+:func:`gnnrec.train.fit`; with the predictor's speed-ups on (``pred.fast``), the one-target pass
+is the exact partial one and its gradient is hand-written, otherwise autograd runs through the
+whole graph.
 
 Letters: U training users, N movies, G input channels.
 """
@@ -15,18 +16,20 @@ import dataclasses
 import numpy as np
 import torch
 
-from . import fast
 from . import train as train_mod
 from .fast.local import forward_local, local_input
 from .fast.localstep import LocalStep
-from .gnn import CHUNK, GNNPredictor, load_model, shift_for
+from .fast.ops import shift_for
+from .fast.training import BackgroundValidator
 from .graph import ItemGraph
-from .models import LocalGNN
+from .models import LocalGNN, load_model
+
+VALID_FRACTION = 0.05  # all-movies training: share of the training ratings held out to pick the best weights
 
 
-def fit_target(pred: GNNPredictor, train: np.ndarray, graph: ItemGraph, valid: np.ndarray | None = None,
+def fit_target(pred, train: np.ndarray, graph: ItemGraph, valid: np.ndarray | None = None,
                on_progress=None, cancel=None, init: list[dict] | None = None,
-               means_from: np.ndarray | None = None) -> GNNPredictor:
+               means_from: np.ndarray | None = None):
     """Train ``pred`` (``config.target`` set) to predict its target from each user's other
     ratings. ``train`` ``(U, N)``: every user rated the target; ``valid``: held-out users
     (default: 10% of ``train``, seeded) who pick the best weights; ``graph``: built from the
@@ -43,11 +46,11 @@ def fit_target(pred: GNNPredictor, train: np.ndarray, graph: ItemGraph, valid: n
             raise ValueError(f"{name} ratings of shape {rows.shape}: expected (users, {graph.shift.shape[0]})")
         if len(rows) == 0 or not (rows[:, t] > 0).all():
             raise ValueError(f"every {name} user must have rated the target movie index {t}")
-    local = LocalStep(pred.plan([t])) if fast.enabled() and LocalStep.supports(cfg.model) else None
+    local = LocalStep(pred.plan([t])) if pred.fast and LocalStep.supports(cfg.model) else None
     examples = [_target_examples(pred, rows, local) for rows in (train, valid)]
 
-    if not fast.enabled():  # the reference: autograd through the whole graph
-        forward = lambda model, z: model(z, pred._s)[:, t:t + 1]  # (B, 1)
+    if not pred.fast:  # the reference: autograd through the whole graph
+        forward = lambda model, z: model(z, pred.shift_operator)[:, t:t + 1]  # (B, 1)
     elif local is not None:  # the hand-written exact partial pass
         forward = local.forward
     else:  # the linear filter: autograd on its folded input
@@ -62,7 +65,7 @@ def fit_target(pred: GNNPredictor, train: np.ndarray, graph: ItemGraph, valid: n
     return _train_members(pred, examples[0], examples[1], step, on_progress, cancel, grad, init=init)
 
 
-def _target_examples(pred: GNNPredictor, rows: np.ndarray, local: LocalStep | None) -> list[torch.Tensor]:
+def _target_examples(pred, rows: np.ndarray, local: LocalStep | None) -> list[torch.Tensor]:
     """``[model input, offset (U,), label (U,)]``: each user's ratings without the target's, encoded
     (the whole signal ``(U, N, G)`` for the reference; its part the target depends on otherwise)."""
     t = pred.config.target
@@ -70,45 +73,41 @@ def _target_examples(pred: GNNPredictor, rows: np.ndarray, local: LocalStep | No
     label = torch.tensor(x[:, t], dtype=torch.float32)  # a copy: x[:, t] is zeroed next
     x[:, t] = 0
     sig, offset = pred.encode(x)
-    if not fast.enabled():
+    if not pred.fast:
         return [sig, offset[:, t], label]
-    z = local_input(pred.config.model, sig, pred._s, pred.plan([t]))  # (U, |V1|, K1*G) or folded
+    z = local_input(pred.config.model, sig, pred.shift_operator, pred.plan([t]))  # (U, |V1|, K1*G) or folded
     return [LocalStep.inputs(z) if local is not None else z, offset[:, t], label]
 
 
-def fit_all(pred: GNNPredictor, train: np.ndarray, graph: ItemGraph, valid: np.ndarray | None = None,
-            on_progress=None, cancel=None, init: list[dict] | None = None) -> GNNPredictor:
+def fit_all(pred, train: np.ndarray, graph: ItemGraph, valid: np.ndarray | None = None,
+            on_progress=None, cancel=None, init: list[dict] | None = None):
     """Train ``pred`` (``config.target`` None) to predict every movie. Each epoch,
     ``hide_fraction`` of the training ratings (seeded) become labels and leave both the input and
     the *training* graph, which is rebuilt from the rest: a graph built with the labels leaks
     them, and a model trained on such a graph learns the leak. ``valid`` ``(U, N)`` holds other
     ratings of the same users, kept out of ``graph``; validation predicts them from ``train`` on
-    ``graph``, exactly as a test rating is predicted. Without ``valid``, 5% of ``train`` is held
-    out (seeded) and the graph rebuilt from the rest."""
+    ``graph``, exactly as a test rating is predicted. Without ``valid``, :data:`VALID_FRACTION` of
+    ``train`` is held out (seeded) and the graph rebuilt from the rest."""
     cfg = pred.config
     rng = np.random.default_rng(cfg.train.seed)
     if valid is None:
-        held = (train > 0) & (rng.random(train.shape) < 0.05)
+        held = (train > 0) & (rng.random(train.shape) < VALID_FRACTION)
         valid, train = np.where(held, train, 0), np.where(held, 0, train)
         graph = ItemGraph.build(train, graph.config)
     elif valid.shape != train.shape:
         raise ValueError(f"valid has shape {valid.shape} but train {train.shape}: give the held-out ratings of "
                          "the same users and movies (0 elsewhere)")
     pred.use(train, graph)
-    labels = EpochLabels(train, cfg.hide_fraction, graph, rng)
+    labels = EpochLabels(train, cfg.hide_fraction, graph, rng, fast=pred.fast)
 
     def step(model, batch, training):
         if training:
             (rows,) = batch
             x_in, y, s = labels.inputs[rows], labels.labels[rows], labels.shift
         else:
-            (x_in, y), s = batch, pred._s
-        preds = []
-        for i in range(0, x_in.shape[0], CHUNK):  # chunks bound the (B, N, K*F) activations
-            sig, offset = pred.encode(x_in[i:i + CHUNK])
-            preds.append(pred.forward(model, sig, s) + offset)  # (b, N)
+            (x_in, y), s = batch, pred.shift_operator
         known = y > 0
-        return torch.cat(preds)[known], y[known]
+        return pred.outputs(model, x_in, s)[known], y[known]
 
     users = torch.as_tensor(np.flatnonzero((train > 0).sum(1) >= 2))  # a user needs an input and a label
     has_valid = (valid > 0).any(1)
@@ -123,20 +122,22 @@ def fit_all(pred: GNNPredictor, train: np.ndarray, graph: ItemGraph, valid: np.n
 class EpochLabels:
     """All-movies training data, redrawn every epoch (:meth:`draw` is ``fit``'s ``on_epoch``):
     ``fraction`` of the ``train`` ratings become ``labels``, the rest ``inputs``, and ``shift`` is
-    the graph built from the inputs alone. With :mod:`gnnrec.fast` on, the next epoch's graph is
-    built on a second thread while this epoch trains (NumPy releases the GIL); the draws come in
-    the same order either way, so the data are the same."""
+    the graph built from the inputs alone. With ``fast`` (the speed-ups), the next epoch's graph
+    is built on a second thread while this epoch trains (NumPy releases the GIL) as a
+    :class:`gnnrec.fast.ops.ShiftOperator`; the draws come in the same order either way, so the
+    data are the same."""
 
-    def __init__(self, train: np.ndarray, fraction: float, graph: ItemGraph, rng: np.random.Generator):
+    def __init__(self, train: np.ndarray, fraction: float, graph: ItemGraph, rng: np.random.Generator,
+                 fast: bool = False):
         self.train, self.fraction, self.graph_config, self.rng = train, fraction, graph.config, rng
-        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gnnrec-graph") \
-            if fast.enabled() else None
+        self.fast = fast
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gnnrec-graph") if fast else None
         self.ahead = None
 
     def _next(self):
         label = (self.train > 0) & (self.rng.random(self.train.shape) < self.fraction)
         inputs = np.where(label, 0, self.train)
-        build = lambda: shift_for(ItemGraph.build(inputs, self.graph_config).shift)
+        build = lambda: shift_for(ItemGraph.build(inputs, self.graph_config).shift, self.fast)
         return label, inputs, (self.pool.submit(build) if self.pool is not None else build())
 
     def draw(self, epoch: int) -> None:
@@ -151,8 +152,8 @@ class EpochLabels:
             self.pool.shutdown(wait=False, cancel_futures=True)  # the graph drawn ahead is not needed
 
 
-def _train_members(pred: GNNPredictor, train, valid, step, on_progress, cancel, grad=None, on_epoch=None,
-                   init: list[dict] | None = None) -> GNNPredictor:
+def _train_members(pred, train, valid, step, on_progress, cancel, grad=None, on_epoch=None,
+                   init: list[dict] | None = None):
     """Train ``config.ensemble`` models (seeds seed, seed+1, ...; from ``init`` when given) and
     keep each one's best or last weights."""
     cfg = pred.config
@@ -163,7 +164,8 @@ def _train_members(pred: GNNPredictor, train, valid, step, on_progress, cancel, 
         model = LocalGNN(cfg.model)
         if init is not None:
             model.load_state_dict(init[e % len(init)])
-        res = train_mod.fit(model, train, valid, step, tc, on_progress, cancel, grad, on_epoch)
+        res = train_mod.fit(model, train, valid, step, tc, on_progress, cancel, grad, on_epoch,
+                            validator=BackgroundValidator if pred.fast else train_mod.Validator, fused=pred.fast)
         pred.models.append(load_model(cfg.model, res.best_state if cfg.weights == "best" else res.last_state))
         pred.results.append(res)
     return pred

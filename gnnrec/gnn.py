@@ -14,12 +14,13 @@ from typing import Literal
 import numpy as np
 import torch
 
-from . import fast
+from . import fast, fitting
 from . import train as train_mod
 from .fast import local as fast_local
 from .fast import ops as fast_ops
+from .fast.ops import shift_for
 from .graph import ItemGraph, within
-from .models import GNNConfig, LocalGNN, sparse_shift
+from .models import GNNConfig, LocalGNN, load_model
 from .predict import Predictor
 
 ENCODINGS = ("raw", "centered", "centered+observed", "baseline", "baseline+observed")
@@ -98,6 +99,10 @@ class GNNPredictor(Predictor):
     (so ``predict`` falls back to the item mean) for a user none of whose ratings lies within the
     model's receptive field of the movie. Safe to share between threads once fitted.
 
+    Whether it computes through :mod:`gnnrec.fast` is decided once, when it is built
+    (``self.fast``, from :func:`gnnrec.fast.enabled`): its operator, its training and its
+    forward order all follow that one decision.
+
     Args:
         config: :class:`GNNPredictorConfig`.
         name: how evaluation labels it (default ``"gnn"``).
@@ -105,6 +110,7 @@ class GNNPredictor(Predictor):
 
     def __init__(self, config: GNNPredictorConfig = GNNPredictorConfig(), name: str = "gnn"):
         self.config, self.name = config, name
+        self.fast = fast.enabled()  # the speed-ups for this predictor's whole life
         self.models: list[LocalGNN] = []
         self.results: list[train_mod.TrainResult] = []  # one per member, when trained here
         self._plans: dict[tuple, object] = {}
@@ -114,8 +120,6 @@ class GNNPredictor(Predictor):
             on_progress=None, cancel=None) -> GNNPredictor:
         """Train on ``(U, N)`` ratings: :func:`gnnrec.fitting.fit_target` for a target model,
         :func:`gnnrec.fitting.fit_all` for all movies."""
-        from . import fitting
-
         fitter = fitting.fit_all if self.config.target is None else fitting.fit_target
         return fitter(self, train, graph, valid, on_progress, cancel)
 
@@ -139,7 +143,7 @@ class GNNPredictor(Predictor):
 
     def _set_graph(self, graph: ItemGraph) -> None:
         self.graph = graph
-        self._s = shift_for(graph.shift)
+        self._s = shift_for(graph.shift, self.fast)
         with self._plan_lock:
             self._plans = {}
 
@@ -156,6 +160,7 @@ class GNNPredictor(Predictor):
     def with_weights(self, which: Literal["best", "last"]) -> GNNPredictor:
         """A copy predicting with the other weights of the same training (no retraining)."""
         twin = GNNPredictor(dataclasses.replace(self.config, weights=which), self.name)
+        twin.fast = self.fast
         twin._set_graph(self.graph)
         twin.item_means, twin.item_known, twin.global_mean = self.item_means, self.item_known, self.global_mean
         twin.results = self.results
@@ -171,7 +176,21 @@ class GNNPredictor(Predictor):
         """The model on the whole graph (this predictor's, or the shift ``s``): ``(B, N, G)`` ->
         ``(B, N)``."""
         s = self._s if s is None else s
-        return fast_ops.forward(model, sig, s) if fast.enabled() else model(sig, s)
+        return fast_ops.forward(model, sig, s) if self.fast else model(sig, s)
+
+    @property
+    def shift_operator(self) -> object:
+        """The operator of this predictor's graph that its models multiply by (:func:`shift_for`)."""
+        return self._s
+
+    def outputs(self, model: LocalGNN, x, s=None) -> torch.Tensor:
+        """The model's predictions for ratings ``x`` ``(B, N)`` at every movie, :data:`CHUNK` users
+        at a time (chunks bound the ``(B, N, K*F)`` activations): ``(B, N)``."""
+        outs = []
+        for i in range(0, x.shape[0], CHUNK):
+            sig, offset = self.encode(x[i:i + CHUNK])
+            outs.append(self.forward(model, sig, s) + offset)  # (b, N)
+        return torch.cat(outs)
 
     def plan(self, movies) -> object:
         """The exact partial forward pass at ``movies`` (:class:`gnnrec.fast.local.LocalPlan`),
@@ -196,7 +215,7 @@ class GNNPredictor(Predictor):
         if self.config.target is not None:
             x = x.copy()
             x[:, self.config.target] = 0  # a target model never sees the rating it predicts
-        local = fast.enabled() and len(movies) <= LOCAL_MAX
+        local = self.fast and len(movies) <= LOCAL_MAX
         est = np.empty((x.shape[0], len(movies)))  # (B, T)
         with torch.no_grad():
             for i in range(0, x.shape[0], CHUNK):  # chunks bound the (B, N, K*F) activations
@@ -210,15 +229,3 @@ class GNNPredictor(Predictor):
                 est[i:i + CHUNK] = (torch.stack(outs).mean(0) + offset[:, movies]).double().numpy()
         return np.where(self.reached(x, movies), est, np.nan)
 
-
-def shift_for(s) -> object:
-    """The graph shift operator a model multiplies by: SciPy's CSR kernel with :mod:`gnnrec.fast`
-    on, torch's sparse CSR tensor otherwise."""
-    return fast_ops.ShiftOperator(s) if fast.enabled() else sparse_shift(s)
-
-
-def load_model(config: GNNConfig, state: dict) -> LocalGNN:
-    """A :class:`LocalGNN` of ``config`` holding ``state``, in evaluation mode."""
-    model = LocalGNN(config)
-    model.load_state_dict(state)
-    return model.eval()

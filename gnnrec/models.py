@@ -131,3 +131,10 @@ class LocalGNN(nn.Module):
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def load_model(config: GNNConfig, state: dict) -> LocalGNN:
+    """A :class:`LocalGNN` of ``config`` holding ``state``, in evaluation mode."""
+    model = LocalGNN(config)
+    model.load_state_dict(state)
+    return model.eval()

@@ -10,8 +10,6 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from . import fast
-
 LOSSES = {"smooth_l1": nn.SmoothL1Loss, "mse": nn.MSELoss}
 
 
@@ -109,10 +107,14 @@ class Validator:
     def finish(self) -> None:
         """Every submitted validation is recorded."""
 
+    def close(self) -> None:
+        """Nothing left running."""
+
 
 def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: TrainConfig = TrainConfig(),
         on_progress: Callable[[Progress], None] | None = None, cancel: Callable[[], bool] | None = None,
-        grad_fn: GradFn | None = None, on_epoch: Callable[[int], None] | None = None) -> TrainResult:
+        grad_fn: GradFn | None = None, on_epoch: Callable[[int], None] | None = None,
+        validator: type[Validator] = Validator, fused: bool = False) -> TrainResult:
     """Train ``model`` in place with Adam and return its best and last weights.
 
     Args:
@@ -130,22 +132,21 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
             autograd through ``step_fn`` in training steps.
         on_epoch: called with the epoch index before its first step (e.g. to draw the epoch's
             labels; ``step_fn`` then reads them).
+        validator: the :class:`Validator` class that scores and keeps the weights
+            (:class:`gnnrec.fast.training.BackgroundValidator`: on a second thread, same numbers).
+        fused: torch's fused Adam (the same update in one kernel).
 
     Returns:
         :class:`TrainResult`; the model is left holding the last weights.
     """
     gen = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas,
-                                 weight_decay=config.weight_decay, fused=fast.enabled() or None)
+                                 weight_decay=config.weight_decay, fused=fused or None)
     loss_fn = LOSSES[config.loss]()
     n = train[0].shape[0]
     steps_per_epoch = math.ceil(n / config.batch_size)
     total = steps_per_epoch * config.epochs
-    if fast.enabled():
-        from .fast.training import BackgroundValidator as ValidatorType
-    else:
-        ValidatorType = Validator
-    validator = ValidatorType(model, valid, step_fn, total, on_progress)
+    checker = validator(model, valid, step_fn, total, on_progress)
     running, seen, step, t0 = 0.0, 0, 0, time.perf_counter()
     try:
         model.train()
@@ -155,7 +156,7 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
             order = torch.randperm(n, generator=gen)
             for i in range(steps_per_epoch):
                 if step % config.valid_every == 0:
-                    validator.submit(step, epoch, running / seen if seen else math.nan)
+                    checker.submit(step, epoch, running / seen if seen else math.nan)
                     running, seen = 0.0, 0
                 if cancel is not None and cancel():
                     raise Cancelled(f"training cancelled at step {step} of {total}")
@@ -171,11 +172,10 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
                     loss = loss.item()
                 optimizer.step()
                 running, seen, step = running + loss, seen + 1, step + 1
-        validator.submit(step, config.epochs - 1, running / seen if seen else math.nan)
-        validator.finish()
+        checker.submit(step, config.epochs - 1, running / seen if seen else math.nan)
+        checker.finish()
     finally:
-        if hasattr(validator, "close"):
-            validator.close()
+        checker.close()
     last = state_of(model)
-    return TrainResult(validator.best_state or last, last, validator.best_rmse, validator.best_step,
-                       validator.history, time.perf_counter() - t0)
+    return TrainResult(checker.best_state or last, last, checker.best_rmse, checker.best_step,
+                       checker.history, time.perf_counter() - t0)

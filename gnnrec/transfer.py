@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .allmovies import train_all_model
 from .data import MovieLens
 from .fitting import fit_target
 from .gnn import GNNPredictor
@@ -118,18 +119,11 @@ def train_folds(data: MovieLens, preset: str = "all", seed: int = 0, base: Path 
                 folds: list[int] | None = None, on_fold=None) -> list[Path]:
     """Train and save the fold models (each the all-movies GNN of ``preset`` on every rating but
     its fold's columns, validated as :func:`gnnrec.allmovies.fit_gnn` does). Returns the paths."""
-    from .allmovies import fit_gnn
-    from .presets import preset_label
-
     x = data.matrix()
     paths = []
     for fold in folds if folds is not None else range(FOLDS):
-        gnn = fit_gnn(blind(x, fold), preset, seed)
-        res = gnn.results[0]
-        metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step,
-                   "train_seconds": sum(r.seconds for r in gnn.results)}
-        extra = {"preset": preset_label(preset), "task": "all", "seed": seed, "blind_fold": fold, "folds": FOLDS,
-                 "fold_seed": FOLD_SEED, "history": [list(h) for h in res.history]}
+        gnn, metrics, extra = train_all_model(data, preset, seed, x=blind(x, fold), blind_fold=fold, folds=FOLDS,
+                                              fold_seed=FOLD_SEED)
         paths.append(store.save(gnn, model_name(fold), metrics=metrics, data_fingerprint=data.fingerprint(),
                                 extra=extra, folder=folder(base)))
         if on_fold is not None:

@@ -20,6 +20,9 @@ from gnnrec.graph import GraphConfig, ItemGraph, neighbours
 from gnnrec.models import GNNConfig, GraphFilter, LocalGNN, sparse_shift
 from gnnrec.train import TrainConfig
 
+# every test here holds a speed-up against the reference: with GNNREC_FAST=0 there is nothing to compare
+pytestmark = pytest.mark.skipif(not fast.enabled(), reason="compares the speed-ups with the reference (GNNREC_FAST=0)")
+
 
 # -- the SciPy shift operator, the filter orders, the full forward ----------------------------------------
 def test_shift_operator_roundtrip():
@@ -335,6 +338,29 @@ def test_all_movies_training_fast_equals_reference():
     np.testing.assert_allclose(a.predict(x[:5]).values, b.predict(x[:5]).values, atol=1e-4)
 
 
+def test_the_switch_is_decided_once_per_predictor():
+    """A predictor built with the switch off computes plainly all its life, trained and used with
+    the switch on again (and one built with it on stays fast): its operator, its training and its
+    forward order follow the one decision made when it was built."""
+    x = synthetic_ratings(1, users=40, movies=12)
+    graph = ItemGraph.build(x, GraphConfig(k=4))
+    cfg = GNNPredictorConfig(model=GNNConfig(features=(5, 3), taps=(3, 2)), target=0,
+                             train=TrainConfig(epochs=2, batch_size=5, lr=0.02, valid_every=3, seed=2))
+    with fast.disabled():
+        plain = GNNPredictor(cfg)
+    quick = GNNPredictor(cfg)
+    plain.fit(x, graph)  # the switch is on here
+    with fast.disabled():
+        quick.fit(x, graph)
+        quick_pred = quick.predict(x[:6], [0]).values
+        quick_twin = quick.with_weights("last")
+    assert not plain.fast and not isinstance(plain.shift_operator, ShiftOperator)
+    assert quick.fast and isinstance(quick.shift_operator, ShiftOperator)
+    assert quick_twin.fast and isinstance(quick_twin.shift_operator, ShiftOperator)
+    _assert_same_training(quick, plain)  # two paths, one training
+    np.testing.assert_allclose(quick_pred, plain.predict(x[:6], [0]).values, atol=1e-4)
+
+
 def test_the_switch_reads_the_environment():
     import subprocess
     import sys
@@ -343,7 +369,7 @@ def test_the_switch_reads_the_environment():
     out = {v: subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "GNNREC_FAST": v},
                              capture_output=True, text=True, check=True).stdout.strip() for v in ("0", "1")}
     assert out == {"0": "False", "1": "True"}
-    assert fast.enabled()
+    assert fast.enabled()  # the module runs with the switch on (pytestmark)
     with fast.disabled():
         assert not fast.enabled()
     assert fast.enabled()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -12,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from gnnrec import fast
+from gnnrec.fast.training import BackgroundValidator
 from gnnrec.train import Cancelled, Progress, TrainConfig, fit
 
 
@@ -213,8 +212,8 @@ def test_fit_trains_like_a_plain_adam_loop(changes, speedups):
     the weights of a plain loop of torch.optim.Adam over the same batches."""
     cfg = dataclasses.replace(CFG, **changes)
     train, valid = synthetic()
-    with contextlib.nullcontext() if speedups else fast.disabled():
-        res = fit(new_model(), train, valid, step, cfg)
+    options = {"validator": BackgroundValidator, "fused": True} if speedups else {}
+    res = fit(new_model(), train, valid, step, cfg, **options)
     ref = reference_fit(new_model(), train, cfg)
     for k, v in ref.items():
         assert torch.allclose(res.last_state[k], v, rtol=1e-5, atol=1e-6), (k, res.last_state[k], v)

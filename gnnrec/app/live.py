@@ -144,8 +144,8 @@ def check_new_name(name: str, folder: Path | None = None) -> str:
 def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
                 on_progress: Callable[[Progress], None] | None = None, cancel: Callable[[], bool] | None = None,
                 folder: Path | None = None, on_stage: Callable[[Stage], None] | None = None) -> dict:
-    """Train an all-movies GNN as :func:`gnnrec.allmovies.fit_models` does (5% of the ratings held
-    out for validation and left out of the graph) and save it; returns ``{name, path, metrics}``.
+    """Train an all-movies GNN as :func:`gnnrec.allmovies.train_all_model` does (5% of the ratings
+    held out for validation and left out of the graph) and save it; returns ``{name, path, metrics}``.
     ``on_progress`` gets a :class:`gnnrec.app.progress.TimedProgress` after every validation,
     ``on_stage`` a :class:`gnnrec.app.progress.Stage` as the graph builds start.
 
@@ -166,11 +166,8 @@ def train_model(data: data_mod.MovieLens, spec: TrainSpec, name: str,
             stage(Stage("final graph"))  # fit_gnn builds the graph of every rating next
 
     stage(Stage("graph"))
-    gnn = allmovies.fit_gnn(data.matrix(), recipe, spec.seed, on_progress=progress, cancel=cancel)
-    res = gnn.results[0]
-    metrics = {"valid_rmse": res.best_valid_rmse, "best_step": res.best_step, "train_seconds": res.seconds}
-    extra = {"preset": "custom", "task": "all", "seed": spec.seed, "made_by": "app",
-             "spec": dataclasses.asdict(spec), "history": [list(h) for h in res.history]}
+    gnn, metrics, extra = allmovies.train_all_model(data, recipe, spec.seed, on_progress=progress, cancel=cancel,
+                                                    made_by="app", spec=dataclasses.asdict(spec))
     name = check_new_name(name, folder)  # again: another job may have taken it meanwhile
     path = store.save(gnn, name, metrics=metrics, data_fingerprint=data.fingerprint(), extra=extra, folder=folder)
     return {"name": name, "path": str(path), "metrics": metrics}

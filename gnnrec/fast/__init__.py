@@ -11,7 +11,9 @@ default) the same numbers come faster from:
 - :mod:`.training`: validation on a second thread, subnormal floats flushed to zero.
 
 Each is held equal to the reference by tests (``tests/test_fast.py``). Turn them off with
-``GNNREC_FAST=0`` in the environment or ``with gnnrec.fast.disabled(): ...``.
+``GNNREC_FAST=0`` in the environment or ``with gnnrec.fast.disabled(): ...``. The switch is read
+here only, by :func:`enabled`; an object decides once, when it is built (a
+:class:`gnnrec.gnn.GNNPredictor` keeps ``self.fast`` and passes it on to its training).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def enabled() -> bool:
 
 @contextlib.contextmanager
 def disabled():
-    """Run the plain reference computation inside this block (for the whole process)."""
+    """Objects built inside this block compute plainly (the switch is off for the whole process)."""
     global _on
     before, _on = _on, False
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..models import GraphFilter, LocalGNN
+from ..models import GraphFilter, LocalGNN, sparse_shift
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -41,6 +41,12 @@ class ShiftOperator:
 
     def to_dense(self) -> torch.Tensor:
         return torch.from_numpy(self.s.toarray())
+
+
+def shift_for(s: sp.spmatrix, on: bool = True):
+    """The graph shift operator a model multiplies by: SciPy's CSR kernel (:class:`ShiftOperator`)
+    with the speed-ups ``on``, torch's sparse CSR tensor (the reference) otherwise."""
+    return ShiftOperator(s) if on else sparse_shift(s)
 
 
 def combine(layer: GraphFilter, z: torch.Tensor) -> torch.Tensor:
