@@ -1,11 +1,12 @@
 # Two commands do everything on a fresh machine:  `make run` (the app)  and  `make test` (all tests).
+# `make test-unit`: the algorithm's core tests alone (pytest marker `core`), about a minute.
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 TORCH   ?= torch==2.13.0
 
-.PHONY: setup data run test test-fast bench chromium clean
+.PHONY: setup data run test test-fast test-unit bench chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,7 +31,12 @@ chromium:
 
 test: data chromium
 	$(PY) -m ruff check .
+	# the core tests on the reference path too (every speed-up of gnnrec.fast off; test_fast.py compares the two)
+	GNNREC_FAST=0 $(PY) -m pytest -q -m core --ignore=tests/test_fast.py $(PYTEST_ARGS)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-unit: data
+	$(PY) -m pytest -q -m core $(PYTEST_ARGS)
 
 test-fast: data
 	$(PY) -m ruff check .

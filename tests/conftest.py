@@ -1,4 +1,6 @@
-"""Shared fixtures: the real MovieLens-100K, loaded once per test session; a full disk."""
+"""Shared fixtures: the real MovieLens-100K, loaded once per test session; a full disk. The ``core``
+marker: the algorithm's own tests (``make test-unit``; ``make test`` also runs them with the
+speed-ups off)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,20 @@ import os
 import pytest
 
 import gnnrec.data
+
+# the method and its speed-ups: graph, models, training, the GNN predictor, the classical models, imports
+CORE_FILES = {"test_graph.py", "test_models.py", "test_train.py", "test_gnn.py", "test_predict.py", "test_fast.py",
+              "test_imports.py"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "core: the algorithm's own tests, about a minute (make test-unit)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in CORE_FILES:
+            item.add_marker(pytest.mark.core)
 
 
 @pytest.fixture(scope="session")

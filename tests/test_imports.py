@@ -8,9 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.core
 PACKAGE = Path(__file__).resolve().parents[1] / "gnnrec"
 
 
