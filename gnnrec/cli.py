@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import data as data_mod
 from . import store
+from .evaluate import DEFAULT_TARGET
 
 
 def _print_table(summary: dict, title: str) -> None:
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="RMSE of GNN, linear filter, k-NN and item mean over random splits")
     e.add_argument("--task", choices=["target", "all"], default="target")
-    e.add_argument("--target", type=int, default=50, help="GroupLens movie id (default 50, Star Wars)")
+    e.add_argument("--target", type=int, default=DEFAULT_TARGET, help="GroupLens movie id (default %(default)s, Star Wars)")
     e.add_argument("--panel", type=int, metavar="N", help="instead of --target: N target movies drawn at random "
                    "(with --seed) among those with >= --min-raters raters, the protocol run on each")
     e.add_argument("--min-raters", type=int, default=100, help="--panel: raters a movie needs to be drawn (default 100)")
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GNN and save it in the model store")
     t.add_argument("--task", choices=["target", "all", "folds"], default="target",
                    help="target: one movie; all: every movie; folds: the transfer GNN's fold models")
-    t.add_argument("--target", type=int, default=50)
+    t.add_argument("--target", type=int, default=DEFAULT_TARGET)
     t.add_argument("--preset", default=None, help="default: best for --task target, all for --task all")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")

@@ -111,6 +111,21 @@ class Validator:
         """Nothing left running."""
 
 
+def _train_step(model: nn.Module, batch: Batch, step_fn: StepFn, grad_fn: GradFn | None, optimizer, loss_fn,
+                loss_name: str) -> float:
+    """One optimiser step on ``batch`` (gradients by ``grad_fn`` if given, else autograd); its loss."""
+    if grad_fn is not None:  # it writes every gradient: nothing to zero
+        loss = grad_fn(model, batch, loss_name)
+    else:
+        optimizer.zero_grad()
+        pred, label = step_fn(model, batch, True)
+        loss = loss_fn(pred, label)
+        loss.backward()
+        loss = loss.item()
+    optimizer.step()
+    return loss
+
+
 def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: TrainConfig = TrainConfig(),
         on_progress: Callable[[Progress], None] | None = None, cancel: Callable[[], bool] | None = None,
         grad_fn: GradFn | None = None, on_epoch: Callable[[int], None] | None = None,
@@ -162,15 +177,7 @@ def fit(model: nn.Module, train: Batch, valid: Batch, step_fn: StepFn, config: T
                     raise Cancelled(f"training cancelled at step {step} of {total}")
                 rows = order[i * config.batch_size:(i + 1) * config.batch_size]
                 batch = [t.index_select(0, rows) for t in train]
-                if grad_fn is not None:  # it writes every gradient: nothing to zero
-                    loss = grad_fn(model, batch, config.loss)
-                else:
-                    optimizer.zero_grad()
-                    pred, label = step_fn(model, batch, True)
-                    loss = loss_fn(pred, label)
-                    loss.backward()
-                    loss = loss.item()
-                optimizer.step()
+                loss = _train_step(model, batch, step_fn, grad_fn, optimizer, loss_fn, config.loss)
                 running, seen, step = running + loss, seen + 1, step + 1
         checker.submit(step, config.epochs - 1, running / seen if seen else math.nan)
         checker.finish()

@@ -154,7 +154,6 @@ def test_a_training_process_killed_half_way_leaves_the_store_intact(tmp_path):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=REPO_MODELS.parent)
     try:
-        t0 = time.time()
         out = []
         for line in proc.stdout:  # until the first optimiser step (or the end of the process)
             out.append(line)
@@ -164,7 +163,6 @@ def test_a_training_process_killed_half_way_leaves_the_store_intact(tmp_path):
         time.sleep(0.3)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(10) == -signal.SIGKILL  # killed, not finished
-        assert time.time() - t0 < 30
     finally:
         if proc.poll() is None:
             proc.kill()
