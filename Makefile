@@ -29,9 +29,10 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# `make test` also runs the core tests on the reference path (every speed-up of gnnrec.fast off;
+# test_fast.py compares the two paths, so it runs once, with them on)
 test: data chromium
 	$(PY) -m ruff check .
-	# the core tests on the reference path too (every speed-up of gnnrec.fast off; test_fast.py compares the two)
 	GNNREC_FAST=0 $(PY) -m pytest -q -m core --ignore=tests/test_fast.py $(PYTEST_ARGS)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
