@@ -228,4 +228,3 @@ class GNNPredictor(Predictor):
                     outs = [self.forward(m, sig)[:, movies] for m in self.models]  # E x (b, T)
                 est[i:i + CHUNK] = (torch.stack(outs).mean(0) + offset[:, movies]).double().numpy()
         return np.where(self.reached(x, movies), est, np.nan)
-
