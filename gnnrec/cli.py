@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -56,6 +57,9 @@ def cmd_evaluate(args) -> int:
     from . import evaluate
 
     d = data_mod.load()
+    if args.task == "topn":
+        return _evaluate_topn(d, args)
+    args.splits = 10 if args.splits is None else args.splits
     args.preset = args.preset or (evaluate.DEFAULT_PRESET if args.task == "target" else "all")
     if args.panel is not None:
         return _evaluate_panel(d, args)
@@ -76,6 +80,26 @@ def cmd_evaluate(args) -> int:
             ("GroupLens's canonical splits u1-u5" if split == "canonical" else f"GroupLens's canonical split {split}")
         title = f"All movies: RMSE over {what} ({res['seconds']:.1f} s)"
     _print_table(res["summary"], title)
+    _write_json(args.json, res)
+    return 0
+
+
+def _evaluate_topn(d, args) -> int:
+    from .topn import protocol
+
+    if args.panel is not None or args.split is not None:
+        raise ValueError("--task topn splits each user's ratings 75/25; drop --panel and --split")
+    models = protocol.check_models(args.models.split(",")) if args.models else protocol.MODELS
+    splits = 1 if args.splits is None else args.splits
+    if splits < 1:
+        raise ValueError(f"--splits {splits}: give at least 1")
+    seeds = range(args.seed, args.seed + splits)
+    res = protocol.evaluate_topn(d, seeds, args.k, models, on_model=lambda seed, name, m, secs: print(
+        f"seed {seed} {name:<14} nDCG@{args.k} {m['ndcg']:.4f}  P@{args.k} {m['precision']:.4f}  "
+        f"coverage {m['coverage']:.3f}  ({secs:.1f} s)", flush=True))
+    print(f"Top-{args.k} lists, each user's ratings split 75/25 (seeds {', '.join(map(str, seeds))}; "
+          f"{res['seconds']:.0f} s); means over the splits:")
+    print(protocol.format_table(res["summary"], args.k))
     _write_json(args.json, res)
     return 0
 
@@ -108,6 +132,8 @@ def cmd_train(args) -> int:
 
     if args.task == "folds":
         return _train_folds(args)
+    if args.task == "topn":
+        return _train_ranker(args)
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     if args.preset == "transfer":
         raise ValueError("--preset transfer is the target task's evaluation recipe, built per split from the fold "
@@ -131,6 +157,31 @@ def cmd_train(args) -> int:
     path = store.save(ckpt_pred, name, metrics=metrics, data_fingerprint=d.fingerprint(), extra=extra)
     print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - t0:.1f} s; "
           f"metrics: {json.dumps(metrics)}")
+    return 0
+
+
+def _train_ranker(args) -> int:
+    """The ranking GNN the app's lists come from, trained on every rating (gnnrec.topn)."""
+    from .topn import store as rank_store
+    from .topn.training import RankTrainConfig, fit_rank_gnn
+
+    if args.features or args.taps or args.k or args.preset:
+        raise ValueError("--task topn trains the ranking GNN's recipe (docs/experiments.md); drop --features, --taps, "
+                         "--k and --preset")
+    name = args.name or rank_store.DEFAULT_RANKER
+    path = rank_store.folder_for() / f"{store.check_name(name)}.pt"
+    if path.exists() and not args.force:
+        raise ValueError(f"ranking model {name!r} exists already; add --force to replace it")
+    check_writable(path, "model file")
+    tc = RankTrainConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    d = data_mod.load()
+    t0 = time.perf_counter()
+    ranker = fit_rank_gnn(d.matrix(), tc=tc, on_progress=lambda p: print(
+        f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}", flush=True))
+    seconds = time.perf_counter() - t0
+    path = rank_store.save(ranker, name, metrics={"train_seconds": seconds}, data_fingerprint=d.fingerprint(),
+                           extra={"task": "topn", "train": dataclasses.asdict(tc)})
+    print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {seconds:.1f} s")
     return 0
 
 
@@ -219,7 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("data", help="fetch MovieLens-100K into the cache and check it").set_defaults(fn=cmd_data)
 
     e = sub.add_parser("evaluate", help="RMSE of GNN, linear filter, k-NN and item mean over random splits")
-    e.add_argument("--task", choices=["target", "all"], default="target")
+    e.add_argument("--task", choices=["target", "all", "topn"], default="target",
+                   help="target: one movie's ratings (RMSE); all: every movie's ratings (RMSE); topn: top-K lists "
+                   "against held-out movies (nDCG, precision, recall, MAP, hit rate, coverage)")
+    e.add_argument("--k", type=int, default=10, help="--task topn: list length scored (default 10)")
+    e.add_argument("--models", help="--task topn: comma-separated models (default: all of them)")
     e.add_argument("--target", type=int, default=DEFAULT_TARGET, help="GroupLens movie id (default %(default)s, Star Wars)")
     e.add_argument("--panel", type=int, metavar="N", help="instead of --target: N target movies drawn at random "
                    "(with --seed) among those with >= --min-raters raters, the protocol run on each")
@@ -227,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split-seed", type=int, default=0, help="--panel: each movie's splits are seeded SPLIT_SEED, ...")
     e.add_argument("--split", choices=["random", "canonical", "u1", "u2", "u3", "u4", "u5"], default=None,
                    help="--task all: random 90/10 splits (default), GroupLens's canonical u1..u5, or all five")
-    e.add_argument("--splits", type=int, default=10)
+    e.add_argument("--splits", type=int, default=None, help="splits (default 10; --task topn: 1)")
     e.add_argument("--seed", type=int, default=0, help="splits are seeded SEED, SEED+1, ...; with --panel the "
                    "panel's seed")
     e.add_argument("--preset", default=None, help="GNN preset: transfer (default for --task target: fold models "
@@ -238,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=cmd_evaluate)
 
     t = sub.add_parser("train", help="train a GNN and save it in the model store")
-    t.add_argument("--task", choices=["target", "all", "folds"], default="target",
-                   help="target: one movie; all: every movie; folds: the transfer GNN's fold models")
+    t.add_argument("--task", choices=["target", "all", "folds", "topn"], default="target",
+                   help="target: one movie; all: every movie; folds: the transfer GNN's fold models; topn: the "
+                   "ranking GNN the app's lists come from (models/ranking/)")
     t.add_argument("--target", type=int, default=DEFAULT_TARGET)
     t.add_argument("--preset", default=None, help="default: best for --task target, all for --task all")
     t.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,205 @@
+"""Tests for gnnrec.topn: the split and the metrics against Microsoft Recommenders' own code, the
+closed-form references against plain NumPy/scikit-learn, LightGCN as PyG ships it, the ranking
+GNN (learns, is blind to held-out pairs), its store, and the protocol's result file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gnnrec.topn import metrics, protocol, rankers
+from gnnrec.topn import split as sp
+from gnnrec.topn.model import RankGNNConfig, rank_graph
+from gnnrec.topn.training import RankTrainConfig, fit_rank_gnn, ranking_loss
+
+recs_eval = pytest.importorskip("recommenders.evaluation.python_evaluation")
+recs_split = pytest.importorskip("recommenders.datasets.python_splitters")
+
+
+def planted(n_users=60, n_items=24, seed=0) -> np.ndarray:
+    """Two tastes: users of group g rate mostly movies of block g (ratings 3-5), a few others."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n_users, n_items), dtype=np.float32)
+    half = n_items // 2
+    for u in range(n_users):
+        block = np.arange(half) if u % 2 == 0 else np.arange(half, n_items)
+        liked = rng.choice(block, size=7, replace=False)
+        x[u, liked] = rng.integers(3, 6, size=7)
+        other = rng.choice(np.setdiff1d(np.arange(n_items), block), size=1)
+        x[u, other] = 2
+    return x
+
+
+# --- the split ----------------------------------------------------------------------------------
+@pytest.mark.integration
+def test_split_is_recommenders_stratified_split(movielens):
+    frame = movielens.ratings.rename(columns={"user": "userID", "movie": "itemID"})
+    train, test = recs_split.python_stratified_split(frame.copy(), ratio=0.75, seed=42)
+    ours = sp.stratified_mask(movielens.ratings["user"].to_numpy(), seed=42)
+    assert set(test.index) == set(np.flatnonzero(ours))
+    assert set(train.index) == set(np.flatnonzero(~ours))
+
+
+def test_holdout_parts_partition_the_training_matrix():
+    x = planted()
+    fit, valid = sp.holdout(x, seed=3)
+    assert not ((fit > 0) & (valid > 0)).any()
+    np.testing.assert_array_equal(fit + valid, x)
+    per_user = (valid > 0).sum(1) / (x > 0).sum(1)
+    assert 0.1 < per_user.min() and per_user.max() < 0.4  # each user gives about a quarter
+
+
+# --- the metrics --------------------------------------------------------------------------------
+@pytest.mark.integration
+def test_metrics_equal_recommenders_python_evaluation(movielens):
+    s = sp.topn_split(movielens, 7)
+    k = 10
+    for ranker in (rankers.Popular().fit(s.train), rankers.ItemCosine().fit(s.train)):
+        top = ranker.recommend(s.train, k)  # (U, K)
+        users = np.repeat(np.arange(len(top)) + 1, k)
+        pred = pd.DataFrame({"userID": users, "itemID": top.ravel() + 1,
+                             "prediction": np.tile(np.arange(k, 0, -1), len(top)).astype(float)})
+        u, m = np.nonzero(s.test)
+        true = pd.DataFrame({"userID": u + 1, "itemID": m + 1, "rating": s.test[u, m].astype(float)})
+        pop = (s.train > 0).sum(0)
+        ours = metrics.score_lists(top, s.test, pop, k)
+        liked = true[true["rating"] >= 4]
+        for name, fn in (("ndcg", recs_eval.ndcg_at_k), ("precision", recs_eval.precision_at_k),
+                         ("recall", recs_eval.recall_at_k), ("map", recs_eval.map_at_k)):
+            assert ours[name] == pytest.approx(fn(true, pred, k=k), abs=1e-9), name
+            assert ours[name + "_liked"] == pytest.approx(fn(liked, pred, k=k), abs=1e-9), name
+        assert ours["coverage"] == pred["itemID"].nunique() / s.test.shape[1]
+
+
+def test_user_metrics_by_hand():
+    relevant = np.zeros((2, 6), dtype=bool)
+    relevant[0, [1, 4]] = True  # user 0: two relevant; user 1: none
+    top = np.array([[1, 2, 4], [0, 1, 2]])
+    m = metrics.user_metrics(top, relevant, 3)
+    idcg = 1 + 1 / np.log2(3)
+    assert m["ndcg"][0] == pytest.approx((1 + 1 / np.log2(4)) / idcg)
+    assert m["precision"][0] == pytest.approx(2 / 3)
+    assert m["recall"][0] == pytest.approx(1.0)
+    assert m["map"][0] == pytest.approx((1 / 1 + 2 / 3) / 2)
+    assert m["hit_rate"][0] == 1.0
+    assert all(np.isnan(v[1]) for v in m.values())  # nothing relevant: left out of the means
+
+
+# --- the references -----------------------------------------------------------------------------
+def test_ease_is_ridge_regression_of_each_movie_on_the_others():
+    x = planted()
+    r = (x > 0).astype(float)
+    lam = 7.0
+    b = rankers.EASE(lam).fit(x).weights
+    for j in range(r.shape[1]):  # EASE's column j: ridge of movie j on the other movies
+        others = np.delete(np.arange(r.shape[1]), j)
+        a = r[:, others]
+        w = np.linalg.solve(a.T @ a + lam * np.eye(len(others)), a.T @ r[:, j])
+        np.testing.assert_allclose(b[others, j], w, atol=1e-8)
+        assert b[j, j] == 0
+
+
+def test_item_cosine_and_gfcf_against_plain_formulas():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    x = planted()
+    r = (x > 0).astype(float)
+    c = cosine_similarity(r.T)
+    np.fill_diagonal(c, 0)
+    np.testing.assert_allclose(rankers.ItemCosine().fit(x).scores(x), r @ c, atol=1e-10)
+    du, di = r.sum(1), r.sum(0)
+    rt = r / np.sqrt(du)[:, None] / np.sqrt(di)[None, :]
+    np.testing.assert_allclose(rankers.GFCF(alpha=0).fit(x).scores(x), r @ (rt.T @ rt), atol=1e-10)
+
+
+def test_lists_skip_rated_movies_and_break_ties_by_popularity():
+    x = planted()
+    pop = rankers.Popular().fit(x)
+    top = pop.recommend(x, 5)
+    assert not np.take_along_axis(x > 0, top, 1).any()
+    tie = rankers.top_k(np.zeros((1, 4)), np.zeros((1, 4), bool), 4, np.array([1.0, 5.0, 3.0, 5.0]))
+    assert tie.tolist() == [[1, 3, 2, 0]]  # equal scores: most popular first, then lower index
+
+
+def test_by_rating_ranks_the_estimate_before_clipping():
+    class Fixed:
+        item_means = np.array([3.0, 3.0, 3.0])
+
+        def estimate(self, x, movies):
+            return np.tile([5.4, 5.2, np.nan], (len(x), 1))
+
+    r = rankers.ByRating(Fixed(), "fixed").fit(np.ones((2, 3)))
+    assert r.recommend(np.zeros((1, 3)), 3).tolist() == [[0, 1, 2]]  # 5.4 over 5.2 though both show as 5
+
+
+def test_lightgcn_from_pyg_learns_the_planted_tastes():
+    pytest.importorskip("torch_geometric")
+    from gnnrec.topn.lightgcn import LightGCNConfig, LightGCNRanker
+
+    x = planted()
+    fit, valid = sp.holdout(x, seed=0)
+    lg = LightGCNRanker(LightGCNConfig(dim=16, layers=2, epochs=30, batch=128, lr=0.01)).fit(fit)
+    top = lg.recommend(fit, 5, users=np.arange(len(x)))
+    half = x.shape[1] // 2
+    own_block = np.where((np.arange(len(x)) % 2 == 0)[:, None], top < half, top >= half)
+    assert own_block.mean() > 0.8  # lists from the user's own taste
+    with pytest.raises(ValueError, match="users="):
+        lg.scores(fit)
+
+
+# --- the ranking GNN ----------------------------------------------------------------------------
+def test_ranking_loss_is_softmax_cross_entropy_over_unshown_movies():
+    scores = torch.tensor([[1.0, 2.0, 0.5, -1.0]])
+    shown = torch.tensor([[1.0, 0, 0, 0]])
+    hidden = torch.tensor([[0, 1.0, 0, 1.0]])
+    p = np.exp([2.0, 0.5, -1.0]) / np.exp([2.0, 0.5, -1.0]).sum()
+    want = -(np.log(p[0]) + np.log(p[2])) / 2
+    assert float(ranking_loss(scores, shown, hidden)) == pytest.approx(want, rel=1e-6)
+
+
+def test_ranking_gnn_learns_and_beats_popularity_on_planted_tastes():
+    x = planted(n_users=80)
+    fit, valid = sp.holdout(x, seed=1)
+    gnn = fit_rank_gnn(fit, RankGNNConfig(graph_k=5, taps=3, features=4, ease_lambda=5.0),
+                       RankTrainConfig(epochs=15, lr=0.01, batch=16))
+    pop = (fit > 0).sum(0)
+    ours = metrics.score_lists(gnn.recommend(fit, 5), valid, pop, 5)["ndcg"]
+    popular = metrics.score_lists(rankers.Popular().fit(fit).recommend(fit, 5), valid, pop, 5)["ndcg"]
+    assert ours > popular + 0.1, (ours, popular)
+
+
+@pytest.mark.integration
+def test_ranking_gnn_never_sees_held_out_pairs(movielens):
+    """Changing every held-out rating (and which of them exist) changes nothing the model learns
+    from: the split's training matrix, the graph, and the fitted model's lists are identical."""
+    s = sp.topn_split(movielens, 5)
+    noisy = movielens.ratings.copy()
+    test = sp.stratified_mask(noisy["user"].to_numpy(), 5)
+    noisy.loc[test, "rating"] = 6 - noisy.loc[test, "rating"]
+    other = sp.topn_split(type(movielens)(noisy, movielens.movies, movielens.source), 5)
+    np.testing.assert_array_equal(s.train, other.train)
+    assert not ((s.train > 0) & (s.test > 0)).any()
+    assert (rank_graph(s.train, 20) != rank_graph(other.train, 20)).nnz == 0
+    small = (RankGNNConfig(graph_k=20, taps=2, features=4), RankTrainConfig(epochs=1, batch=256))
+    a = fit_rank_gnn(s.train, *small).recommend(s.train[:50], 10)
+    b = fit_rank_gnn(other.train, *small).recommend(other.train[:50], 10)
+    np.testing.assert_array_equal(a, b)
+
+
+# --- the protocol's file ------------------------------------------------------------------------
+@pytest.mark.integration
+def test_result_file_rescores_and_holds_no_ratings(movielens):
+    res = protocol.evaluate_topn(movielens, seeds=(3,), k=5, models=("popular", "ease"))
+    split = res["splits"][0]
+    assert set(split) == {"seed", "test_pairs", "top", "metrics", "seconds"}
+    assert all(len(p) == 2 for p in split["test_pairs"][:10])  # [user, movie]: no rating
+    assert len(split["top"]["ease"]) == movielens.n_users and all(len(v) == 5 for v in split["top"]["ease"].values())
+    again = protocol.rescore(res, movielens)[3]
+    for name in ("popular", "ease"):
+        for m, v in split["metrics"][name].items():
+            assert again[name][m] == pytest.approx(v, abs=1e-12), (name, m)
+    assert split["metrics"]["ease"]["ndcg"] > split["metrics"]["popular"]["ndcg"]
+    with pytest.raises(ValueError, match="choose among"):
+        protocol.evaluate_topn(movielens, models=("nope",))
