@@ -33,8 +33,14 @@ class Recommendations:
             :func:`gnnrec.titles.natural_title`; a ``*_fallback`` True means that model could
             not use any of the user's ratings: the GNN and plain k-NN then give the movie's mean
             rating, the k-NN with baselines its baseline).
+            Also ``gnn_estimate, knn_estimate``: each model's estimate before clipping to 1-5
+            (the fallback where it cannot use your ratings), what the lists are ranked by; and
+            ``knn_support, knn_similarity``: how many of your ratings the k-NN's prediction rests
+            on (its positively similar neighbours among them; 0 on a fallback) and their total
+            similarity.
         top: ``{"gnn": DataFrame, "knn": DataFrame}``, the best ``top`` rows of ``predictions``
-            by each model, with an ``agree`` column: in both lists.
+            by each model (see :meth:`Recommender.recommend` for the order), with an ``agree``
+            column: in both lists.
         model: name of the GNN checkpoint used.
         knn: which k-NN made the ``knn`` column (:data:`KNN_KINDS`).
     """
@@ -166,23 +172,50 @@ class Recommender:
             p = Predictions(p.values, ~(s > 0).any(1)[None, :])
         return p
 
+    def knn_support(self, x: np.ndarray, knn: str = "baseline") -> tuple[np.ndarray, np.ndarray]:
+        """What the k-NN's prediction of every movie rests on, for one user ``x`` ``(1, N)``: how
+        many of the user's ratings are among its neighbours (positively similar, within the ``k``
+        most similar; never the movie itself) ``(N,)`` and their total similarity ``(N,)``. 0: the
+        k-NN cannot use the ratings there (its fallback)."""
+        model = self.knn_model(knn)
+        cols = np.arange(x.shape[1])  # (N,)
+        if knn == "plain":
+            _, w = model.weights(x[0], cols)  # (N, R)
+        else:
+            rated = np.flatnonzero(x[0] > 0)  # (R,)
+            s = np.where(cols[:, None] == rated[None, :], -np.inf, model.sim[:, rated])  # (N, R), as estimate
+            w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)
+        return (w > 0).sum(1), w.sum(1)
+
     def recommend(self, ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0, *,
                   knn: str = "baseline", exclude: Iterable[int] = ()) -> Recommendations:
         """Predictions of both models for every unrated movie and a top-``top`` list per model,
         skipping movies with fewer than ``min_raters`` ratings in MovieLens and the movies in
-        ``exclude`` (ones the user hid). ``knn``: which k-NN (:data:`KNN_KINDS`)."""
+        ``exclude`` (ones the user hid). ``knn``: which k-NN (:data:`KNN_KINDS`).
+
+        Each list is ranked by the model's estimate before clipping (the fallback where it cannot
+        use the ratings); clipping to 1-5 is for the stars shown, so two movies shown at 5.00 keep
+        the order of their estimates (5.28 before 5.03). Equal estimates (e.g. two fallbacks at the
+        same mean): the one with more support first (k-NN: more of your ratings among its
+        neighbours; GNN: reached by your ratings before a fallback), then the one more people rated
+        in MovieLens (``n_raters``), then the lower movie id."""
         ratings = parse_ratings(ratings)
         top, min_raters = check_list_args(top, min_raters)
         x = self.vector(ratings)
-        g, k = self.gnn.predict(x), self.knn_predict(x, knn=knn)
-        df = self.movies.assign(gnn=g.values[0], knn=k.values[0],
-                                gnn_fallback=g.fallback[0], knn_fallback=k.fallback[0])
+        cols = np.arange(self.data.n_movies)
+        knn_model = self.knn_model(knn)
+        g_est, k_est = self.gnn.estimate(x, cols)[0], knn_model.estimate(x, cols)[0]  # (N,), NaN where impossible
+        support, similarity = self.knn_support(x, knn)
+        g_fb, k_fb = np.isnan(g_est), support == 0  # with baselines the k-NN falls back to the baseline
+        g_est = np.where(g_fb, self.gnn.item_means, g_est)  # as Predictor.predict, before its clipping
+        k_est = np.where(np.isnan(k_est), knn_model.item_means, k_est)
+        df = self.movies.assign(gnn=np.clip(g_est, *RATING_SCALE), knn=np.clip(k_est, *RATING_SCALE),
+                                gnn_fallback=g_fb, knn_fallback=k_fb, gnn_estimate=g_est, knn_estimate=k_est,
+                                knn_support=support, knn_similarity=similarity)
         df = df[x[0] == 0]
         hidden = {int(m) for m in exclude}
         eligible = df[(df["n_raters"] >= min_raters) & ~df["movie"].isin(hidden)]
-        tops = {}
-        for name in MODELS:
-            tops[name] = eligible.nlargest(top, name)
+        tops = {name: _ranked(eligible, name).head(top) for name in MODELS}
         both = set(tops["gnn"]["movie"]) & set(tops["knn"]["movie"])
         tops = {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
         return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name, knn)
@@ -306,6 +339,14 @@ class Recommender:
         parts = {"overall": m.global_mean, "movie": float(m.b_item[t]), "you": b_user}
         idx, w, _ = self._knn_terms(x[0], t, knn)
         return float(sum(parts.values())), parts, raw if w.sum() > 0 else float("nan")
+
+
+def _ranked(df: pd.DataFrame, model: str) -> pd.DataFrame:
+    """``df`` in the order of :meth:`Recommender.recommend`'s lists for ``model``."""
+    support = df["knn_support"] if model == "knn" else (~df["gnn_fallback"]).astype(int)
+    keys = pd.DataFrame({"e": df[f"{model}_estimate"], "s": support, "n": df["n_raters"], "m": df["movie"]})
+    order = keys.sort_values(["e", "s", "n", "m"], ascending=[False, False, False, True], kind="stable").index
+    return df.loc[order]
 
 
 _default: Recommender | None = None
