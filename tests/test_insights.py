@@ -98,6 +98,50 @@ def test_disagreements_sorted_located_and_only_where_both_predict(rec):
     assert len(insights.disagreements(rec, one, n=12)) <= int((~one.predictions["gnn_fallback"]).sum())
 
 
+SCIFI = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}  # Star Wars, Empire, Jedi, Terminator, Alien; Titanic 1
+
+
+@pytest.mark.parametrize("knn", ["baseline", "plain"])
+def test_disagreements_rest_on_enough_ratings_and_say_how_many(rec, knn):
+    """The sci-fi fan's table (issue 21): before, all 12 rows had k-NN about 1.0 from one weakly
+    similar 1-star Titanic. Now every row's k-NN prediction rests on at least MIN_SUPPORT of the
+    ratings with total similarity at least MIN_SIMILARITY, the table says how much, and the rows
+    are the largest |GNN - k-NN| among those, checked against plain NumPy."""
+    res = insights.recommend(rec, SCIFI, top=10, min_raters=50, knn=knn)
+    d = insights.disagreements(rec, res, n=12, min_raters=50)
+    model = rec.knn_model(knn)
+    x = np.zeros((1, 1682), dtype=np.float32)
+    rated = np.array(sorted(SCIFI)) - 1  # (R,)
+    x[0, rated] = [SCIFI[m + 1] for m in rated]
+    movies = np.arange(1682)
+    sim = np.asarray(model.sim[:, rated], dtype=np.float64)  # (N, R)
+    sim[movies[:, None] == rated[None, :]] = -np.inf
+    kth = -np.sort(-sim, axis=1)[:, model.k - 1:model.k] if len(rated) > model.k else -np.inf
+    w = np.where((sim >= kth) & (sim > 0), sim, 0.0)  # the k-NN's neighbours among the ratings
+    count, total = (w > 0).sum(1), w.sum(1)
+    g = rec.gnn.estimate(x, movies)[0]  # (N,) NaN where none reaches
+    k = model.estimate(x, movies)[0]
+    ok = (np.isfinite(g) & (count >= insights.MIN_SUPPORT) & (total >= insights.MIN_SIMILARITY)
+          & (rec.n_raters >= 50) & ~np.isin(movies, rated))
+    diff = np.clip(g, 1, 5) - np.clip(k, 1, 5)
+    cand = np.flatnonzero(ok)
+    want = cand[np.argsort(-np.abs(diff[cand]), kind="stable")[:12]] + 1
+    assert len(d) == 12 and list(d["movie"]) == list(want)
+    m = d["movie"].to_numpy() - 1
+    assert (d["k-NN rests on"].to_numpy() == count[m]).all() and (d["k-NN rests on"] >= insights.MIN_SUPPORT).all()
+    np.testing.assert_allclose(d["their similarity"], total[m].round(2))
+    np.testing.assert_allclose(d["knn"], np.clip(k[m], 1, 5).round(2))
+    np.testing.assert_allclose(d["gnn"], np.clip(g[m], 1, 5).round(2))
+    np.testing.assert_allclose(d["gnn − knn"], diff[m].round(2), atol=1e-9)
+    for col in ("gnn", "knn", "gnn − knn", "their similarity", "its similarity"):
+        assert (d[col] == d[col].round(2)).all()  # two decimals everywhere
+    assert not (d["knn"] < 1.2).all()  # not the one-rating artefact: all about 1.0 from Titanic
+    if knn == "baseline":
+        assert (d["gnn − knn"] < 0).any() and (d["gnn − knn"] > 0).any()  # disagreements both ways
+    short = insights.disagreements(rec, insights.recommend(rec, {50: 5, 181: 4}, knn=knn), n=12)
+    assert short.empty  # two ratings cannot give three neighbours
+
+
 def test_graph_hops():
     import scipy.sparse as sp
 

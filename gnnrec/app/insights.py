@@ -22,6 +22,8 @@ from .results import label
 EXPLAIN_MAX = 32  # the GNN's leave-one-out explanation covers at most this many ratings (the most correlated)
 DEFAULT_MIN_RATERS = 50  # the lists skip movies fewer people rated: few opinions give extreme predictions
 TINY = 0.005  # an effect that rounds to 0.00 on the page
+MIN_SUPPORT = 3  # the disagreement table: the k-NN's prediction rests on at least this many of your ratings ...
+MIN_SIMILARITY = 0.2  # ... with at least this total similarity
 KNN_NAMES = {"baseline": "knn_baseline", "plain": "knn"}  # the k-NN kind -> its model name (results.label)
 
 
@@ -215,18 +217,27 @@ def graph_hops(shift, sources: np.ndarray, max_hops: int = 8) -> np.ndarray:
 
 
 def predicted_by_both(res: Recommendations, min_raters: float = 0) -> pd.DataFrame:
-    """The predictions both models make from the user's ratings (no fallback on either side),
-    for movies with at least ``min_raters`` MovieLens ratings."""
+    """The predictions both models make from enough of the user's ratings, for movies with at
+    least ``min_raters`` MovieLens ratings: no fallback on either side, and the k-NN's resting on
+    at least :data:`MIN_SUPPORT` of the user's ratings with total similarity at least
+    :data:`MIN_SIMILARITY` (one weakly similar rating would otherwise take the whole weight)."""
     p = res.predictions
-    return p[~p["gnn_fallback"] & ~p["knn_fallback"] & (p["n_raters"] >= min_raters)]
+    supported = (p["knn_support"] >= MIN_SUPPORT) & (p["knn_similarity"] >= MIN_SIMILARITY)
+    return p[~p["gnn_fallback"] & ~p["knn_fallback"] & supported & (p["n_raters"] >= min_raters)]
+
+
+DISAGREEMENT_COLUMNS = ["movie", "title", "genres", "raters", "gnn", "knn", "gnn − knn", "hops from your ratings",
+                        "k-NN rests on", "their similarity", "closest rated movie", "its similarity"]
 
 
 def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_raters: float = 0) -> pd.DataFrame:
-    """The movies where GNN and k-NN differ most for this user, among those both models actually
-    predict from the user's ratings (no fallback on either side) with at least ``min_raters``
-    MovieLens ratings; and where they lie: hops on the GNN's graph from the nearest movie the user
-    rated, and the rated movie most similar to it for the k-NN that made ``res`` (positive
-    similarities only: the only ones a k-NN uses)."""
+    """The movies where GNN and k-NN differ most for this user, among those both predict from
+    enough of the user's ratings (:func:`predicted_by_both`), with at least ``min_raters``
+    MovieLens ratings; the support behind each k-NN prediction (``k-NN rests on``: how many of
+    your ratings are its neighbours, ``their similarity``: their total similarity); where they lie:
+    hops on the GNN's graph from the nearest movie the user rated, and the rated movie most
+    similar to it for the k-NN that made ``res`` (positive similarities only: the only ones a k-NN
+    uses). Numbers rounded to two decimals."""
     p = predicted_by_both(res, min_raters)
     diff = (p["gnn"] - p["knn"]).to_numpy()
     idx = np.argsort(-np.abs(diff), kind="stable")[:n]
@@ -241,9 +252,8 @@ def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_rater
         rows.append({"movie": m + 1, "title": p["title"].iat[i], "genres": p["genres"].iat[i],
                      "raters": int(p["n_raters"].iat[i]), "gnn": round(float(p["gnn"].iat[i]), 2),
                      "knn": round(float(p["knn"].iat[i]), 2), "gnn − knn": round(float(diff[i]), 2),
-                     "hops from your ratings": int(hops[m]),
+                     "hops from your ratings": int(hops[m]), "k-NN rests on": int(p["knn_support"].iat[i]),
+                     "their similarity": round(float(p["knn_similarity"].iat[i]), 2),
                      "closest rated movie": rec.title(int(rated[j]) + 1) if c[j] > 0 else None,
                      "its similarity": round(float(c[j]), 2) if c[j] > 0 else None})
-    columns = ["movie", "title", "genres", "raters", "gnn", "knn", "gnn − knn", "hops from your ratings",
-               "closest rated movie", "its similarity"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=DISAGREEMENT_COLUMNS)
