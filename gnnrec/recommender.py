@@ -229,8 +229,12 @@ class Recommender:
         your rating of neighbour ``j`` minus its baseline for you); ``weight`` is ``s_j / sum s``.
         Plain ``knn``: exact and additive, ``w_j (r_j - mu_j) / sum w`` on the movie's mean.
         ``gnn``: leave-one-out (occlusion), exact for this model: the prediction with all your
-        ratings minus the prediction with that one rating removed. Not additive (the GNN is
-        nonlinear), so the effects need not sum to the prediction. Computed
+        ratings minus the prediction with that one rating removed (+0.34: the prediction is 0.34
+        higher because of it). Not additive (the GNN is nonlinear), so the effects need not sum
+        to the prediction. Before clipping the effect splits exactly in two: ``via_bias``, through
+        the encoding's offset (your bias, which moves every movie alike), and ``via_graph``,
+        through the graph filters (both NaN for the k-NNs, and where nothing reaches the movie
+        without that rating). Computed
         :data:`EXPLAIN_CHUNK` left-out ratings at a time, so memory does not grow with the
         number of ratings.
 
@@ -250,6 +254,7 @@ class Recommender:
             rated = rated[np.isin(rated + 1, sorted(keep))]
         x = self.vector(ratings)
         residual, raw = np.full(len(rated), np.nan), float("nan")
+        via_bias = via_graph = np.full(len(rated), np.nan)
         if model == "knn":
             idx, w, dev = self._knn_terms(x[0], t, knn)
             total = w.sum()
@@ -258,12 +263,13 @@ class Recommender:
             mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
             rated, effect, weight, residual = idx[mask], effect[mask], weight[mask], dev[mask]
         elif model == "gnn":
-            raw, effect = self._leave_one_out(x, t, rated)
+            raw, effect, via_bias, via_graph = self._leave_one_out(x, t, rated)
             weight = np.full(len(rated), np.nan)
         else:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
         out = pd.DataFrame({"movie": rated + 1, "title": self.movies["title"].to_numpy()[rated],
-                            "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual})
+                            "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual,
+                            "via_bias": via_bias, "via_graph": via_graph})
         return raw, out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(
             drop=True)
 
@@ -282,21 +288,29 @@ class Recommender:
         w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)[0]
         return idx, w, dev
 
-    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray]:
+    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                                                np.ndarray]:
         """The GNN's unclipped prediction of movie index ``t`` from every rating (NaN: none reaches
-        it) and each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives
-        it (clipped, the fallback where nothing reaches). One estimate per :data:`EXPLAIN_CHUNK`
-        rows; the first row has every rating."""
+        it), each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives it
+        (clipped, the fallback where nothing reaches), and that effect before clipping split in
+        two ``(R,)``: through the encoding's offset (your bias: the same for every movie) and
+        through the graph filters (NaN, NaN where nothing reaches without that rating: then the
+        whole effect is its own). One estimate per :data:`EXPLAIN_CHUNK` rows; the first row has
+        every rating."""
         drop = np.concatenate([[-1], rated])  # (R+1,): the rating each row leaves out (-1: none)
-        raw = np.empty(len(drop))
+        raw, offset = np.empty(len(drop)), np.empty(len(drop))
         for i in range(0, len(drop), EXPLAIN_CHUNK):
             chunk = drop[i:i + EXPLAIN_CHUNK]
             loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
             rows = np.flatnonzero(chunk >= 0)
             loo[rows, chunk[rows]] = 0
             raw[i:i + len(chunk)] = self.gnn.estimate(loo, np.array([t]))[:, 0]
+            offset[i:i + len(chunk)] = self.gnn.encode(loo)[1][:, t].double().numpy()
         shown = np.clip(np.where(np.isnan(raw), self.gnn.item_means[t], raw), *RATING_SCALE)  # as Predictor.predict
-        return float(raw[0]), shown[0] - shown[1:]
+        via_bias = offset[0] - offset[1:]  # (R,)
+        via_graph = (raw[0] - offset[0]) - (raw[1:] - offset[1:])  # (R,) NaN where nothing reaches without it
+        via_bias = np.where(np.isnan(via_graph), np.nan, via_bias)
+        return float(raw[0]), shown[0] - shown[1:], via_bias, via_graph
 
     def explain_gnn(self, ratings: Mapping | Iterable, movie: int,
                     only: Iterable[int] | None = None) -> tuple[float, pd.DataFrame]:

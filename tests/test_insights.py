@@ -56,8 +56,8 @@ def test_why_gnn_is_leave_one_out_and_honest_when_nothing_reaches(rec):
     w = insights.why(rec, ratings, 172, "gnn")
     theirs = rec.explain(ratings, 172, "gnn")
     assert w.reached and not w.additive and "Leave-one-out" in w.summary and "need not add up" in w.how
-    assert np.allclose(w.table.set_index("movie")["effect"].sort_index(),
-                       theirs.set_index("movie")["effect"].sort_index(), atol=1e-5)
+    assert np.allclose(w.table.set_index("movie")["effect"].sort_index(),  # through the graph, your bias apart
+                       theirs.set_index("movie")["via_graph"].sort_index(), atol=1e-5)
     assert w.baseline == pytest.approx(sum(v for _, v in w.parts))
     isolated = int(np.flatnonzero(np.diff(rec.gnn.graph.shift.indptr) == 0)[0]) + 1
     far = insights.why(rec, {isolated: 5}, 172, "gnn")
@@ -99,6 +99,32 @@ def test_disagreements_sorted_located_and_only_where_both_predict(rec):
 
 
 SCIFI = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}  # Star Wars, Empire, Jedi, Terminator, Alien; Titanic 1
+
+
+def test_why_signs_read_as_the_heading_says_and_your_bias_is_its_own_line(rec):
+    """GNN: "+0.34" under "effect of this rating" means the prediction is 0.34 higher because of it
+    (through the graph); your bias is a labelled line, so the 1-star Titanic no longer tops an
+    unrelated film's reasons through it unsaid. k-NN: the bias line is part of the exact sum."""
+    w = insights.why(rec, SCIFI, 316, "gnn")  # As Good As It Gets: no sci-fi
+    t = insights.why_table(w)
+    assert w.effect_label == "effect of this rating"
+    assert t["title"].iloc[0] == insights.BIAS_LINE and t["effect"].iloc[0] == f"{w.bias:+.2f}"
+    x = rec.vector(SCIFI)
+    _, offset = rec.gnn.encode(x)
+    assert w.bias == pytest.approx(float(offset[0, 315]) - float(rec.gnn.item_means[315]), abs=1e-6)
+    for row, shown in zip(w.table.itertuples(), t["effect"].iloc[1:], strict=True):
+        y = x.copy()
+        y[0, row.movie - 1] = 0
+        graph_with = rec.gnn.estimate(x, np.array([315]))[0, 0] - float(rec.gnn.encode(x)[1][0, 315])
+        graph_without = rec.gnn.estimate(y, np.array([315]))[0, 0] - float(rec.gnn.encode(y)[1][0, 315])
+        assert float(shown) == pytest.approx(graph_with - graph_without, abs=0.0051)  # with minus without
+    assert w.table["title"].iloc[0] != "Titanic"  # before: Titanic, -0.33, all of it through your bias
+    assert "Your ★☆☆☆☆ for Titanic pulls it down most: without it your bias would be" in w.summary
+    k = insights.why(rec, SCIFI, 174, "knn")
+    kt = insights.why_table(k)
+    assert k.effect_label == "adds" and list(kt["title"][:2]) == ["the movie's baseline", insights.BIAS_LINE]
+    assert float(kt["effect"].iloc[1]) == pytest.approx(rec.knn_baseline.user_bias(x)[0], abs=0.0051)
+    assert sum(float(e) for e in kt["effect"].iloc[:-1]) == pytest.approx(float(kt["effect"].iloc[-1]), abs=0.006 * len(kt))
 
 
 @pytest.mark.parametrize("knn", ["baseline", "plain"])

@@ -326,6 +326,33 @@ def test_explain_gnn_leave_one_out(rec):
 
 
 @pytest.mark.integration
+def test_explain_gnn_splits_each_effect_into_your_bias_and_the_graph(rec):
+    """Before clipping, each leave-one-out effect is the change of your bias (the offset of the
+    input encoding, checked against its formula in NumPy) plus the change through the graph; the
+    1-star Titanic moves every movie through your bias, hardly at all through the graph on an
+    unrelated film (As Good As It Gets)."""
+    ratings = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}
+    ex = rec.explain(ratings, 316, model="gnn").set_index("movie")
+    x = user_vector(ratings)
+    rated = np.array(sorted(ratings)) - 1
+    loo = np.repeat(x, len(rated), axis=0)  # (R, N) row j without rating j
+    loo[np.arange(len(rated)), rated] = 0
+    raw_all, raw = rec.gnn.estimate(x, np.array([315]))[0, 0], rec.gnn.estimate(loo, np.array([315]))[:, 0]
+    mu, lam = rec.gnn.item_means, rec.gnn.config.user_damping
+    assert rec.gnn.config.encoding.startswith("baseline")
+
+    def bias(v):  # b_u = sum_j (r_j - mu_j) / (n_u + lambda_u)
+        return ((v - mu) * (v > 0)).sum() / ((v > 0).sum() + lam)
+    via_bias = np.array([bias(x[0]) - bias(row) for row in loo])  # (R,)
+    np.testing.assert_allclose(ex.loc[rated + 1, "via_bias"], via_bias, atol=1e-5)
+    np.testing.assert_allclose(ex.loc[rated + 1, "via_bias"] + ex.loc[rated + 1, "via_graph"], raw_all - raw, atol=1e-5)
+    np.testing.assert_allclose(ex.loc[rated + 1, "effect"], np.clip(raw_all, 1, 5) - np.clip(raw, 1, 5), atol=1e-5)
+    titanic = ex.loc[313]
+    assert titanic["via_bias"] < -0.2 and abs(titanic["via_graph"]) < 0.05  # its effect: almost all through your bias
+    assert rec.explain(ratings, 316, model="knn")[["via_bias", "via_graph"]].isna().all().all()
+
+
+@pytest.mark.integration
 def test_explain_gnn_in_chunks_and_only(rec, movielens, monkeypatch):
     """Many ratings go through in chunks with the same effects as one batch; ``only`` keeps rows."""
     from gnnrec import recommender as rec_mod

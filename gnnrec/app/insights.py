@@ -65,9 +65,11 @@ class Why:
     """Why a model predicts what it does for one movie, in words and a table.
 
     ``baseline`` (its ``parts``, in words, add up to it) is where the prediction starts;
-    ``table`` (``movie, title, your rating, weight, effect``) what each of your ratings adds:
-    exactly (``additive``: baseline + the effects = ``raw``) for the k-NNs, leave-one-out for the
-    GNN. ``raw`` is the prediction before clipping to 1-5 (NaN: none of your ratings reaches the
+    ``table`` (``movie, title, your rating, weight, effect, via bias``) what each of your ratings
+    adds: exactly (``additive``: baseline + the effects = ``raw``) for the k-NNs; for the GNN
+    leave-one-out through its graph filters (+0.34: the prediction is 0.34 higher because of that
+    rating), your bias apart (``via bias``: how much that rating moves your bias, which moves every
+    movie alike). ``raw`` is the prediction before clipping to 1-5 (NaN: none of your ratings reaches the
     movie), ``prediction`` what the lists show. ``summary`` says it all in one paragraph.
     """
 
@@ -83,6 +85,16 @@ class Why:
     reached: bool
     summary: str
     how: str  # how to read the table
+
+    @property
+    def effect_label(self) -> str:
+        """The table's effect column as a heading that reads with its sign: "+0.34" adds 0.34."""
+        return "adds" if self.additive else "effect of this rating"
+
+    @property
+    def bias(self) -> float | None:
+        """Your bias, the part of the baseline that comes from your ratings (None: the model has none)."""
+        return dict(self.parts).get(PART_WORDS["you"])
 
     @property
     def clipped(self) -> bool:
@@ -118,9 +130,12 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
         base, parts, _ = rec.baseline(ratings, movie, "gnn", raw=False)
         reached = bool(np.isfinite(raw))
         prediction = float(np.clip(raw if reached else rec.gnn.item_means[movie - 1], *RATING_SCALE))
+        df = df.assign(effect=df["via_graph"].fillna(df["effect"]))  # your bias is its own line (why_table)
+        df = df.reindex(df["effect"].abs().sort_values(ascending=False, kind="stable").index)
     table = pd.DataFrame({"movie": df["movie"], "title": df["title"],
-                          "your rating": [stars(r) for r in df["your_rating"]],
-                          "weight": df["weight"], "effect": df["effect"]}) if reached else df.head(0)
+                          "your rating": [stars(r) for r in df["your_rating"]], "weight": df["weight"],
+                          "effect": df["effect"], "via bias": df["via_bias"]}).reset_index(drop=True) \
+        if reached else df.head(0)
     words = [(PART_WORDS.get(k, k), v) for k, v in parts.items()]
     out = Why(model, movie, rec.title(movie), base, words, table, raw, prediction, model == "knn", reached, "", "")
     name = "GNN" if model == "gnn" else label(knn_name(knn))
@@ -128,17 +143,24 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
 
 
 def why_table(w: Why) -> pd.DataFrame:
-    """The explanation's rows as text for a table: ``title, effect, your rating, weight``. For the
-    k-NNs a sum from the baseline (first row) to the prediction before clipping (last row); for
-    the GNN the leave-one-out effects."""
+    """The explanation's rows as text for a table: ``title, effect, your rating, weight``, your
+    bias as its own line. For the k-NNs a sum from the movie's baseline and your bias (first lines)
+    to the prediction before clipping (last line); for the GNN your bias, then each rating's
+    leave-one-out effect through the graph."""
     rows = pd.DataFrame({"title": w.table["title"], "effect": [f"{e:+.2f}" for e in w.table["effect"]],
                          "your rating": w.table["your rating"],
                          "weight": ["" if np.isnan(x) else f"{x:.2f}" for x in w.table["weight"]]})
+    line = {"your rating": "", "weight": ""}
+    you = [] if w.bias is None else [{"title": BIAS_LINE, "effect": f"{w.bias:+.2f}", **line}]
     if not w.additive:
-        return rows.reset_index(drop=True)
-    head = pd.DataFrame([{"title": "baseline for you", "effect": f"{w.baseline:.2f}", "your rating": "", "weight": ""}])
-    foot = pd.DataFrame([{"title": "= prediction", "effect": f"{w.raw:.2f}", "your rating": "", "weight": ""}])
+        return pd.concat([pd.DataFrame(you, columns=rows.columns), rows], ignore_index=True)
+    start = "the movie's baseline" if you else "the movie's mean rating"
+    head = pd.DataFrame([{"title": start, "effect": f"{w.baseline - (w.bias or 0.0):.2f}", **line}, *you])
+    foot = pd.DataFrame([{"title": "= prediction", "effect": f"{w.raw:.2f}", **line}])
     return pd.concat([head, rows, foot], ignore_index=True)
+
+
+BIAS_LINE = "your bias (all your ratings)"
 
 
 def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
@@ -163,12 +185,28 @@ def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
                 f"(the rows below add up exactly, up to rounding): {w.raw:.2f}.{clip}")
     text = (f"{head}, and its graph filters, fed with your {n_ratings} rating{'s' * (n_ratings != 1)}, move it "
             f"{w.raw - w.baseline:+.2f}: {w.raw:.2f}.{clip}")
+    text += _bias_words(w)
     top = w.table.iloc[0] if len(w.table) else None
     if top is None or abs(top["effect"]) < TINY:
-        return text + " Leaving out any one of your ratings changes the prediction by less than 0.01."
+        return text + " Leave-one-out through the graph: leaving out any one of your ratings changes it by less than 0.01."
     way = "lower" if top["effect"] > 0 else "higher"
-    return text + f" Leave-one-out: without your {top['your rating']} for {top['title']} it would be " \
-                  f"{abs(top['effect']):.2f} {way}."
+    return text + f" Leave-one-out through the graph: without your {top['your rating']} for {top['title']} it " \
+                  f"would be {abs(top['effect']):.2f} {way}."
+
+
+def _bias_words(w: Why) -> str:
+    """The GNN's bias in words: what it is and which rating moves it most."""
+    if w.bias is None:
+        return ""
+    moved = w.table.dropna(subset=["via bias"])
+    text = (f" Your bias, {w.bias:+.2f}, is how far your ratings run above the movies' means (damped); it moves "
+            "every movie alike.")
+    if len(moved) and abs(moved["via bias"]).max() >= TINY:
+        top = moved.loc[moved["via bias"].abs().idxmax()]
+        way, other = ("up", "lower") if top["via bias"] > 0 else ("down", "higher")
+        text += (f" Your {top['your rating']} for {top['title']} pulls it {way} most: without it your bias would be "
+                 f"{abs(top['via bias']):.2f} {other}.")
+    return text
 
 
 def _how(w: Why, n_ratings: int) -> str:
@@ -177,8 +215,9 @@ def _how(w: Why, n_ratings: int) -> str:
     if w.model == "knn":
         return ("effect: what each rating adds: its weight (how similar the movie is, shared out so the weights sum "
                 "to 1) × how far your rating is from what the model expected of you for that movie.")
-    note = ("effect: leave-one-out, how much the prediction drops when that one rating is removed. The GNN is "
-            "nonlinear, so these effects need not add up to the change from the baseline.")
+    note = ("effect of this rating: leave-one-out through the GNN's graph, how much higher (+) or lower (−) the "
+            "prediction is because of that rating; your bias, which moves every movie alike, is its own line. "
+            "The GNN is nonlinear, so these effects need not add up to the change from the baseline.")
     if n_ratings > EXPLAIN_MAX:
         note += f" Computed for the {EXPLAIN_MAX} of your {n_ratings} ratings most correlated with it."
     return note

@@ -79,10 +79,10 @@ def _why_column(w: insights.Why, name: str) -> None:
     st.markdown(f"**{plain(name)}** · {w.prediction:.2f} ★")
     st.markdown(plain(w.summary))
     if len(w.table):
-        effect = "adds" if w.additive else "without it"
         st.dataframe(insights.why_table(w), hide_index=True, key=f"why_{w.model}",
                      column_config={"title": st.column_config.TextColumn(width=170),
-                                    "effect": st.column_config.TextColumn(effect, width=70, help=term("effect")),
+                                    "effect": st.column_config.TextColumn(w.effect_label, width=70 if w.additive
+                                                                          else 130, help=term("effect")),
                                     "your rating": st.column_config.TextColumn("your rating", width=95),
                                     "weight": st.column_config.TextColumn(width=60, help=term("weight"))},
                      column_order=["title", "effect", "your rating"] + (["weight"] if w.additive else []))
