@@ -322,6 +322,11 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     assert (disagree["raters"] >= 50).all()  # the Recommend page's raters filter (default 50) applies here too
     assert "k-NN + baselines" in disagree.columns  # the k-NN of the lists
     assert (disagree["k-NN rests on"] >= 3).all() and (disagree["their similarity"] >= 0.2).all()
+    frame = next(d for d in at.dataframe if "GNN − k-NN" in d.value.columns)
+    config = json.loads(frame.proto.columns)  # every number shown with two decimals (4.20, not 4.2)
+    shown = {c: config.get(c, {}).get("type_config", {}).get("format") for c in
+             ("GNN", "k-NN + baselines", "GNN − k-NN", "their similarity", "its similarity")}
+    assert set(shown.values()) == {"%.2f"}, shown
 
 
     at.radio(key="cmp_source").set_value("Run live").run()

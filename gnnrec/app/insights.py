@@ -51,11 +51,12 @@ def short_genres(genres: str, n: int = 2, chars: int = 17) -> str:
 
 def top_table(res: Recommendations, model: str) -> pd.DataFrame:
     """One model's top list for display: ``movie, title, year, genres, genre`` (at most two),
-    ``predicted, both, fallback, raters``."""
+    ``genre1`` (the first, "+N" for the rest), ``predicted, both, fallback, raters``."""
     t = res.top[model]
     return pd.DataFrame({"movie": t["movie"].to_numpy(), "title": t["title"].to_numpy(),
                          "year": t["year"].to_numpy(), "genres": t["genres"].to_numpy(),
                          "genre": [short_genres(g) for g in t["genres"]],
+                         "genre1": [short_genres(g, n=1, chars=0) for g in t["genres"]],
                          "predicted": t[model].to_numpy().round(2), "both": t["agree"].to_numpy(),
                          "fallback": t[f"{model}_fallback"].to_numpy(), "raters": t["n_raters"].to_numpy()})
 
