@@ -33,8 +33,14 @@ class Recommendations:
             :func:`gnnrec.titles.natural_title`; a ``*_fallback`` True means that model could
             not use any of the user's ratings: the GNN and plain k-NN then give the movie's mean
             rating, the k-NN with baselines its baseline).
+            Also ``gnn_estimate, knn_estimate``: each model's estimate before clipping to 1-5
+            (the fallback where it cannot use your ratings), what the lists are ranked by; and
+            ``knn_support, knn_similarity``: how many of your ratings the k-NN's prediction rests
+            on (its positively similar neighbours among them; 0 on a fallback) and their total
+            similarity.
         top: ``{"gnn": DataFrame, "knn": DataFrame}``, the best ``top`` rows of ``predictions``
-            by each model, with an ``agree`` column: in both lists.
+            by each model (see :meth:`Recommender.recommend` for the order), with an ``agree``
+            column: in both lists.
         model: name of the GNN checkpoint used.
         knn: which k-NN made the ``knn`` column (:data:`KNN_KINDS`).
     """
@@ -166,23 +172,50 @@ class Recommender:
             p = Predictions(p.values, ~(s > 0).any(1)[None, :])
         return p
 
+    def knn_support(self, x: np.ndarray, knn: str = "baseline") -> tuple[np.ndarray, np.ndarray]:
+        """What the k-NN's prediction of every movie rests on, for one user ``x`` ``(1, N)``: how
+        many of the user's ratings are among its neighbours (positively similar, within the ``k``
+        most similar; never the movie itself) ``(N,)`` and their total similarity ``(N,)``. 0: the
+        k-NN cannot use the ratings there (its fallback)."""
+        model = self.knn_model(knn)
+        cols = np.arange(x.shape[1])  # (N,)
+        if knn == "plain":
+            _, w = model.weights(x[0], cols)  # (N, R)
+        else:
+            rated = np.flatnonzero(x[0] > 0)  # (R,)
+            s = np.where(cols[:, None] == rated[None, :], -np.inf, model.sim[:, rated])  # (N, R), as estimate
+            w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)
+        return (w > 0).sum(1), w.sum(1)
+
     def recommend(self, ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0, *,
                   knn: str = "baseline", exclude: Iterable[int] = ()) -> Recommendations:
         """Predictions of both models for every unrated movie and a top-``top`` list per model,
         skipping movies with fewer than ``min_raters`` ratings in MovieLens and the movies in
-        ``exclude`` (ones the user hid). ``knn``: which k-NN (:data:`KNN_KINDS`)."""
+        ``exclude`` (ones the user hid). ``knn``: which k-NN (:data:`KNN_KINDS`).
+
+        Each list is ranked by the model's estimate before clipping (the fallback where it cannot
+        use the ratings); clipping to 1-5 is for the stars shown, so two movies shown at 5.00 keep
+        the order of their estimates (5.28 before 5.03). Equal estimates (e.g. two fallbacks at the
+        same mean): the one with more support first (k-NN: more of your ratings among its
+        neighbours; GNN: reached by your ratings before a fallback), then the one more people rated
+        in MovieLens (``n_raters``), then the lower movie id."""
         ratings = parse_ratings(ratings)
         top, min_raters = check_list_args(top, min_raters)
         x = self.vector(ratings)
-        g, k = self.gnn.predict(x), self.knn_predict(x, knn=knn)
-        df = self.movies.assign(gnn=g.values[0], knn=k.values[0],
-                                gnn_fallback=g.fallback[0], knn_fallback=k.fallback[0])
+        cols = np.arange(self.data.n_movies)
+        knn_model = self.knn_model(knn)
+        g_est, k_est = self.gnn.estimate(x, cols)[0], knn_model.estimate(x, cols)[0]  # (N,), NaN where impossible
+        support, similarity = self.knn_support(x, knn)
+        g_fb, k_fb = np.isnan(g_est), support == 0  # with baselines the k-NN falls back to the baseline
+        g_est = np.where(g_fb, self.gnn.item_means, g_est)  # as Predictor.predict, before its clipping
+        k_est = np.where(np.isnan(k_est), knn_model.item_means, k_est)
+        df = self.movies.assign(gnn=np.clip(g_est, *RATING_SCALE), knn=np.clip(k_est, *RATING_SCALE),
+                                gnn_fallback=g_fb, knn_fallback=k_fb, gnn_estimate=g_est, knn_estimate=k_est,
+                                knn_support=support, knn_similarity=similarity)
         df = df[x[0] == 0]
         hidden = {int(m) for m in exclude}
         eligible = df[(df["n_raters"] >= min_raters) & ~df["movie"].isin(hidden)]
-        tops = {}
-        for name in MODELS:
-            tops[name] = eligible.nlargest(top, name)
+        tops = {name: _ranked(eligible, name).head(top) for name in MODELS}
         both = set(tops["gnn"]["movie"]) & set(tops["knn"]["movie"])
         tops = {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
         return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name, knn)
@@ -196,8 +229,12 @@ class Recommender:
         your rating of neighbour ``j`` minus its baseline for you); ``weight`` is ``s_j / sum s``.
         Plain ``knn``: exact and additive, ``w_j (r_j - mu_j) / sum w`` on the movie's mean.
         ``gnn``: leave-one-out (occlusion), exact for this model: the prediction with all your
-        ratings minus the prediction with that one rating removed. Not additive (the GNN is
-        nonlinear), so the effects need not sum to the prediction. Computed
+        ratings minus the prediction with that one rating removed (+0.34: the prediction is 0.34
+        higher because of it). Not additive (the GNN is nonlinear), so the effects need not sum
+        to the prediction. Before clipping the effect splits exactly in two: ``via_bias``, through
+        the encoding's offset (your bias, which moves every movie alike), and ``via_graph``,
+        through the graph filters (both NaN for the k-NNs, and where nothing reaches the movie
+        without that rating). Computed
         :data:`EXPLAIN_CHUNK` left-out ratings at a time, so memory does not grow with the
         number of ratings.
 
@@ -217,6 +254,7 @@ class Recommender:
             rated = rated[np.isin(rated + 1, sorted(keep))]
         x = self.vector(ratings)
         residual, raw = np.full(len(rated), np.nan), float("nan")
+        via_bias = via_graph = np.full(len(rated), np.nan)
         if model == "knn":
             idx, w, dev = self._knn_terms(x[0], t, knn)
             total = w.sum()
@@ -225,12 +263,13 @@ class Recommender:
             mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
             rated, effect, weight, residual = idx[mask], effect[mask], weight[mask], dev[mask]
         elif model == "gnn":
-            raw, effect = self._leave_one_out(x, t, rated)
+            raw, effect, via_bias, via_graph = self._leave_one_out(x, t, rated)
             weight = np.full(len(rated), np.nan)
         else:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
         out = pd.DataFrame({"movie": rated + 1, "title": self.movies["title"].to_numpy()[rated],
-                            "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual})
+                            "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual,
+                            "via_bias": via_bias, "via_graph": via_graph})
         return raw, out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(
             drop=True)
 
@@ -249,21 +288,29 @@ class Recommender:
         w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)[0]
         return idx, w, dev
 
-    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray]:
+    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                                                np.ndarray]:
         """The GNN's unclipped prediction of movie index ``t`` from every rating (NaN: none reaches
-        it) and each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives
-        it (clipped, the fallback where nothing reaches). One estimate per :data:`EXPLAIN_CHUNK`
-        rows; the first row has every rating."""
+        it), each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives it
+        (clipped, the fallback where nothing reaches), and that effect before clipping split in
+        two ``(R,)``: through the encoding's offset (your bias: the same for every movie) and
+        through the graph filters (NaN, NaN where nothing reaches without that rating: then the
+        whole effect is its own). One estimate per :data:`EXPLAIN_CHUNK` rows; the first row has
+        every rating."""
         drop = np.concatenate([[-1], rated])  # (R+1,): the rating each row leaves out (-1: none)
-        raw = np.empty(len(drop))
+        raw, offset = np.empty(len(drop)), np.empty(len(drop))
         for i in range(0, len(drop), EXPLAIN_CHUNK):
             chunk = drop[i:i + EXPLAIN_CHUNK]
             loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
             rows = np.flatnonzero(chunk >= 0)
             loo[rows, chunk[rows]] = 0
             raw[i:i + len(chunk)] = self.gnn.estimate(loo, np.array([t]))[:, 0]
+            offset[i:i + len(chunk)] = self.gnn.encode(loo)[1][:, t].double().numpy()
         shown = np.clip(np.where(np.isnan(raw), self.gnn.item_means[t], raw), *RATING_SCALE)  # as Predictor.predict
-        return float(raw[0]), shown[0] - shown[1:]
+        via_bias = offset[0] - offset[1:]  # (R,)
+        via_graph = (raw[0] - offset[0]) - (raw[1:] - offset[1:])  # (R,) NaN where nothing reaches without it
+        via_bias = np.where(np.isnan(via_graph), np.nan, via_bias)
+        return float(raw[0]), shown[0] - shown[1:], via_bias, via_graph
 
     def explain_gnn(self, ratings: Mapping | Iterable, movie: int,
                     only: Iterable[int] | None = None) -> tuple[float, pd.DataFrame]:
@@ -306,6 +353,14 @@ class Recommender:
         parts = {"overall": m.global_mean, "movie": float(m.b_item[t]), "you": b_user}
         idx, w, _ = self._knn_terms(x[0], t, knn)
         return float(sum(parts.values())), parts, raw if w.sum() > 0 else float("nan")
+
+
+def _ranked(df: pd.DataFrame, model: str) -> pd.DataFrame:
+    """``df`` in the order of :meth:`Recommender.recommend`'s lists for ``model``."""
+    support = df["knn_support"] if model == "knn" else (~df["gnn_fallback"]).astype(int)
+    keys = pd.DataFrame({"e": df[f"{model}_estimate"], "s": support, "n": df["n_raters"], "m": df["movie"]})
+    order = keys.sort_values(["e", "s", "n", "m"], ascending=[False, False, False, True], kind="stable").index
+    return df.loc[order]
 
 
 _default: Recommender | None = None

@@ -1,5 +1,5 @@
-"""Recommend: rate movies (a quick-rate grid to start), both models' top lists right under the
-rating controls, and why each movie is there."""
+"""Recommend: rate movies (a quick-rate grid to start, under the lists once there is a rating), both
+models' top lists right under the rating controls, and why each movie is there."""
 
 import streamlit as st
 
@@ -25,7 +25,8 @@ with c1:
     rate.search(labels)
 with c2:
     top, min_raters, knn = lists.settings()
-rate.quick_start(ratings)
+if not ratings:
+    rate.quick_start(ratings)  # a first visit starts here; with a rating the lists come first (a phone's first screen)
 rate.thin_hint(len(ratings))
 
 # -- the lists and why -------------------------------------------------------------------------------------------
@@ -50,7 +51,9 @@ else:
         lists.top_lists(res, knn)
         lists.why(res, knn, key, rk, rec)
 
-# -- your ratings, other ways in, one movie ------------------------------------------------------------------------
+# -- more to rate, your ratings, other ways in, one movie -----------------------------------------------------------
+if ratings:
+    rate.quick_start(ratings)
 st.divider()
 rate.your_ratings(data, labels)
 rate.more_ways(data, expanded=not ratings)

@@ -138,7 +138,8 @@ def test_why_adds_up_and_the_row_actions_rate_hide_and_explore(folders):
     assert movie == gnn["movie"].iloc[0]  # the first GNN row until another is chosen
     pick = int(knn["movie"].iloc[3])
     at.selectbox(key="explain_movie").set_value(pick).run()
-    why = next(d.value for d in at.dataframe if "weight" in d.value.columns and d.value["title"].iloc[0] == "baseline for you")
+    why = next(d.value for d in at.dataframe
+               if "weight" in d.value.columns and d.value["title"].iloc[0] == "the movie's baseline")
     parts = [float(v) for v in why["effect"]]
     assert parts[0] + sum(parts[1:-1]) == pytest.approx(parts[-1], abs=0.011)  # baseline + contributions = prediction
     summary = texts(at.markdown)
@@ -303,8 +304,8 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     # test ran (test_live evaluates the page's default request), so the Run button is offered
     monkeypatch.setattr(live, "_eval_results", {})
     at = start()
-    rate(at, 50, 5)
-    rate(at, 1, 2)
+    for movie, stars in ((50, 5), (1, 2), (181, 4), (98, 4)):  # the disagreements need 3 similar ratings
+        rate(at, movie, stars)
     at.switch_page("pages/compare.py").run()
     assert_clean(at)
     assert at.radio(key="cmp_source").value == "Saved results"
@@ -320,6 +321,12 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     assert diffs == sorted(diffs, reverse=True) and len(disagree) == 12
     assert (disagree["raters"] >= 50).all()  # the Recommend page's raters filter (default 50) applies here too
     assert "k-NN + baselines" in disagree.columns  # the k-NN of the lists
+    assert (disagree["k-NN rests on"] >= 3).all() and (disagree["their similarity"] >= 0.2).all()
+    frame = next(d for d in at.dataframe if "GNN − k-NN" in d.value.columns)
+    config = json.loads(frame.proto.columns)  # every number shown with two decimals (4.20, not 4.2)
+    shown = {c: config.get(c, {}).get("type_config", {}).get("format") for c in
+             ("GNN", "k-NN + baselines", "GNN − k-NN", "their similarity", "its similarity")}
+    assert set(shown.values()) == {"%.2f"}, shown
 
 
     at.radio(key="cmp_source").set_value("Run live").run()

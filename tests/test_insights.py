@@ -56,8 +56,8 @@ def test_why_gnn_is_leave_one_out_and_honest_when_nothing_reaches(rec):
     w = insights.why(rec, ratings, 172, "gnn")
     theirs = rec.explain(ratings, 172, "gnn")
     assert w.reached and not w.additive and "Leave-one-out" in w.summary and "need not add up" in w.how
-    assert np.allclose(w.table.set_index("movie")["effect"].sort_index(),
-                       theirs.set_index("movie")["effect"].sort_index(), atol=1e-5)
+    assert np.allclose(w.table.set_index("movie")["effect"].sort_index(),  # through the graph, your bias apart
+                       theirs.set_index("movie")["via_graph"].sort_index(), atol=1e-5)
     assert w.baseline == pytest.approx(sum(v for _, v in w.parts))
     isolated = int(np.flatnonzero(np.diff(rec.gnn.graph.shift.indptr) == 0)[0]) + 1
     far = insights.why(rec, {isolated: 5}, 172, "gnn")
@@ -96,6 +96,76 @@ def test_disagreements_sorted_located_and_only_where_both_predict(rec):
             assert shown == pytest.approx(round(best, 2)) if best > 0 else pd.isna(shown)
     one = insights.recommend(rec, {1373: 5}, top=10, min_raters=0)  # a one-rater movie: hardly anything reaches
     assert len(insights.disagreements(rec, one, n=12)) <= int((~one.predictions["gnn_fallback"]).sum())
+
+
+SCIFI = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}  # Star Wars, Empire, Jedi, Terminator, Alien; Titanic 1
+
+
+def test_why_signs_read_as_the_heading_says_and_your_bias_is_its_own_line(rec):
+    """GNN: "+0.34" under "effect of this rating" means the prediction is 0.34 higher because of it
+    (through the graph); your bias is a labelled line, so the 1-star Titanic no longer tops an
+    unrelated film's reasons through it unsaid. k-NN: the bias line is part of the exact sum."""
+    w = insights.why(rec, SCIFI, 316, "gnn")  # As Good As It Gets: no sci-fi
+    t = insights.why_table(w)
+    assert w.effect_label == "effect of this rating"
+    assert t["title"].iloc[0] == insights.BIAS_LINE and t["effect"].iloc[0] == f"{w.bias:+.2f}"
+    x = rec.vector(SCIFI)
+    _, offset = rec.gnn.encode(x)
+    assert w.bias == pytest.approx(float(offset[0, 315]) - float(rec.gnn.item_means[315]), abs=1e-6)
+    for row, shown in zip(w.table.itertuples(), t["effect"].iloc[1:], strict=True):
+        y = x.copy()
+        y[0, row.movie - 1] = 0
+        graph_with = rec.gnn.estimate(x, np.array([315]))[0, 0] - float(rec.gnn.encode(x)[1][0, 315])
+        graph_without = rec.gnn.estimate(y, np.array([315]))[0, 0] - float(rec.gnn.encode(y)[1][0, 315])
+        assert float(shown) == pytest.approx(graph_with - graph_without, abs=0.0051)  # with minus without
+    assert w.table["title"].iloc[0] != "Titanic"  # before: Titanic, -0.33, all of it through your bias
+    assert "Your ★☆☆☆☆ for Titanic pulls it down most: without it your bias would be" in w.summary
+    k = insights.why(rec, SCIFI, 174, "knn")
+    kt = insights.why_table(k)
+    assert k.effect_label == "adds" and list(kt["title"][:2]) == ["the movie's baseline", insights.BIAS_LINE]
+    assert float(kt["effect"].iloc[1]) == pytest.approx(rec.knn_baseline.user_bias(x)[0], abs=0.0051)
+    assert sum(float(e) for e in kt["effect"].iloc[:-1]) == pytest.approx(float(kt["effect"].iloc[-1]), abs=0.006 * len(kt))
+
+
+@pytest.mark.parametrize("knn", ["baseline", "plain"])
+def test_disagreements_rest_on_enough_ratings_and_say_how_many(rec, knn):
+    """The sci-fi fan's table (issue 21): before, all 12 rows had k-NN about 1.0 from one weakly
+    similar 1-star Titanic. Now every row's k-NN prediction rests on at least MIN_SUPPORT of the
+    ratings with total similarity at least MIN_SIMILARITY, the table says how much, and the rows
+    are the largest |GNN - k-NN| among those, checked against plain NumPy."""
+    res = insights.recommend(rec, SCIFI, top=10, min_raters=50, knn=knn)
+    d = insights.disagreements(rec, res, n=12, min_raters=50)
+    model = rec.knn_model(knn)
+    x = np.zeros((1, 1682), dtype=np.float32)
+    rated = np.array(sorted(SCIFI)) - 1  # (R,)
+    x[0, rated] = [SCIFI[m + 1] for m in rated]
+    movies = np.arange(1682)
+    sim = np.asarray(model.sim[:, rated], dtype=np.float64)  # (N, R)
+    sim[movies[:, None] == rated[None, :]] = -np.inf
+    kth = -np.sort(-sim, axis=1)[:, model.k - 1:model.k] if len(rated) > model.k else -np.inf
+    w = np.where((sim >= kth) & (sim > 0), sim, 0.0)  # the k-NN's neighbours among the ratings
+    count, total = (w > 0).sum(1), w.sum(1)
+    g = rec.gnn.estimate(x, movies)[0]  # (N,) NaN where none reaches
+    k = model.estimate(x, movies)[0]
+    ok = (np.isfinite(g) & (count >= insights.MIN_SUPPORT) & (total >= insights.MIN_SIMILARITY)
+          & (rec.n_raters >= 50) & ~np.isin(movies, rated))
+    diff = np.clip(g, 1, 5) - np.clip(k, 1, 5)
+    cand = np.flatnonzero(ok)
+    want = cand[np.argsort(-np.abs(diff[cand]), kind="stable")[:12]] + 1
+    assert len(d) == 12 and list(d["movie"]) == list(want)
+    m = d["movie"].to_numpy() - 1
+    assert (d["k-NN rests on"].to_numpy() == count[m]).all() and (d["k-NN rests on"] >= insights.MIN_SUPPORT).all()
+    np.testing.assert_allclose(d["their similarity"], total[m].round(2))
+    np.testing.assert_allclose(d["knn"], np.clip(k[m], 1, 5).round(2))
+    np.testing.assert_allclose(d["gnn"], np.clip(g[m], 1, 5).round(2))
+    np.testing.assert_allclose(d["gnn − knn"], diff[m].round(2), atol=1e-9)
+    for col in ("gnn", "knn", "gnn − knn", "their similarity", "its similarity"):
+        assert (d[col] == d[col].round(2)).all()  # two decimals everywhere
+    assert not (d["knn"] < 1.2).all()  # not the one-rating artefact: all about 1.0 from Titanic
+    if knn == "baseline":
+        assert (d["gnn − knn"] < 0).any() and (d["gnn − knn"] > 0).any()  # disagreements both ways
+    short = insights.disagreements(rec, insights.recommend(rec, {50: 5, 181: 4}, knn=knn), n=12)
+    assert short.empty  # two ratings cannot give three neighbours
 
 
 def test_graph_hops():

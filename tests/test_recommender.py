@@ -168,9 +168,66 @@ def test_min_raters_filters(rec, result):
     for name in ("gnn", "knn"):
         top = res.top[name]
         assert (top["n_raters"] >= 100).all()
-        assert list(top["movie"]) == list(eligible.nlargest(10, name)["movie"])
+        assert list(top["movie"]) == list(eligible.nlargest(10, f"{name}_estimate")["movie"])  # no ties here
     # the unfiltered GNN list holds a movie with < 100 raters, so the filter did something
     assert (result.top["gnn"]["n_raters"] < 100).any() or (result.top["knn"]["n_raters"] < 100).any()
+
+
+SCIFI = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}  # Star Wars, Empire, Jedi, Terminator, Alien; Titanic 1
+
+
+def reference_order(est: np.ndarray, support: np.ndarray, n_raters: np.ndarray, movies: np.ndarray) -> np.ndarray:
+    """The lists' order in plain NumPy: estimate, then support, then raters (all descending), then id."""
+    return movies[np.lexsort((movies, -n_raters, -support, -est))]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("knn", ["baseline", "plain"])
+def test_lists_are_ranked_by_the_estimate_before_clipping(rec, knn):
+    """A sci-fi fan's k-NN list: many movies clip to 5.00, yet the list follows the estimates
+    (A Close Shave, 5.28 before clipping, first; Jean de Florette, 5.03, out), not catalogue order."""
+    res = rec.recommend(SCIFI, top=10, min_raters=50, knn=knn)
+    x = user_vector(SCIFI)
+    movies = np.arange(1, 1683)
+    unrated = ~np.isin(movies, list(SCIFI)) & (rec.n_raters >= 50)
+    model = rec.knn_model(knn)
+    k_est = model.estimate(x, movies - 1)[0]
+    k_est = np.where(np.isnan(k_est), model.item_means, k_est)  # the fallback, where the k-NN cannot predict
+    s = np.where((movies - 1)[:, None] == np.array(sorted(SCIFI))[None, :] - 1, -np.inf,
+                 model.sim[:, np.array(sorted(SCIFI)) - 1].astype(np.float64))  # (N, R) never the movie itself
+    s = np.where(graph_mod.top_k_mask(s, model.k) & (s > 0), s, 0.0)
+    support = (s > 0).sum(1)
+    want = reference_order(k_est[unrated], support[unrated], rec.n_raters[unrated], movies[unrated])[:10]
+    assert list(res.top["knn"]["movie"]) == list(want)
+    np.testing.assert_allclose(res.top["knn"]["knn_estimate"], k_est[want - 1])
+    np.testing.assert_allclose(res.top["knn"]["knn"], np.clip(k_est[want - 1], 1, 5))
+    np.testing.assert_array_equal(res.top["knn"]["knn_support"], support[want - 1])
+    np.testing.assert_allclose(res.top["knn"]["knn_similarity"], s.sum(1)[want - 1])
+    if knn == "baseline":
+        assert (res.top["knn"]["knn"] == 5.0).sum() >= 5  # many ties at 5.00 shown ...
+        assert res.top["knn"]["movie"].iloc[0] == 408 and 165 not in set(res.top["knn"]["movie"])  # ... ranked
+    g_est = rec.gnn.estimate(x, movies - 1)[0]
+    reached = np.isfinite(g_est)
+    g_est = np.where(reached, g_est, rec.gnn.item_means)
+    want = reference_order(g_est[unrated], reached[unrated].astype(int), rec.n_raters[unrated], movies[unrated])[:10]
+    assert list(res.top["gnn"]["movie"]) == list(want)
+
+
+@pytest.mark.integration
+def test_equal_estimates_go_by_support_then_raters(rec):
+    """Fallbacks at equal means (movies nobody's ratings reach, shown at their mean rating): the
+    tie rule decides, movie ids only last."""
+    res = rec.recommend({1373: 5}, top=30, min_raters=0, knn="plain")  # a one-rater movie: almost nothing reached
+    p = res.predictions
+    est, sup, n = p["knn_estimate"].to_numpy(), p["knn_support"].to_numpy(), p["n_raters"].to_numpy()
+    want = reference_order(est, sup, n, p["movie"].to_numpy())[:30]
+    assert list(res.top["knn"]["movie"]) == list(want)
+    top = res.top["knn"]
+    tied = top[top.duplicated("knn_estimate", keep=False)]
+    assert len(tied) >= 2  # ties happen here, so the rule is exercised
+    for _, group in tied.groupby("knn_estimate"):
+        keys = list(zip(-group["knn_support"], -group["n_raters"], group["movie"]))
+        assert keys == sorted(keys)
 
 
 @pytest.mark.integration
@@ -266,6 +323,33 @@ def test_explain_gnn_leave_one_out(rec):
         assert math.isnan(row.weight)
     assert (ex["effect"].abs() > 1e-6).any()  # the check above could fail
     assert (np.diff(ex["effect"].abs().to_numpy()) <= 0).all()
+
+
+@pytest.mark.integration
+def test_explain_gnn_splits_each_effect_into_your_bias_and_the_graph(rec):
+    """Before clipping, each leave-one-out effect is the change of your bias (the offset of the
+    input encoding, checked against its formula in NumPy) plus the change through the graph; the
+    1-star Titanic moves every movie through your bias, hardly at all through the graph on an
+    unrelated film (As Good As It Gets)."""
+    ratings = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}
+    ex = rec.explain(ratings, 316, model="gnn").set_index("movie")
+    x = user_vector(ratings)
+    rated = np.array(sorted(ratings)) - 1
+    loo = np.repeat(x, len(rated), axis=0)  # (R, N) row j without rating j
+    loo[np.arange(len(rated)), rated] = 0
+    raw_all, raw = rec.gnn.estimate(x, np.array([315]))[0, 0], rec.gnn.estimate(loo, np.array([315]))[:, 0]
+    mu, lam = rec.gnn.item_means, rec.gnn.config.user_damping
+    assert rec.gnn.config.encoding.startswith("baseline")
+
+    def bias(v):  # b_u = sum_j (r_j - mu_j) / (n_u + lambda_u)
+        return ((v - mu) * (v > 0)).sum() / ((v > 0).sum() + lam)
+    via_bias = np.array([bias(x[0]) - bias(row) for row in loo])  # (R,)
+    np.testing.assert_allclose(ex.loc[rated + 1, "via_bias"], via_bias, atol=1e-5)
+    np.testing.assert_allclose(ex.loc[rated + 1, "via_bias"] + ex.loc[rated + 1, "via_graph"], raw_all - raw, atol=1e-5)
+    np.testing.assert_allclose(ex.loc[rated + 1, "effect"], np.clip(raw_all, 1, 5) - np.clip(raw, 1, 5), atol=1e-5)
+    titanic = ex.loc[313]
+    assert titanic["via_bias"] < -0.2 and abs(titanic["via_graph"]) < 0.05  # its effect: almost all through your bias
+    assert rec.explain(ratings, 316, model="knn")[["via_bias", "via_graph"]].isna().all().all()
 
 
 @pytest.mark.integration

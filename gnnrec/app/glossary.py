@@ -19,8 +19,9 @@ TERMS = {
                 "the movie's mean rating or baseline.",
     "baseline": "Where a prediction starts before your ratings of similar movies count: for the k-NN with "
                 "baselines, everyone's average + the movie's bias + your bias.",
-    "effect": "What one of your ratings adds to the prediction. k-NN: exact, the rows add up. GNN: "
-              "leave-one-out, the change when that rating is removed.",
+    "effect": "What one of your ratings adds to the prediction (+0.34: 0.34 higher because of it). k-NN: exact, "
+              "the rows add up. GNN: leave-one-out through its graph, the prediction with that rating minus "
+              "without it; your bias is its own line.",
     "weight": "How much a neighbour counts: its similarity to the movie, shared out so that the weights sum to 1.",
     "hops": "Steps on the GNN's graph from the nearest movie you rated; the GNN sees only so many hops far.",
     "nb_hops": "1: the movie's strongest neighbours; 2: also each neighbour's own strongest neighbours.",

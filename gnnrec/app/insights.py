@@ -22,6 +22,8 @@ from .results import label
 EXPLAIN_MAX = 32  # the GNN's leave-one-out explanation covers at most this many ratings (the most correlated)
 DEFAULT_MIN_RATERS = 50  # the lists skip movies fewer people rated: few opinions give extreme predictions
 TINY = 0.005  # an effect that rounds to 0.00 on the page
+MIN_SUPPORT = 3  # the disagreement table: the k-NN's prediction rests on at least this many of your ratings ...
+MIN_SIMILARITY = 0.2  # ... with at least this total similarity
 KNN_NAMES = {"baseline": "knn_baseline", "plain": "knn"}  # the k-NN kind -> its model name (results.label)
 
 
@@ -49,11 +51,12 @@ def short_genres(genres: str, n: int = 2, chars: int = 17) -> str:
 
 def top_table(res: Recommendations, model: str) -> pd.DataFrame:
     """One model's top list for display: ``movie, title, year, genres, genre`` (at most two),
-    ``predicted, both, fallback, raters``."""
+    ``genre1`` (the first, "+N" for the rest), ``predicted, both, fallback, raters``."""
     t = res.top[model]
     return pd.DataFrame({"movie": t["movie"].to_numpy(), "title": t["title"].to_numpy(),
                          "year": t["year"].to_numpy(), "genres": t["genres"].to_numpy(),
                          "genre": [short_genres(g) for g in t["genres"]],
+                         "genre1": [short_genres(g, n=1, chars=0) for g in t["genres"]],
                          "predicted": t[model].to_numpy().round(2), "both": t["agree"].to_numpy(),
                          "fallback": t[f"{model}_fallback"].to_numpy(), "raters": t["n_raters"].to_numpy()})
 
@@ -63,9 +66,11 @@ class Why:
     """Why a model predicts what it does for one movie, in words and a table.
 
     ``baseline`` (its ``parts``, in words, add up to it) is where the prediction starts;
-    ``table`` (``movie, title, your rating, weight, effect``) what each of your ratings adds:
-    exactly (``additive``: baseline + the effects = ``raw``) for the k-NNs, leave-one-out for the
-    GNN. ``raw`` is the prediction before clipping to 1-5 (NaN: none of your ratings reaches the
+    ``table`` (``movie, title, your rating, weight, effect, via bias``) what each of your ratings
+    adds: exactly (``additive``: baseline + the effects = ``raw``) for the k-NNs; for the GNN
+    leave-one-out through its graph filters (+0.34: the prediction is 0.34 higher because of that
+    rating), your bias apart (``via bias``: how much that rating moves your bias, which moves every
+    movie alike). ``raw`` is the prediction before clipping to 1-5 (NaN: none of your ratings reaches the
     movie), ``prediction`` what the lists show. ``summary`` says it all in one paragraph.
     """
 
@@ -81,6 +86,16 @@ class Why:
     reached: bool
     summary: str
     how: str  # how to read the table
+
+    @property
+    def effect_label(self) -> str:
+        """The table's effect column as a heading that reads with its sign: "+0.34" adds 0.34."""
+        return "adds" if self.additive else "effect of this rating"
+
+    @property
+    def bias(self) -> float | None:
+        """Your bias, the part of the baseline that comes from your ratings (None: the model has none)."""
+        return dict(self.parts).get(PART_WORDS["you"])
 
     @property
     def clipped(self) -> bool:
@@ -116,9 +131,12 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
         base, parts, _ = rec.baseline(ratings, movie, "gnn", raw=False)
         reached = bool(np.isfinite(raw))
         prediction = float(np.clip(raw if reached else rec.gnn.item_means[movie - 1], *RATING_SCALE))
+        df = df.assign(effect=df["via_graph"].fillna(df["effect"]))  # your bias is its own line (why_table)
+        df = df.reindex(df["effect"].abs().sort_values(ascending=False, kind="stable").index)
     table = pd.DataFrame({"movie": df["movie"], "title": df["title"],
-                          "your rating": [stars(r) for r in df["your_rating"]],
-                          "weight": df["weight"], "effect": df["effect"]}) if reached else df.head(0)
+                          "your rating": [stars(r) for r in df["your_rating"]], "weight": df["weight"],
+                          "effect": df["effect"], "via bias": df["via_bias"]}).reset_index(drop=True) \
+        if reached else df.head(0)
     words = [(PART_WORDS.get(k, k), v) for k, v in parts.items()]
     out = Why(model, movie, rec.title(movie), base, words, table, raw, prediction, model == "knn", reached, "", "")
     name = "GNN" if model == "gnn" else label(knn_name(knn))
@@ -126,17 +144,24 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
 
 
 def why_table(w: Why) -> pd.DataFrame:
-    """The explanation's rows as text for a table: ``title, effect, your rating, weight``. For the
-    k-NNs a sum from the baseline (first row) to the prediction before clipping (last row); for
-    the GNN the leave-one-out effects."""
+    """The explanation's rows as text for a table: ``title, effect, your rating, weight``, your
+    bias as its own line. For the k-NNs a sum from the movie's baseline and your bias (first lines)
+    to the prediction before clipping (last line); for the GNN your bias, then each rating's
+    leave-one-out effect through the graph."""
     rows = pd.DataFrame({"title": w.table["title"], "effect": [f"{e:+.2f}" for e in w.table["effect"]],
                          "your rating": w.table["your rating"],
                          "weight": ["" if np.isnan(x) else f"{x:.2f}" for x in w.table["weight"]]})
+    line = {"your rating": "", "weight": ""}
+    you = [] if w.bias is None else [{"title": BIAS_LINE, "effect": f"{w.bias:+.2f}", **line}]
     if not w.additive:
-        return rows.reset_index(drop=True)
-    head = pd.DataFrame([{"title": "baseline for you", "effect": f"{w.baseline:.2f}", "your rating": "", "weight": ""}])
-    foot = pd.DataFrame([{"title": "= prediction", "effect": f"{w.raw:.2f}", "your rating": "", "weight": ""}])
+        return pd.concat([pd.DataFrame(you, columns=rows.columns), rows], ignore_index=True)
+    start = "the movie's baseline" if you else "the movie's mean rating"
+    head = pd.DataFrame([{"title": start, "effect": f"{w.baseline - (w.bias or 0.0):.2f}", **line}, *you])
+    foot = pd.DataFrame([{"title": "= prediction", "effect": f"{w.raw:.2f}", **line}])
     return pd.concat([head, rows, foot], ignore_index=True)
+
+
+BIAS_LINE = "your bias (all your ratings)"
 
 
 def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
@@ -161,12 +186,28 @@ def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
                 f"(the rows below add up exactly, up to rounding): {w.raw:.2f}.{clip}")
     text = (f"{head}, and its graph filters, fed with your {n_ratings} rating{'s' * (n_ratings != 1)}, move it "
             f"{w.raw - w.baseline:+.2f}: {w.raw:.2f}.{clip}")
+    text += _bias_words(w)
     top = w.table.iloc[0] if len(w.table) else None
     if top is None or abs(top["effect"]) < TINY:
-        return text + " Leaving out any one of your ratings changes the prediction by less than 0.01."
+        return text + " Leave-one-out through the graph: leaving out any one of your ratings changes it by less than 0.01."
     way = "lower" if top["effect"] > 0 else "higher"
-    return text + f" Leave-one-out: without your {top['your rating']} for {top['title']} it would be " \
-                  f"{abs(top['effect']):.2f} {way}."
+    return text + f" Leave-one-out through the graph: without your {top['your rating']} for {top['title']} it " \
+                  f"would be {abs(top['effect']):.2f} {way}."
+
+
+def _bias_words(w: Why) -> str:
+    """The GNN's bias in words: what it is and which rating moves it most."""
+    if w.bias is None:
+        return ""
+    moved = w.table.dropna(subset=["via bias"])
+    text = (f" Your bias, {w.bias:+.2f}, is how far your ratings run above the movies' means (damped); it moves "
+            "every movie alike.")
+    if len(moved) and abs(moved["via bias"]).max() >= TINY:
+        top = moved.loc[moved["via bias"].abs().idxmax()]
+        way, other = ("up", "lower") if top["via bias"] > 0 else ("down", "higher")
+        text += (f" Your {top['your rating']} for {top['title']} pulls it {way} most: without it your bias would be "
+                 f"{abs(top['via bias']):.2f} {other}.")
+    return text
 
 
 def _how(w: Why, n_ratings: int) -> str:
@@ -175,8 +216,9 @@ def _how(w: Why, n_ratings: int) -> str:
     if w.model == "knn":
         return ("effect: what each rating adds: its weight (how similar the movie is, shared out so the weights sum "
                 "to 1) × how far your rating is from what the model expected of you for that movie.")
-    note = ("effect: leave-one-out, how much the prediction drops when that one rating is removed. The GNN is "
-            "nonlinear, so these effects need not add up to the change from the baseline.")
+    note = ("effect of this rating: leave-one-out through the GNN's graph, how much higher (+) or lower (−) the "
+            "prediction is because of that rating; your bias, which moves every movie alike, is its own line. "
+            "The GNN is nonlinear, so these effects need not add up to the change from the baseline.")
     if n_ratings > EXPLAIN_MAX:
         note += f" Computed for the {EXPLAIN_MAX} of your {n_ratings} ratings most correlated with it."
     return note
@@ -215,18 +257,27 @@ def graph_hops(shift, sources: np.ndarray, max_hops: int = 8) -> np.ndarray:
 
 
 def predicted_by_both(res: Recommendations, min_raters: float = 0) -> pd.DataFrame:
-    """The predictions both models make from the user's ratings (no fallback on either side),
-    for movies with at least ``min_raters`` MovieLens ratings."""
+    """The predictions both models make from enough of the user's ratings, for movies with at
+    least ``min_raters`` MovieLens ratings: no fallback on either side, and the k-NN's resting on
+    at least :data:`MIN_SUPPORT` of the user's ratings with total similarity at least
+    :data:`MIN_SIMILARITY` (one weakly similar rating would otherwise take the whole weight)."""
     p = res.predictions
-    return p[~p["gnn_fallback"] & ~p["knn_fallback"] & (p["n_raters"] >= min_raters)]
+    supported = (p["knn_support"] >= MIN_SUPPORT) & (p["knn_similarity"] >= MIN_SIMILARITY)
+    return p[~p["gnn_fallback"] & ~p["knn_fallback"] & supported & (p["n_raters"] >= min_raters)]
+
+
+DISAGREEMENT_COLUMNS = ["movie", "title", "genres", "raters", "gnn", "knn", "gnn − knn", "hops from your ratings",
+                        "k-NN rests on", "their similarity", "closest rated movie", "its similarity"]
 
 
 def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_raters: float = 0) -> pd.DataFrame:
-    """The movies where GNN and k-NN differ most for this user, among those both models actually
-    predict from the user's ratings (no fallback on either side) with at least ``min_raters``
-    MovieLens ratings; and where they lie: hops on the GNN's graph from the nearest movie the user
-    rated, and the rated movie most similar to it for the k-NN that made ``res`` (positive
-    similarities only: the only ones a k-NN uses)."""
+    """The movies where GNN and k-NN differ most for this user, among those both predict from
+    enough of the user's ratings (:func:`predicted_by_both`), with at least ``min_raters``
+    MovieLens ratings; the support behind each k-NN prediction (``k-NN rests on``: how many of
+    your ratings are its neighbours, ``their similarity``: their total similarity); where they lie:
+    hops on the GNN's graph from the nearest movie the user rated, and the rated movie most
+    similar to it for the k-NN that made ``res`` (positive similarities only: the only ones a k-NN
+    uses). Numbers rounded to two decimals."""
     p = predicted_by_both(res, min_raters)
     diff = (p["gnn"] - p["knn"]).to_numpy()
     idx = np.argsort(-np.abs(diff), kind="stable")[:n]
@@ -241,9 +292,8 @@ def disagreements(rec: Recommender, res: Recommendations, n: int = 10, min_rater
         rows.append({"movie": m + 1, "title": p["title"].iat[i], "genres": p["genres"].iat[i],
                      "raters": int(p["n_raters"].iat[i]), "gnn": round(float(p["gnn"].iat[i]), 2),
                      "knn": round(float(p["knn"].iat[i]), 2), "gnn − knn": round(float(diff[i]), 2),
-                     "hops from your ratings": int(hops[m]),
+                     "hops from your ratings": int(hops[m]), "k-NN rests on": int(p["knn_support"].iat[i]),
+                     "their similarity": round(float(p["knn_similarity"].iat[i]), 2),
                      "closest rated movie": rec.title(int(rated[j]) + 1) if c[j] > 0 else None,
                      "its similarity": round(float(c[j]), 2) if c[j] > 0 else None})
-    columns = ["movie", "title", "genres", "raters", "gnn", "knn", "gnn − knn", "hops from your ratings",
-               "closest rated movie", "its similarity"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=DISAGREEMENT_COLUMNS)

@@ -109,18 +109,26 @@ def disagreements(rec, knn: str) -> None:
     res = cache.recommendations(key, rk, top, min_raters, rec, knn)
     name = results.label(insights.knn_name(knn))
     st.caption(f"Among the movies with at least {min_raters} MovieLens ratings (as on the Recommend page) that both "
-               f"the GNN and {name} predict from your ratings (movies neither can reach are left out).")
+               f"the GNN and {name} predict from your ratings, where {name} rests on at least "
+               f"{insights.MIN_SUPPORT} of them with total similarity at least {insights.MIN_SIMILARITY:.2f} "
+               "(one weakly similar rating would otherwise decide alone).")
     if table.empty:
-        st.info("No movie is predicted from your ratings by both models yet: rate a few more.")
+        st.info(f"No movie is predicted from enough of your ratings by both models yet: rate a few more "
+                f"(at least {insights.MIN_SUPPORT} similar movies).")
         return
+    two = {c: st.column_config.NumberColumn(c, format="%.2f") for c in ("GNN", name, "GNN − k-NN")}
     st.container(key="cmp_disagree_box").dataframe(
                  table.rename(columns={"gnn": "GNN", "knn": name, "gnn − knn": "GNN − k-NN"}), hide_index=True,
                  key="cmp_disagree", height=35 * (len(table) + 1) + 3,
-                 column_order=["title", "GNN", name, "GNN − k-NN", "raters", "hops from your ratings", "genres",
-                               "closest rated movie", "its similarity"],
-                 column_config={"movie": None, "title": st.column_config.TextColumn(width="medium"),
+                 column_order=["title", "GNN", name, "GNN − k-NN", "k-NN rests on", "their similarity", "raters",
+                               "hops from your ratings", "genres", "closest rated movie", "its similarity"],
+                 column_config={"movie": None, "title": st.column_config.TextColumn(width="medium"), **two,
+                                "k-NN rests on": st.column_config.NumberColumn(
+                                    help=f"how many of your ratings {name}'s prediction rests on (its neighbours)"),
+                                "their similarity": st.column_config.NumberColumn(
+                                    format="%.2f", help="their total similarity: " + term("similarity")),
                                 "hops from your ratings": st.column_config.NumberColumn("hops", help=term("hops")),
-                                "its similarity": st.column_config.NumberColumn(help=term("similarity")),
+                                "its similarity": st.column_config.NumberColumn(format="%.2f", help=term("similarity")),
                                 "raters": st.column_config.NumberColumn(help=term("raters"))})
     st.caption(f"hops: steps on the GNN's graph from the nearest movie you rated (it sees {rec.gnn.receptive_field()} "
                "hops far). Closest rated movie: the one the k-NN finds most similar to it, what it leans on most.")

@@ -43,15 +43,25 @@ COLUMNS = {  # widths that fit half the page at 1400 px; on a phone the columns 
     "fallback": st.column_config.CheckboxColumn("mean only", width=80, help=term("fallback")),
 }
 ORDER = ["title", "predicted", "both", "raters", "genre"]
+WITH_FALLBACK = {  # with the 'mean only' column: one genre, so that every column fits half the page at 1400 px
+    **COLUMNS,
+    "genre1": st.column_config.TextColumn("genres", width=70, help="the first genre; +N: N more"),
+    "fallback": st.column_config.CheckboxColumn("mean only", width=74, help=term("fallback")),
+}
 
 
 def _on_select(model: str) -> None:
-    """A row of a top list selected: explain that movie."""
+    """A row of a top list selected (its box, or a click on its title or any other cell): select the
+    row, explain that movie and bring the explanation into view."""
     ss = st.session_state
-    rows = ss.get(f"top_{model}", {}).get("selection", {}).get("rows", [])
+    key = f"top_{model}"
+    selection = ss.get(key, {}).get("selection", {})
+    rows = list(selection.get("rows", [])) or [int(c[0]) for c in selection.get("cells", [])]
     ids = ss.get(f"_top_ids_{model}", [])
     if rows and rows[0] < len(ids):
         ss["explain_movie"] = ids[rows[0]]
+        ss[key] = {"selection": {"rows": rows[:1], "columns": [], "cells": []}}  # the row shows as selected
+        ss["_why_scroll"] = ss.get("_why_scroll", 0) + 1
 
 
 def top_lists(res, knn: str) -> None:
@@ -66,12 +76,15 @@ def top_lists(res, knn: str) -> None:
         with col:
             st.markdown(f"#### {title} <small style='color:#666;font-weight:400'>· {plain(sub)}</small>",
                         unsafe_allow_html=True, help=helptext)
-            st.dataframe(table, hide_index=True, column_config=COLUMNS, key=f"top_{model}",
-                         column_order=ORDER + (["fallback"] if table["fallback"].any() else []),
-                         on_select=lambda m=model: _on_select(m), selection_mode="single-row")
+            fallback = bool(table["fallback"].any())
+            st.dataframe(table, hide_index=True, column_config=WITH_FALLBACK if fallback else COLUMNS,
+                         key=f"top_{model}",
+                         column_order=ORDER[:-1] + ["genre1", "fallback"] if fallback else ORDER,
+                         on_select=lambda m=model: _on_select(m), selection_mode=["single-row", "single-cell"])
     agree = int(res.top["gnn"]["agree"].sum())
     st.caption(f"**both** (ticked): {agree} of the top {len(res.top['gnn'])} are in both lists. "
-               "Select a row to see why it is recommended.")
+               "Click a title to see why it is recommended. Each list is ranked by the model's estimate before "
+               "clipping to 1-5 stars.")
 
 
 # -- why -----------------------------------------------------------------------------------------------------------
@@ -79,10 +92,10 @@ def _why_column(w: insights.Why, name: str) -> None:
     st.markdown(f"**{plain(name)}** · {w.prediction:.2f} ★")
     st.markdown(plain(w.summary))
     if len(w.table):
-        effect = "adds" if w.additive else "without it"
         st.dataframe(insights.why_table(w), hide_index=True, key=f"why_{w.model}",
                      column_config={"title": st.column_config.TextColumn(width=170),
-                                    "effect": st.column_config.TextColumn(effect, width=70, help=term("effect")),
+                                    "effect": st.column_config.TextColumn(w.effect_label, width=70 if w.additive
+                                                                          else 130, help=term("effect")),
                                     "your rating": st.column_config.TextColumn("your rating", width=95),
                                     "weight": st.column_config.TextColumn(width=60, help=term("weight"))},
                      column_order=["title", "effect", "your rating"] + (["weight"] if w.additive else []))
@@ -105,10 +118,10 @@ def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
     choices = list(dict.fromkeys([*res.top["gnn"]["movie"], *res.top["knn"]["movie"]]))
     if st.session_state.get("explain_movie") not in choices:
         st.session_state["explain_movie"] = int(choices[0])
-    st.subheader("Why this movie?")
+    st.subheader("Why this movie?", anchor="why")
     c1, c2, c3, c4 = st.columns([2.6, 1.2, 0.9, 1.7], vertical_alignment="bottom")
     movie = int(c1.selectbox("Explain", choices, format_func=labels.get, key="explain_movie",
-                             help="Or select a row in a list above."))
+                             help="Or click a title in a list above."))
     with c2:
         st.caption("Seen it? Rate it")
         skey = f"why_stars_{movie}"
@@ -120,6 +133,12 @@ def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
     for col, model, name in ((g, "gnn", "GNN"), (k, "knn", label(insights.knn_name(knn)))):
         with col.container(key=f"why_{model}_box"):
             _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
+    if scroll := st.session_state.pop("_why_scroll", 0):  # a row was just selected: show its explanation
+        st.html(SCROLL.replace("N", str(scroll)), unsafe_allow_javascript=True)
+
+
+SCROLL = """<script>/* selection N */ setTimeout(() => document.getElementById("why")?.scrollIntoView(
+  {block: "start"}), 150);</script>"""
 
 
 # -- one movie -----------------------------------------------------------------------------------------------------

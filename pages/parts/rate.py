@@ -40,9 +40,11 @@ def quick_grid(ratings: dict) -> None:
 
 
 def quick_start(ratings: dict) -> None:
-    """The quick-rate grid: open while the lists are thin, folded away after."""
+    """The quick-rate grid: open while the lists are thin, folded away after (the page puts it
+    under the lists once there is a rating)."""
     if len(ratings) < THIN:
-        st.markdown("**Quick start:** click the stars of a few movies you have seen (or search above).")
+        st.markdown("**Quick start:** click the stars of a few movies you have seen (or search above)." if not ratings
+                    else "**Rate a few more:** click the stars of movies you have seen.")
         quick_grid(ratings)
     else:
         with st.expander("Quick start: well-known movies to rate"):
@@ -53,7 +55,8 @@ def thin_hint(n: int) -> None:
     if 0 < n < THIN:
         more = THIN - n
         st.caption(f"**{n} rating{'s' * (n != 1)} so far: the lists are still thin.** Rate {more} more "
-                   f"movie{'s' * (more != 1)} you know and they will fit you better.")
+                   f"movie{'s' * (more != 1)} you know (search above, or the quick-start movies under the lists) "
+                   "and they will fit you better.")
 
 
 def undo_offer() -> None:
