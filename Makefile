@@ -8,12 +8,14 @@ TORCH   ?= torch==2.13.0
 
 .PHONY: setup data run test test-fast test-unit bench chromium clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU build first: a looser spec would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# the ranking metrics' independent oracle, without its TensorFlow-sized requirements (it needs numpy, pandas, scikit-learn)
+	$(PY) -m pip install --quiet --no-deps recommenders==1.2.1
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -36,6 +36,12 @@ def build(name: str, train: np.ndarray, seed: int) -> Ranker:
     if name == "lightgcn":
         from .lightgcn import LightGCNConfig, LightGCNRanker
 
+        try:
+            import torch_geometric  # noqa: F401
+        except ImportError:
+            raise ValueError("lightgcn needs PyTorch Geometric: pip install 'gnnrec[eval]', or leave lightgcn out of "
+                             "--models") from None
+
         return LightGCNRanker(LightGCNConfig(seed=seed)).fit(train)
     if name in RATING_LISTS:
         return ByRating(_rating_model(name, train, seed), name).fit(train)
