@@ -7,7 +7,9 @@ import datetime as dt
 import errno
 import io
 import os
+import pickle
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +19,11 @@ import torch
 from .data import atomic_write_bytes
 from .gnn import GNNPredictor, GNNPredictorConfig
 from .graph import GraphConfig, ItemGraph
-from .store_check import check_blob
+from .store_check import MAX_BYTES, check_blob
 
 FORMAT = "gnnrec-checkpoint"
 VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MAX_BYTES = 50_000_000  # refuse to read a "checkpoint" bigger than this
 
 
 class StoreError(RuntimeError):
@@ -108,7 +109,9 @@ def from_bytes(raw: bytes, name: str | None = None, n_movies: int | None = None)
     differs, is kept as ``extra["saved_as"]``; without ``name`` the saved name is used.
     """
     try:
-        blob = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            blob = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise ValueError("not a gnnrec checkpoint")
         if blob.get("version") != VERSION:
@@ -132,6 +135,8 @@ def from_bytes(raw: bytes, name: str | None = None, n_movies: int | None = None)
         raise
     except Exception as e:  # torch raises many types on a bad file: all mean "corrupt"
         why = str(e).splitlines()[0][:200] if str(e) else ""
+        if isinstance(e, pickle.UnpicklingError):  # torch's text advises weights_only=False: never here
+            why = "it holds more than tensors and plain values, so it cannot be loaded safely"
         raise StoreError(f"model {name or '?'!r} is corrupt or not a gnnrec checkpoint ({type(e).__name__}: "
                          f"{why}); delete the file and retrain it (`python -m gnnrec train ...`)") from None
 
