@@ -34,6 +34,14 @@ class DataMismatch(StoreError):
     """A valid checkpoint made for other data (another fingerprint): retrain it on this data."""
 
 
+class BadName(StoreError, ValueError):
+    """A model name that is not allowed (a bad argument: a ValueError too)."""
+
+
+class NotFound(StoreError, ValueError):
+    """No model of that name (a bad argument: a ValueError too); the message lists those there are."""
+
+
 def models_dir() -> Path:
     """``$GNNREC_MODELS_DIR``, else the ``models/`` folder beside the package."""
     env = os.environ.get("GNNREC_MODELS_DIR")
@@ -44,7 +52,7 @@ def check_name(name: str) -> str:
     """A model name is 1-64 letters, digits, ``_ . -``, not starting with a dot or dash (so it
     can never leave the models folder)."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
-        raise StoreError(f"model name {name!r} is not allowed: use 1-64 letters, digits, '_', '.', '-', "
+        raise BadName(f"model name {name!r} is not allowed: use 1-64 letters, digits, '_', '.', '-', "
                          "starting with a letter or digit (no path separators)")
     return name
 
@@ -174,7 +182,7 @@ def load(name: str, folder: Path | None = None, *, data_fingerprint: str | None 
     path = path_for(name, folder)
     if not path.is_file():
         have = ", ".join(list_names(folder)) or "none"
-        raise StoreError(f"no model {name!r} in the models folder (available: {have}); "
+        raise NotFound(f"no model {name!r} in the models folder (available: {have}); "
                          f"train it with `python -m gnnrec train --name {name}`")
     with open(path, "rb") as f:
         raw = f.read(MAX_BYTES + 1)
