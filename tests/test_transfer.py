@@ -72,6 +72,24 @@ def test_a_fold_model_never_sees_its_folds_ratings(movielens, folds):
     assert saved.config.target is None and saved.graph.shift[cols].nnz == 0  # its fold's movies: no edges
 
 
+@pytest.mark.parametrize("which", ["another fold's model", "the all-movies model"])
+def test_a_fold_model_that_has_seen_the_target_is_refused(movielens, which):
+    """The committed models, put where the target's fold model belongs (a swapped or copied file):
+    refused before anything is fitted (it used to lower the RMSE quietly, 0.6549 -> 0.6447: a leak)."""
+    from gnnrec import store
+
+    t = SMALL - 1
+    fold = transfer.fold_of(t, movielens.n_movies)
+    if which == "the all-movies model":
+        wrong = store.load("all-movies", data_fingerprint=movielens.fingerprint()).predictor
+    else:
+        wrong = transfer.load_fold((fold + 1) % transfer.FOLDS, movielens)
+    known = movielens.matrix()
+    with pytest.raises(ValueError, match=f"has seen ratings of that movie .*model of its fold, {fold}"):
+        transfer.fit_transfer(wrong, known, t, np.arange(5), np.arange(5, 8), None)
+    transfer.check_blind(transfer.load_fold(fold, movielens), t)  # its own fold's model passes
+
+
 @pytest.mark.integration
 def test_transfer_without_finetuning_is_the_fold_model_on_the_splits_graph_and_means(movielens, folds):
     fold_model, t, split, known = split_of_small(movielens, folds, 0)
