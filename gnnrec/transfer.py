@@ -65,7 +65,8 @@ def model_name(fold: int) -> str:
 def load_fold(fold: int, data: MovieLens, base: Path | None = None) -> GNNPredictor:
     """Fold model ``fold`` from the store, checked against ``data``."""
     try:
-        return store.load(model_name(fold), folder(base), data_fingerprint=data.fingerprint()).predictor
+        return store.load(model_name(fold), folder(base), data_fingerprint=data.fingerprint(),
+                          n_movies=data.n_movies).predictor
     except store.StoreError as e:
         raise store.StoreError(f"{e} (the transfer GNN needs the {FOLDS} fold models: "
                                "`python -m gnnrec train --task folds`)") from None
