@@ -127,6 +127,8 @@ def test_a_copied_job_address_gives_that_job_alone_never_the_owners_next(models)
     stranger.switch_page("pages/train.py").run()
     assert stranger.button(key="tr_start").disabled and "tr_cancel" not in [b.key for b in stranger.button]
     assert second.running and not second.cancel_requested
+    odd = session("pages/train.py", job="jöb-ß")  # a non-ASCII token: ignored like any other wrong one
+    assert "train_job" not in odd.session_state
 
 
 def test_a_job_whose_session_is_gone_is_cancelled_after_the_grace_period(models, monkeypatch):

@@ -40,7 +40,7 @@ def adopt(token: str | None) -> None:
     one of that job alone, never the session's id): this session controls that job now, and its page
     shows it. No other job of that session, earlier or later, comes with it."""
     job = jobs.running()
-    if token and job is not None and hmac.compare_digest(str(token), job.token):
+    if token and job is not None and hmac.compare_digest(str(token).encode(), job.token.encode()):
         st.session_state["_job_token"] = job.token
         st.session_state["train_job" if job.kind == "training" else "eval_job"] = job
 
