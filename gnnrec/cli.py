@@ -141,12 +141,13 @@ def cmd_train(args) -> int:
     name = args.name or (f"target-{args.target}-{args.preset}" if args.task == "target" else f"all-{args.preset}")
     check_new_model(name, args.task, args.force)
     check_writable(store.path_for(name), "model file")
-    d = data_mod.load()
-    t0 = time.perf_counter()
     from .presets import customise, preset
 
+    # the configs check the architecture (gnnrec.models' bounds, the store's) before any work
     recipe = customise(preset(args.preset, task=args.task), features=_ints(args.features, "--features"),
                        taps=_ints(args.taps, "--taps"), k=args.k, epochs=args.epochs)
+    d = data_mod.load()
+    t0 = time.perf_counter()
     if args.task == "target":
         ckpt_pred, metrics, extra = evaluate.train_target_model(d, args.target, recipe, seed=args.seed)
     else:

@@ -17,6 +17,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+# the largest architecture anything here builds or loads (the Train page's limits are far below; one
+# definition: GNNConfig enforces them, so `train` refuses what the store would refuse to load)
+MAX_LAYERS, MAX_TAPS, MAX_WIDTH, MAX_PARAMETERS = 8, 20, 1024, 500_000
+
 
 @dataclasses.dataclass(frozen=True)
 class GNNConfig:
@@ -42,6 +46,19 @@ class GNNConfig:
             raise ValueError(f"in_features={self.in_features} must be >= 1")
         if self.nonlinearity not in ("relu", "none"):
             raise ValueError(f"nonlinearity={self.nonlinearity!r}: choose 'relu' or 'none'")
+        if len(self.features) > MAX_LAYERS or max(self.features) > MAX_WIDTH or max(self.taps) > MAX_TAPS:
+            raise ValueError(f"features={self.features}, taps={self.taps}: use at most {MAX_LAYERS} layers, widths "
+                             f"up to {MAX_WIDTH} and up to {MAX_TAPS} taps per layer")
+        if self.n_parameters > MAX_PARAMETERS:
+            raise ValueError(f"features={self.features}, taps={self.taps} make {self.n_parameters:,} weights, over "
+                             f"the {MAX_PARAMETERS:,} one model may have; use fewer or narrower layers or fewer taps")
+
+    @property
+    def n_parameters(self) -> int:
+        """The weights of a :class:`LocalGNN` of this config (filters, their biases, the readout)."""
+        widths = (self.in_features, *self.features)
+        return (sum(k * widths[i] * widths[i + 1] + widths[i + 1] for i, k in enumerate(self.taps))
+                + widths[-1] + 1)
 
     @property
     def receptive_field(self) -> int:

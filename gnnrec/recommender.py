@@ -96,15 +96,15 @@ def _short(value) -> str:
 
 
 def check_list_args(top, min_raters) -> tuple[int, float]:
-    """``top`` a whole number >= 1, ``min_raters`` a finite number >= 0; ValueError naming the
+    """``top`` a whole number >= 1, ``min_raters`` a number 0..1e18; ValueError naming the
     argument otherwise (a bool is not a number here)."""
     if isinstance(top, (bool, np.bool_)) or not isinstance(top, (int, np.integer)):
         raise ValueError(f"top={_short(top)} must be a whole number >= 1 (how many movies each list shows)")
     if top < 1:
         raise ValueError(f"top={top} must be >= 1")
     if isinstance(min_raters, (bool, np.bool_)) or not isinstance(min_raters, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(min_raters) or min_raters < 0:
-        raise ValueError(f"min_raters={_short(min_raters)} must be a number >= 0 (skip movies with fewer "
+            or not (0 <= min_raters <= 1e18) or not math.isfinite(min_raters):  # 10**400 compared, never made a float
+        raise ValueError(f"min_raters={_short(min_raters)} must be a number from 0 to 1e18 (skip movies with fewer "
                          "MovieLens ratings)")
     return int(top), float(min_raters)
 
@@ -381,7 +381,7 @@ def recommend(ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0,
     """``gnnrec.recommend({50: 5, 181: 4, 1: 2}, top=10)``: see :meth:`Recommender.recommend`."""
     ratings = parse_ratings(ratings)  # the arguments first: a bad call costs no model load (and pairs are read once)
     check_list_args(top, min_raters)
-    if model is not None and not isinstance(model, str):
+    if model is not None and (not isinstance(model, str) or not model.strip()):
         raise ValueError(f"model={_short(model)} must be a model name (text) or None for the default model")
     rec = default_recommender() if model is None else Recommender.load(model)
     return rec.recommend(ratings, top=top, min_raters=min_raters)

@@ -7,7 +7,9 @@ import datetime as dt
 import errno
 import io
 import os
+import pickle
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +19,11 @@ import torch
 from .data import atomic_write_bytes
 from .gnn import GNNPredictor, GNNPredictorConfig
 from .graph import GraphConfig, ItemGraph
-from .store_check import check_blob
+from .store_check import MAX_BYTES, check_blob
 
 FORMAT = "gnnrec-checkpoint"
 VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MAX_BYTES = 50_000_000  # refuse to read a "checkpoint" bigger than this
 
 
 class StoreError(RuntimeError):
@@ -31,6 +32,14 @@ class StoreError(RuntimeError):
 
 class DataMismatch(StoreError):
     """A valid checkpoint made for other data (another fingerprint): retrain it on this data."""
+
+
+class BadName(StoreError, ValueError):
+    """A model name that is not allowed (a bad argument: a ValueError too)."""
+
+
+class NotFound(StoreError, ValueError):
+    """No model of that name (a bad argument: a ValueError too); the message lists those there are."""
 
 
 def models_dir() -> Path:
@@ -43,7 +52,7 @@ def check_name(name: str) -> str:
     """A model name is 1-64 letters, digits, ``_ . -``, not starting with a dot or dash (so it
     can never leave the models folder)."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
-        raise StoreError(f"model name {name!r} is not allowed: use 1-64 letters, digits, '_', '.', '-', "
+        raise BadName(f"model name {name!r} is not allowed: use 1-64 letters, digits, '_', '.', '-', "
                          "starting with a letter or digit (no path separators)")
     return name
 
@@ -108,7 +117,9 @@ def from_bytes(raw: bytes, name: str | None = None, n_movies: int | None = None)
     differs, is kept as ``extra["saved_as"]``; without ``name`` the saved name is used.
     """
     try:
-        blob = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            blob = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise ValueError("not a gnnrec checkpoint")
         if blob.get("version") != VERSION:
@@ -132,6 +143,8 @@ def from_bytes(raw: bytes, name: str | None = None, n_movies: int | None = None)
         raise
     except Exception as e:  # torch raises many types on a bad file: all mean "corrupt"
         why = str(e).splitlines()[0][:200] if str(e) else ""
+        if isinstance(e, pickle.UnpicklingError):  # torch's text advises weights_only=False: never here
+            why = "it holds more than tensors and plain values, so it cannot be loaded safely"
         raise StoreError(f"model {name or '?'!r} is corrupt or not a gnnrec checkpoint ({type(e).__name__}: "
                          f"{why}); delete the file and retrain it (`python -m gnnrec train ...`)") from None
 
@@ -169,7 +182,7 @@ def load(name: str, folder: Path | None = None, *, data_fingerprint: str | None 
     path = path_for(name, folder)
     if not path.is_file():
         have = ", ".join(list_names(folder)) or "none"
-        raise StoreError(f"no model {name!r} in the models folder (available: {have}); "
+        raise NotFound(f"no model {name!r} in the models folder (available: {have}); "
                          f"train it with `python -m gnnrec train --name {name}`")
     with open(path, "rb") as f:
         raw = f.read(MAX_BYTES + 1)

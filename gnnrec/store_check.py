@@ -18,11 +18,14 @@ import torch
 
 from .gnn import GNNPredictorConfig
 from .graph import GraphConfig
-from .models import GNNConfig, LocalGNN
+from .models import MAX_LAYERS, MAX_TAPS, MAX_WIDTH, GNNConfig, LocalGNN
 from .train import TrainConfig
 
-MAX_LAYERS, MAX_TAPS, MAX_WIDTH, MAX_ENSEMBLE = 8, 20, 1024, 16  # far above every preset and the Train page
+MAX_ENSEMBLE = 16  # far above every preset and the Train page (the architecture's bounds: gnnrec.models)
 MAX_MOVIES = 100_000
+MAX_BYTES = 50_000_000  # the largest checkpoint file read, and the most its tensors may claim in all
+MAX_WEIGHT = 1e3  # |weight| bound (trained weights stay below 2)
+RATING_SCALE = (1.0, 5.0)  # where item means and the global mean must lie
 FIELDS = ("format", "version", "name", "created", "config", "graph_config", "graph", "item_means", "item_known",
           "global_mean", "states", "metrics", "data_fingerprint", "extra")
 
@@ -53,7 +56,21 @@ def _tensor(v, what: str, dtypes: tuple, shape: tuple | None = None) -> torch.Te
     if shape is not None:
         _need(v.dim() == len(shape) and all(s is None or s == d for s, d in zip(shape, v.shape)),
               f"{what} has shape {tuple(v.shape)}, expected {tuple('*' if s is None else s for s in shape)}")
+    # a stride-0 (expanded) tensor claims more values than the file holds: each must be stored whole
+    _need(v.is_contiguous() and v.untyped_storage().nbytes() >= (v.storage_offset() + v.numel()) * v.element_size(),
+          f"{what} is not stored whole (an expanded or overlapping view)")
     return v
+
+
+def _nbytes(*tensors: torch.Tensor) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _within(t: torch.Tensor, lo: float, hi: float, what: str) -> None:
+    _finite(t, what)
+    if t.numel():
+        _need(lo <= float(t.min()) and float(t.max()) <= hi, f"{what} run {float(t.min()):.4g}..{float(t.max()):.4g}, "
+                                                             f"outside {lo:g}..{hi:g}")
 
 
 def _finite(t: torch.Tensor, what: str) -> None:
@@ -97,7 +114,7 @@ def check_config(d, n: int) -> GNNPredictorConfig:
 
 def check_graph(g, n_movies: int | None) -> int:
     """The CSR graph: ``n`` nodes, ``indptr`` from 0, non-decreasing, ending at the number of
-    entries, every index in ``0..n-1``, finite weights. Returns ``n``."""
+    entries (at most ``n * n``), every index in ``0..n-1``, finite weights. Returns ``n``."""
     _need(isinstance(g, dict) and {"indptr", "indices", "data", "n"} <= set(g), "graph lacks indptr/indices/data/n")
     n = g["n"]
     _need(_whole(n, 1, MAX_MOVIES), f"graph.n {n!r} is not a number of movies")
@@ -106,6 +123,9 @@ def check_graph(g, n_movies: int | None) -> int:
     indptr = _tensor(g["indptr"], "graph.indptr", ints, (n + 1,))
     indices = _tensor(g["indices"], "graph.indices", ints, (None,))
     data = _tensor(g["data"], "graph.data", (torch.float32, torch.float64), (indices.shape[0],))
+    _need(indices.shape[0] <= n * n, f"graph.indices has {indices.shape[0]:,} entries, more than {n} movies have pairs")
+    _need(_nbytes(indptr, indices, data) <= MAX_BYTES, f"the graph's {indices.shape[0]:,} entries are over the "
+                                                        f"{MAX_BYTES:,}-byte limit of a checkpoint")
     _need(int(indptr[0]) == 0 and int(indptr[-1]) == indices.shape[0],
           f"graph.indptr runs {int(indptr[0])}..{int(indptr[-1])}, expected 0..{indices.shape[0]}")
     _need(bool((indptr[1:] >= indptr[:-1]).all()), "graph.indptr decreases somewhere")
@@ -121,6 +141,9 @@ def check_states(states, cfg: GNNPredictorConfig) -> None:
     has (computed on the meta device: nothing is allocated), finite weights."""
     _need(isinstance(states, list) and states, "states is empty: the checkpoint holds no trained weights")
     _need(len(states) == cfg.ensemble, f"{len(states)} weight sets for an ensemble of {cfg.ensemble}")
+    claimed = 4 * cfg.ensemble * cfg.model.n_parameters  # float32, before any model is built
+    _need(claimed <= MAX_BYTES, f"config claims {claimed:,} bytes of weights ({cfg.ensemble} x "
+                                f"{cfg.model.n_parameters:,}), over the {MAX_BYTES:,}-byte limit of a checkpoint")
     with torch.device("meta"):
         want = {k: tuple(v.shape) for k, v in LocalGNN(cfg.model).state_dict().items()}
     for i, state in enumerate(states):
@@ -128,8 +151,8 @@ def check_states(states, cfg: GNNPredictorConfig) -> None:
         _need(set(state) == set(want), f"states[{i}] has keys {sorted(map(str, state))[:8]}, "
                                        f"the config needs {sorted(want)}")
         for key, shape in want.items():
-            _finite(_tensor(state[key], f"states[{i}].{key}", (torch.float32, torch.float64), shape),
-                    f"states[{i}].{key}")
+            _within(_tensor(state[key], f"states[{i}].{key}", (torch.float32, torch.float64), shape),
+                    -MAX_WEIGHT, MAX_WEIGHT, f"states[{i}].{key}")
 
 
 def check_plain(v, what: str, depth: int = 0) -> None:
@@ -175,10 +198,12 @@ def check_blob(blob, n_movies: int | None = None) -> tuple[GNNPredictorConfig, G
     n = check_graph(blob["graph"], n_movies)
     cfg = check_config(blob["config"], n)
     graph_cfg = GraphConfig(**_known_keys(blob["graph_config"], GraphConfig, "graph_config"))
-    _finite(_tensor(blob["item_means"], "item_means", (torch.float64, torch.float32), (n,)), "item_means")
+    _within(_tensor(blob["item_means"], "item_means", (torch.float64, torch.float32), (n,)), *RATING_SCALE,
+            "item_means")
     _tensor(blob["item_known"], "item_known", (torch.bool,), (n,))
     gm = blob["global_mean"]
-    _need(is_number(gm) and math.isfinite(gm), f"global_mean {gm!r} is not a finite number")
+    lo, hi = RATING_SCALE
+    _need(is_number(gm) and math.isfinite(gm) and lo <= gm <= hi, f"global_mean {gm!r} is not a rating {lo:g}..{hi:g}")
     check_states(blob["states"], cfg)
     check_metadata(blob)
     return cfg, graph_cfg

@@ -66,7 +66,8 @@ def model_name(fold: int) -> str:
 def load_fold(fold: int, data: MovieLens, base: Path | None = None) -> GNNPredictor:
     """Fold model ``fold`` from the store, checked against ``data``."""
     try:
-        return store.load(model_name(fold), folder(base), data_fingerprint=data.fingerprint()).predictor
+        return store.load(model_name(fold), folder(base), data_fingerprint=data.fingerprint(),
+                          n_movies=data.n_movies).predictor
     except store.StoreError as e:
         raise store.StoreError(f"{e} (the transfer GNN needs the {FOLDS} fold models: "
                                "`python -m gnnrec train --task folds`)") from None
@@ -82,6 +83,17 @@ def fold_model_for(target: int, data: MovieLens, base: Path | None = None) -> GN
     if key not in _loaded:
         _loaded[key] = load_fold(fold, data, base)
     return _loaded[key]
+
+
+def check_blind(fold_model: GNNPredictor, target: int) -> None:
+    """Raise ValueError unless ``fold_model`` never saw a rating of ``target`` (column index): its
+    held-out movies (those without a known mean: no training rating) must include the target. A
+    fold model of another fold, or any all-movies model, would leak the test users' ratings."""
+    known = np.asarray(fold_model.item_known, dtype=bool)  # (N,)
+    if not 0 <= target < known.shape[0] or known[target]:
+        raise ValueError(f"the fold model used for movie {target + 1} has seen ratings of that movie (it is not the "
+                         f"model of its fold, {fold_of(target, known.shape[0])}); its predictions would leak the test "
+                         "users' ratings. Retrain the fold models: `python -m gnnrec train --task folds --force`")
 
 
 def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train_users: np.ndarray,
@@ -100,6 +112,7 @@ def fit_transfer(fold_model: GNNPredictor, known: np.ndarray, target: int, train
     """
     if fold_model.config.target is not None:
         raise ValueError("fold models are all-movies models; this one predicts a single movie")
+    check_blind(fold_model, target)
     graph = ItemGraph.build(known, fold_model.graph.config)
     if not isinstance(members, int) or members < 1:
         raise ValueError(f"members={members!r} must be an integer >= 1")

@@ -92,9 +92,8 @@ def test_another_session_sees_the_job_and_only_the_owner_can_cancel(models):
 def test_a_reload_keeps_the_job_with_its_owner(models):
     first = session()
     job = start_training(first, "kept")
-    token = first.query_params["job"]
-    token = token[-1] if isinstance(token, list) else token
-    assert token == first.session_state["_owner"]
+    token = job_param(first)
+    assert token == job.token and token != first.session_state["_owner"]  # the job's, not the session's id
     reloaded = session("pages/train.py", job=token)  # a new session from the same URL
     assert reloaded.session_state["train_job"] is job
     assert "Your training 'kept'" in texts(reloaded.sidebar.caption)
@@ -102,6 +101,34 @@ def test_a_reload_keeps_the_job_with_its_owner(models):
     assert job.wait(60) and job.state == "cancelled"
     stranger = session("pages/train.py", job="not-the-token")
     assert "train_job" not in stranger.session_state and not stranger.warning  # ignored, silently
+
+
+def job_param(at: AppTest) -> str:
+    token = at.query_params["job"]
+    return token[-1] if isinstance(token, list) else token
+
+
+def test_a_copied_job_address_gives_that_job_alone_never_the_owners_next(models):
+    """Someone opens an address the owner copied during a job (``&job=TOKEN``): that job is the
+    token's, but the owner's next job is not theirs to cancel (the token used to be the owner's
+    session id: it cancelled every later job of the owner, who was told "cancelled by you")."""
+    owner = session()
+    first = start_training(owner, "first")
+    copied = job_param(owner)
+    first.cancel("cancelled by the owner")
+    assert first.wait(60)
+    owner.run()
+    second = start_training(owner, "second")
+    assert job_param(owner) != copied
+    stranger = session("pages/recommend.py", job=copied)
+    assert "sb_cancel_job" not in [b.key for b in stranger.button]
+    assert "Running: another user's training 'second'" in texts(stranger.sidebar.caption)
+    assert "train_job" not in stranger.session_state and "job" not in stranger.query_params
+    stranger.switch_page("pages/train.py").run()
+    assert stranger.button(key="tr_start").disabled and "tr_cancel" not in [b.key for b in stranger.button]
+    assert second.running and not second.cancel_requested
+    odd = session("pages/train.py", job="jöb-ß")  # a non-ASCII token: ignored like any other wrong one
+    assert "train_job" not in odd.session_state
 
 
 def test_a_job_whose_session_is_gone_is_cancelled_after_the_grace_period(models, monkeypatch):

@@ -86,3 +86,30 @@ def test_an_unexpected_error_is_still_one_line_and_exit_2(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_models", crash)
     assert cli.main(["models"]) == 2
     assert error_line(capsys) == "error: RuntimeError: first line second line\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--taps", "21,21"], "up to 20 taps per layer"),
+    (["--features", "2000"], "widths up to 1024"),
+    (["--features", "1024,1024", "--taps", "20,20"], "over the 500,000 one model may have"),
+])
+def test_train_refuses_an_architecture_the_store_would_call_corrupt(models, no_work, capsys, argv, message):
+    """Before the data is loaded, with the bounds the store checks (gnnrec.models defines them once)."""
+    assert cli.main(["train", "--task", "all", "--name", "too-big", *argv]) == 2
+    assert message in error_line(capsys)
+    assert not (models / "too-big.pt").exists()
+
+
+def test_a_pickle_of_another_protocol_is_a_one_line_error(models):
+    """A protocol-4 pickle in models/: torch's warnings used to add two lines to the error."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    (models / "p4.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    env = {**os.environ, "GNNREC_DATA_DIR": str(gnnrec.data.cache_dir())}
+    proc = subprocess.run([sys.executable, "-m", "gnnrec", "recommend", "--rate", "50=5", "--model", "p4"],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: model 'p4' is corrupt") and "weights_only" not in proc.stderr

@@ -217,9 +217,70 @@ def test_a_restarted_server_sees_a_job_of_another_process_holding_the_slot(model
     {"pid": 999_999_999, "start": 1, "child": None, "what": "x"},  # no such process
     {"pid": 1, "start": -5, "child": None, "what": "x"},  # pid 1 is alive, but started at another time: reused
     "not json",
+    "fifo",  # a FIFO in its place: opening it to read used to wait for a writer, blocking every job
 ])
 def test_a_stale_or_damaged_lock_file_frees_the_slot(models_dir, record):
-    (models_dir / slot.LOCK_NAME).write_text(record if isinstance(record, str) else json.dumps(record))
+    if record == "fifo":
+        os.mkfifo(models_dir / slot.LOCK_NAME)
+    else:
+        (models_dir / slot.LOCK_NAME).write_text(record if isinstance(record, str) else json.dumps(record))
     job = jobs.start_job("test", "fresh", lambda r, c: "ok")
     assert job.wait(10) and job.result == "ok"
     assert not (models_dir / slot.LOCK_NAME).exists()
+
+
+READ_ONLY = textwrap.dedent("""
+    import ctypes, os, subprocess, sys
+    from pathlib import Path
+
+    folder = Path(sys.argv[1])
+    if os.geteuid() == 0:  # root ignores permissions: a read-only bind mount, in a mount namespace of our own
+        if ctypes.CDLL(None, use_errno=True).unshare(0x00020000) != 0:  # CLONE_NEWNS, while single-threaded
+            print("no-namespace"); sys.exit(0)
+        subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+
+    def read_only():
+        if os.geteuid() != 0:
+            os.chmod(folder, 0o555)
+            return
+        for cmd in (["mount", "--bind", str(folder), str(folder)], ["mount", "-o", "remount,bind,ro", str(folder)]):
+            subprocess.run(cmd, check=True)
+
+    from gnnrec.app import jobs, slot
+    lock = folder / slot.LOCK_NAME
+    if sys.argv[2] == "restart":  # a server killed during a job left its file; the folder is read-only now
+        read_only()
+    else:  # this server's job ran while the folder became read-only: its file could not be removed
+        job = jobs.start_job("test", "first", lambda r, c: (read_only(), "ok")[1], folder=folder)
+        assert job.wait(30) and job.result == "ok", job.error
+        assert lock.exists()
+    try:
+        (folder / "probe").write_text("x")
+        print("still-writable")
+    except OSError:
+        pass
+    for i in range(2):  # the next presses of Train: each job runs
+        job = jobs.start_job("test", f"press {i}", lambda r, c: "ok", folder=folder)
+        print(job.wait(30) and job.result)
+""")
+
+
+@pytest.mark.parametrize("case", ["restart", "second-press"])
+def test_a_read_only_models_folder_never_blocks_or_breaks_the_next_job(tmp_path, case):
+    """A real read-only folder (a read-only bind mount; a chmod when not root) holding a lock file that
+    cannot be removed: after a restart every job used to be refused ("another server process is
+    starting a job"), and this server's own next job raised PermissionError (an error box on Train)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if case == "restart":
+        dead = subprocess.Popen(["true"])  # a pid whose process has ended
+        dead.wait()
+        (folder / slot.LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "start": 1, "child": None, "what": "old"}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", READ_ONLY, str(folder), case], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+    if proc.stdout.startswith("no-namespace"):
+        pytest.skip("no mount namespace here for a read-only folder")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["ok", "ok"], proc.stdout + proc.stderr[-2000:]
+    assert (folder / slot.LOCK_NAME).exists()  # the stale file stays (nobody can remove it), harmlessly

@@ -188,3 +188,61 @@ def test_every_committed_result_loads_rescores_and_holds_no_ratings(movielens, m
             again = evaluate.rescore(block, movielens)
             for stored, split in zip(block["splits"], again["splits"], strict=True):
                 assert split["rmse"] == pytest.approx(stored["rmse"], abs=1e-9), path.name
+
+
+# -- hostile files in results/: each refused by name, none read without bound, none waited on --------------------
+def hostile(folder) -> dict:
+    """Real faults, as anyone with write access to the folder could leave them: ``{file: why}``."""
+    import os
+
+    os.mkfifo(folder / "fifo.json")  # no writer: opening it for reading used to block for good
+    (folder / "zero.json").symlink_to("/dev/zero")  # endless: used to be read until memory ran out
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "digits.json").write_text('{"task": "target", "target": ' + "9" * 5000 + "}")
+    (folder / "digits30.json").write_text(json.dumps(result())[:-1] + ', "target2": ' + "9" * 30 + "}")
+    with open(folder / "big.json", "w") as f:  # valid JSON, one byte over the limit
+        f.write('{"task": "target", "pad": "' + "x" * (results.safe_read.MAX_FILE_BYTES - 28) + '"}')
+    return {"fifo.json": "is not a regular file", "zero.json": "is not a regular file",
+            "deep.json": "nested too deep", "digits.json": "5000-digit integer", "digits30.json": "30-digit integer",
+            "big.json": "over the 20,000,000-byte limit"}
+
+
+def test_hostile_results_files_are_refused_without_reading_them_whole(tmp_path):
+    import threading
+
+    whys = hostile(tmp_path)
+    assert (tmp_path / "big.json").stat().st_size == results.safe_read.MAX_FILE_BYTES + 1
+    for name, why in whys.items():
+        out: list = []
+
+        def load(name=name, out=out):
+            try:
+                results.load_result(tmp_path / name)
+            except Exception as e:  # noqa: BLE001  the type is checked below
+                out.append(e)
+
+        t = threading.Thread(target=load, daemon=True)  # a FIFO would block forever: never join it unbounded
+        t.start()
+        t.join(60)
+        assert not t.is_alive(), f"{name}: still reading (blocked)"
+        assert len(out) == 1 and isinstance(out[0], results.ResultError), (name, out)
+        assert str(out[0]).startswith(name) and why in str(out[0]), (name, str(out[0]))
+
+
+def test_a_large_panel_is_checked_with_one_lookup_of_the_data(tmp_path, movielens, monkeypatch):
+    """A panel's results each need the true ratings: the data's fingerprint and rating matrix are made
+    once per file, not once per result (a 10 MB file of many results took 397 s of CPU)."""
+    from helpers import synthetic_panel
+
+    panel = synthetic_panel(movielens, splits=1, users=2)
+    n = len(panel["rows"])
+    panel["rows"], panel["results"] = panel["rows"] * 50, panel["results"] * 50
+    (tmp_path / "many.json").write_text(json.dumps(panel))
+    calls = {"fingerprint": 0, "matrix": 0}
+    for name in calls:
+        real = getattr(type(movielens), name)
+        monkeypatch.setattr(type(movielens), name,
+                            lambda self, *a, _n=name, _f=real: calls.__setitem__(_n, calls[_n] + 1) or _f(self, *a))
+    res = results.load_result(tmp_path / "many.json", movielens)
+    assert len(res["results"]) == 50 * n and all("rating" in r for r in res["results"][-1]["splits"][0]["test"])
+    assert calls == {"fingerprint": 1, "matrix": 1}

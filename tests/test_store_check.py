@@ -79,6 +79,14 @@ CRAFTED = {
     "state-shape": ("states/0/layers.0.weight", lambda b: torch.zeros(5, 2, 63), "states[0].layers.0.weight"),
     "state-nan": ("states/0/readout.weight", lambda b: torch.full((1, 32), float("nan")), "states[0].readout.weight"),
     "state-text": ("states/0/readout.bias", lambda b: "0.1", "states[0].readout.bias"),
+    "state-expanded": ("states/0/layers.0.weight", lambda b: torch.zeros(1).expand(5, 2, 64), "states[0].layers.0.weight "
+                       "is not stored whole"),
+    "state-huge": ("states/0/readout.weight", lambda b: torch.full((1, 32), 1e30), "states[0].readout.weight run"),
+    "indices-expanded": ("graph/indices", lambda b: torch.zeros(1, dtype=torch.int64).expand(10 ** 8),
+                         "graph.indices is not stored whole"),
+    "item-means-huge": ("item_means", lambda b: torch.full_like(b["item_means"], 1e300), "item_means run"),
+    "item-means-zero": ("item_means", lambda b: b["item_means"] * 0, "item_means run"),
+    "global-mean-huge": ("global_mean", lambda b: 1e300, "global_mean 1e+300 is not a rating"),
     "config-huge-width": ("config/model/features", lambda b: (10 ** 9, 32), "config.model.features"),
     "config-huge-taps": ("config/model/taps", lambda b: (10 ** 6, 5), "config.model.taps"),
     "config-unknown": ("config/evil", lambda b: 1, "config has unknown fields"),
@@ -187,3 +195,55 @@ def test_randomly_damaged_checkpoints_never_crash_the_process(blob, tmp_path):
     lines = proc.stdout.splitlines()
     assert sorted(line.split()[0] for line in lines) == [f"m{i:02d}" for i in range(60)]
     assert sum("UNREADABLE" in line for line in lines) >= 30  # most damage is caught (a negated tensor may be fine)
+
+
+def _claiming(blob: dict, features: tuple, taps: tuple, ensemble: int) -> dict:
+    """The committed model with a config claiming ``ensemble`` models of these layers, and weights of
+    those shapes that are stride-0 views of one value: the file stays small, the claim is huge."""
+    out = copy.deepcopy(blob)
+    model = {**out["config"]["model"], "features": features, "taps": taps}
+    out["config"] = {**out["config"], "model": model, "ensemble": ensemble}
+    widths = (model["in_features"], *features)
+    state = {}
+    for i, k in enumerate(taps):
+        state[f"layers.{i}.weight"] = torch.zeros(1).expand(k, widths[i], widths[i + 1])
+        state[f"layers.{i}.bias"] = torch.zeros(1).expand(widths[i + 1])
+    state["readout.weight"] = torch.zeros(1).expand(1, widths[-1])
+    state["readout.bias"] = torch.zeros(1)
+    out["states"] = [dict(state) for _ in range(ensemble)]
+    return out
+
+
+@pytest.mark.parametrize("features, taps, ensemble", [
+    ((1024, 1024), (20, 20), 1),  # 42 M weights: 168 MB built by any process listing models
+    ((1024,) * 8, (20,) * 8, 16),  # the probe's file: 16 x 168 M weights, 10.7 GB
+])
+def test_a_small_file_claiming_huge_sizes_is_refused_before_anything_is_built(blob, tmp_path, features, taps,
+                                                                              ensemble):
+    path = write(tmp_path, "claims", _claiming(blob, features, taps, ensemble))
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(store.StoreError, match="weights, over the 500,000 one model may have"):
+        store.load("claims", tmp_path, n_movies=N)
+    with pytest.raises(store.StoreError, match="over the 500,000"):  # without the data's size too
+        store.load("claims", tmp_path)
+
+
+def test_listing_a_file_claiming_gigabytes_stays_small(blob, tmp_path):
+    """``gnnrec models`` over the probe's 10.7 GB claim: listed unreadable, the process's peak memory
+    that of an ordinary listing (under 1.5 GB; the file's claim was checked before anything was built)."""
+    write(tmp_path, "claims", _claiming(blob, (1024,) * 8, (20,) * 8, 16))
+    env = {**os.environ, "GNNREC_MODELS_DIR": str(tmp_path), "GNNREC_DATA_DIR": str(gnnrec.data.cache_dir())}
+    code = ("import resource, subprocess, sys; p = subprocess.run([sys.executable, '-m', 'gnnrec', 'models'], "
+            "capture_output=True, text=True); print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN)"
+            ".ru_maxrss); print(p.stdout)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    head, listing = proc.stdout.split("\n", 1)
+    rc, peak_kib = map(int, head.split())
+    assert rc == 0 and listing.startswith("claims") and "UNREADABLE" in listing and "over the 500,000" in listing
+    assert peak_kib < 1_500_000, peak_kib
+
+
+def test_the_committed_models_pass_the_value_bounds():
+    """Trained weights, item means and global means lie well inside the bounds (no false alarms)."""
+    for path in sorted((ROOT / "models").rglob("*.pt")):
+        assert store.load(path.stem, path.parent, n_movies=N).name == path.stem

@@ -72,6 +72,41 @@ def test_a_fold_model_never_sees_its_folds_ratings(movielens, folds):
     assert saved.config.target is None and saved.graph.shift[cols].nnz == 0  # its fold's movies: no edges
 
 
+@pytest.mark.parametrize("which", ["another fold's model", "the all-movies model"])
+def test_a_fold_model_that_has_seen_the_target_is_refused(movielens, which):
+    """The committed models, put where the target's fold model belongs (a swapped or copied file):
+    refused before anything is fitted (it used to lower the RMSE quietly, 0.6549 -> 0.6447: a leak)."""
+    from gnnrec import store
+
+    t = SMALL - 1
+    fold = transfer.fold_of(t, movielens.n_movies)
+    if which == "the all-movies model":
+        wrong = store.load("all-movies", data_fingerprint=movielens.fingerprint()).predictor
+    else:
+        wrong = transfer.load_fold((fold + 1) % transfer.FOLDS, movielens)
+    known = movielens.matrix()
+    with pytest.raises(ValueError, match=f"has seen ratings of that movie .*model of its fold, {fold}"):
+        transfer.fit_transfer(wrong, known, t, np.arange(5), np.arange(5, 8), None)
+    transfer.check_blind(transfer.load_fold(fold, movielens), t)  # its own fold's model passes
+
+
+def test_a_fold_model_of_another_size_is_refused_when_loaded(movielens, tmp_path):
+    """A fold file whose graph, means and flags all claim 1,000 movies (consistent in itself): refused
+    against the data's 1,682 movies before it is used."""
+    from gnnrec import store
+
+    blob = torch.load(transfer.folder() / "fold-0.pt", weights_only=True)
+    blob["graph"] = {"indptr": torch.zeros(1001, dtype=torch.int64), "indices": torch.zeros(0, dtype=torch.int64),
+                     "data": torch.zeros(0), "n": 1000}
+    blob["item_means"], blob["item_known"] = blob["item_means"][:1000].clone(), blob["item_known"][:1000].clone()
+    folds = transfer.folder(tmp_path)
+    folds.mkdir()
+    torch.save(blob, folds / "fold-0.pt")
+    assert store.load("fold-0", folds).predictor.graph.shift.shape == (1000, 1000)  # valid in itself
+    with pytest.raises(store.StoreError, match="the graph has 1000 movies, the data 1682"):
+        transfer.load_fold(0, movielens, tmp_path)
+
+
 @pytest.mark.integration
 def test_transfer_without_finetuning_is_the_fold_model_on_the_splits_graph_and_means(movielens, folds):
     fold_model, t, split, known = split_of_small(movielens, folds, 0)

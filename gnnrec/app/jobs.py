@@ -16,6 +16,7 @@ import ctypes
 import multiprocessing
 import os
 import queue
+import secrets
 import signal
 import sys
 import threading
@@ -59,6 +60,7 @@ class Job:
     def __init__(self, kind: str, label: str, fn: Callable[[Callable, Callable[[], bool]], object],
                  total: int | None = None, owner: str = "app", limit: float = WALL_LIMIT, grace: float | None = None):
         self.kind, self.label, self._fn, self.total, self.owner = kind, label, fn, total, owner
+        self.token = secrets.token_urlsafe(16)  # what the owner's address carries (never the owner's id)
         self.limit, self.grace = limit, grace
         self.started, self.finished = time.time(), None
         self._t0 = self._seen = time.monotonic()

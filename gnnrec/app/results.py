@@ -9,7 +9,6 @@ No Streamlit in here; an unusable file raises :class:`ResultError` naming the pr
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ import pandas as pd
 from ..data import MovieLens
 from ..evaluate import attach_ratings
 from ..titles import natural_title
+from . import safe_read
 
 # model name -> (short label for charts and tables, what it is in a sentence)
 MODELS = {
@@ -102,24 +102,43 @@ def check_result(obj) -> dict:
     return obj
 
 
+class _Once:
+    """The data with its fingerprint and rating matrix made once: a panel looks up the ratings of
+    every one of its results (each lookup used to hash and rebuild them: minutes for a large file)."""
+
+    def __init__(self, data: MovieLens) -> None:
+        self._data, self._fp, self._x = data, data.fingerprint(), data.matrix()
+
+    def fingerprint(self) -> str:
+        return self._fp
+
+    def matrix(self):
+        return self._x
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+
 def load_result(path: Path, data: MovieLens | None = None) -> dict:
-    """A saved evaluation (JSON), checked; ResultError names the problem. Saved files hold no
-    true ratings (GroupLens's terms): with ``data`` they are looked up there (the scatter plot
-    needs them); a file made on other data is refused then."""
+    """A saved evaluation (JSON), checked; ResultError names the problem (only a bounded regular
+    file is read: :mod:`gnnrec.app.safe_read`). Saved files hold no true ratings (GroupLens's
+    terms): with ``data`` they are looked up there (the scatter plot needs them); a file made on
+    other data is refused then."""
     path = Path(path)
     try:
-        if path.stat().st_size > 100_000_000:
-            raise ResultError(f"{path.name} is over 100 MB")
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ResultError(f"{path.name} cannot be read as JSON ({type(e).__name__}: {str(e)[:120]})") from None
+        obj = safe_read.read_json(path)
+    except safe_read.Refused as e:
+        raise ResultError(str(e)) from None
     try:
         if isinstance(obj, dict) and obj.get("task") == "panel":
             obj = check_panel(obj)
-            return obj if data is None else {**obj, "results": [attach_ratings(r, data) for r in obj["results"]]}
+            if data is None:
+                return obj
+            once = _Once(data)
+            return {**obj, "results": [attach_ratings(r, once) for r in obj["results"]]}
         obj = check_result(obj)
         return obj if data is None else attach_ratings(obj, data)
-    except (ResultError, ValueError, IndexError, KeyError, TypeError) as e:
+    except (ResultError, ValueError, IndexError, KeyError, TypeError, OverflowError) as e:
         raise ResultError(f"{path.name}: {e}") from None
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import store
 from ..data import atomic_write_bytes
+from . import safe_read
 
 LOCK_NAME = ".gnnrec-job.lock"  # hidden, not a .pt: the store never lists it
 
@@ -71,13 +72,13 @@ def lock_path(folder: Path | None = None) -> Path:
 def read_lock(folder: Path | None = None) -> dict | None:
     """The lock file's record if another live process holds the slot; a stale file is removed."""
     path = lock_path(folder)
-    try:
-        held = json.loads(path.read_text(encoding="utf-8"))
+    if not os.path.lexists(path):
+        return None
+    try:  # a bounded regular file only (a FIFO put there must not block every job)
+        held = json.loads(safe_read.read_bytes(path, 4096))
         if not isinstance(held, dict):
             raise ValueError("not a record")
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):  # unreadable or damaged: nobody can hold the slot through it
+    except ValueError:  # unreadable or damaged (safe_read.Refused too): nobody can hold the slot through it
         held = {}
     if held.get("pid") == os.getpid() and held.get("start") == process_start(os.getpid()):
         if HEAVY.current is not None:  # this process's own job: not another's, and not stale
@@ -101,10 +102,20 @@ def _write_lock(path: Path, record: dict, exclusive: bool) -> None:
 
 def _own(path: Path) -> bool:
     try:
-        held = json.loads(path.read_text(encoding="utf-8"))
+        held = json.loads(safe_read.read_bytes(path, 4096))
         return held.get("pid") == os.getpid() and held.get("start") == process_start(os.getpid())
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _refuse_if_held(held: dict | None) -> None:
+    """Busy, saying what runs, if another live process holds the lock file (``held``: :func:`read_lock`)."""
+    if held is not None:
+        since = held.get("since")
+        mins = (time.time() - since) / 60 if isinstance(since, (int, float)) and not isinstance(since, bool) else 0
+        raise Busy(f"the server is busy: {str(held.get('what', 'a job'))[:80]} started {mins:.0f} min ago by "
+                   f"another server process (pid {held.get('child') or held.get('pid')}) still runs; only one "
+                   "training or live evaluation runs at a time — try again when it finishes")
 
 
 class HeavyJobLock:
@@ -135,27 +146,27 @@ class HeavyJobLock:
         record = {"pid": os.getpid(), "start": process_start(os.getpid()), "child": None, "child_start": None,
                   "what": what, "since": time.time()}
         for _ in range(3):
-            held = read_lock(folder)
-            if held is not None:
-                mins = (time.time() - held.get("since", time.time())) / 60 if isinstance(held.get("since"), (int, float)) \
-                    else 0
-                raise Busy(f"the server is busy: {str(held.get('what', 'a job'))[:80]} started {mins:.0f} min ago by "
-                           f"another server process (pid {held.get('child') or held.get('pid')}) still runs; only one "
-                           "training or live evaluation runs at a time — try again when it finishes")
+            _refuse_if_held(read_lock(folder))
             try:
                 _write_lock(path, record, exclusive=True)
                 self._file = path
                 return
             except FileExistsError:
-                if _own(path):  # left by this process (its job ended without removing it): take it over
+                if not _own(path):
+                    continue  # another process took it meanwhile, or a stale file stays: look again
+                try:  # left by this process (its job ended without removing it): take it over
                     _write_lock(path, record, exclusive=False)
                     self._file = path
-                    return
-                continue  # another process took it meanwhile: look again
+                except OSError:  # it cannot be rewritten (a read-only folder): this process's lock alone
+                    self._file = None
+                return
             except OSError:
                 self._file = None
                 return
-        raise Busy("the server is busy: another server process is starting a job; try again in a moment")
+        # no live process holds it, yet it is still there: a stale file that cannot be removed (a
+        # read-only folder, where no process can take the slot through a file either)
+        _refuse_if_held(read_lock(folder))
+        self._file = None
 
     def note_child(self, pid: int) -> None:
         """Record the job's child process in the lock file (a restarted server checks it too)."""

@@ -3,12 +3,14 @@ ownership across a reload, and the Compare page's Run button.
 
 Rules, as the sidebar states them: one training or live evaluation runs at a time on the server;
 only the session that started it can cancel it (a reload of that page keeps it: its URL carries
-the job's token); it stops by itself after ``jobs.WALL_LIMIT``, or ``jobs.ABANDON_GRACE`` seconds
-after its session was last seen (a closed tab).
+the job's own random token, which gives that job alone, never the session's other jobs); it stops
+by itself after ``jobs.WALL_LIMIT``, or ``jobs.ABANDON_GRACE`` seconds after its session was last
+seen (a closed tab).
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
 import streamlit as st
@@ -29,22 +31,24 @@ def owner() -> str:
 
 
 def mine(job) -> bool:
-    return job is not None and job.owner == owner()
+    """Whether this session started ``job``, or took it over by a reload (:func:`adopt`)."""
+    return job is not None and (job.owner == owner() or st.session_state.get("_job_token") == job.token)
 
 
 def adopt(token: str | None) -> None:
-    """A reload of the tab that started the running job (its URL carries the job's token): this
-    session owns the job now, and its page shows it."""
+    """A reload of the tab that started the running job (its URL carries the job's token, a random
+    one of that job alone, never the session's id): this session controls that job now, and its page
+    shows it. No other job of that session, earlier or later, comes with it."""
     job = jobs.running()
-    if token and job is not None and job.owner == token:
-        st.session_state["_owner"] = token
+    if token and job is not None and hmac.compare_digest(str(token).encode(), job.token.encode()):
+        st.session_state["_job_token"] = job.token
         st.session_state["train_job" if job.kind == "training" else "eval_job"] = job
 
 
 def token() -> str | None:
     """What this session's URL carries while its job runs (see :func:`adopt`), else None."""
     job = jobs.running()
-    return owner() if mine(job) else None
+    return job.token if mine(job) else None
 
 
 def describe(job) -> str:
