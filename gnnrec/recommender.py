@@ -15,6 +15,9 @@ from . import store
 from .graph import ItemGraph, top_k_mask
 from .predict import RATING_SCALE, ItemKNN, KNNBaseline, Predictions
 from .titles import display_movies
+from .topn import store as rank_store
+from .topn.explain import explain_listing
+from .topn.training import RankGNNRanker
 
 DEFAULT_MODEL = "all-movies"  # the committed all-movies checkpoint in models/
 MODELS = ("gnn", "knn")
@@ -37,7 +40,8 @@ class Recommendations:
             (the fallback where it cannot use your ratings), what the lists are ranked by; and
             ``knn_support, knn_similarity``: how many of your ratings the k-NN's prediction rests
             on (its positively similar neighbours among them; 0 on a fallback) and their total
-            similarity.
+            similarity. ``gnn_rank``: the ranking GNN's score (NaN without one), what the GNN
+            list is ranked by when the recommender has a ranking GNN (``ranked_by``).
         top: ``{"gnn": DataFrame, "knn": DataFrame}``, the best ``top`` rows of ``predictions``
             by each model (see :meth:`Recommender.recommend` for the order), with an ``agree``
             column: in both lists.
@@ -50,6 +54,7 @@ class Recommendations:
     top: dict[str, pd.DataFrame]
     model: str
     knn: str = "baseline"
+    ranked_by: str = "rating"  # the GNN list's order: "ranking" (the ranking GNN) or "rating" (the rating GNN's estimate)
 
 
 def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
@@ -117,11 +122,13 @@ class Recommender:
     Read-only after construction, so one instance can serve many sessions at once.
     """
 
-    def __init__(self, data: data_mod.MovieLens, checkpoint: store.Checkpoint):
+    def __init__(self, data: data_mod.MovieLens, checkpoint: store.Checkpoint, ranker: RankGNNRanker | None = None):
         if checkpoint.config.target is not None:
             raise ValueError(f"model {checkpoint.name!r} predicts only movie {checkpoint.config.target + 1}; "
                              "recommendations need an all-movies model (`python -m gnnrec train --task all`)")
         self.data, self.checkpoint, self.gnn = data, checkpoint, checkpoint.predictor
+        self.ranker = ranker  # the ranking GNN the GNN list comes from; None: ranked by the rating GNN
+        self.ranker_error: str | None = None if ranker is not None else "no ranking GNN given"
         x = data.matrix()
         self.knn = ItemKNN().fit(x, ItemGraph.build(x, checkpoint.graph_config))
         self._knn_baseline: KNNBaseline | None = None  # fitted on first use (~2 s): the graph pages never wait for it
@@ -130,9 +137,17 @@ class Recommender:
         self.movies = display_movies(data.movies).assign(n_raters=self.n_raters)
 
     @classmethod
-    def load(cls, model: str | None = None, data: data_mod.MovieLens | None = None) -> Recommender:
+    def load(cls, model: str | None = None, data: data_mod.MovieLens | None = None, *,
+             ranker: bool = True) -> Recommender:
+        """The rating GNN ``model`` (default :data:`DEFAULT_MODEL`) and, with ``ranker``, the
+        committed ranking GNN for the GNN list (:func:`gnnrec.topn.store.load`). Without a usable
+        ranking GNN the GNN list falls back to the rating GNN's order and ``ranker_error`` says why."""
         data = data or data_mod.load()
-        return cls(data, store.load(model or DEFAULT_MODEL, data_fingerprint=data.fingerprint(), n_movies=data.n_movies))
+        ckpt = store.load(model or DEFAULT_MODEL, data_fingerprint=data.fingerprint(), n_movies=data.n_movies)
+        ranking, why = load_ranker(data) if ranker else (None, "not asked for")
+        out = cls(data, ckpt, ranking)
+        out.ranker_error = why
+        return out
 
     def vector(self, ratings: dict[int, float]) -> np.ndarray:
         x = np.zeros((1, self.data.n_movies), dtype=np.float32)  # (1, N)
@@ -209,16 +224,37 @@ class Recommender:
         g_fb, k_fb = np.isnan(g_est), support == 0  # with baselines the k-NN falls back to the baseline
         g_est = np.where(g_fb, self.gnn.item_means, g_est)  # as Predictor.predict, before its clipping
         k_est = np.where(np.isnan(k_est), knn_model.item_means, k_est)
-        df = self.movies.assign(gnn=np.clip(g_est, *RATING_SCALE), knn=np.clip(k_est, *RATING_SCALE),
+        rank = self.ranker.scores(x)[0] if self.ranker is not None else np.full(len(cols), np.nan)  # (N,)
+        df = self.movies.assign(gnn=np.clip(g_est, *RATING_SCALE), knn=np.clip(k_est, *RATING_SCALE), gnn_rank=rank,
                                 gnn_fallback=g_fb, knn_fallback=k_fb, gnn_estimate=g_est, knn_estimate=k_est,
                                 knn_support=support, knn_similarity=similarity)
         df = df[x[0] == 0]
         hidden = {int(m) for m in exclude}
         eligible = df[(df["n_raters"] >= min_raters) & ~df["movie"].isin(hidden)]
-        tops = {name: _ranked(eligible, name).head(top) for name in MODELS}
+        tops = {name: _ranked(eligible, name, self.ranker is not None).head(top) for name in MODELS}
         both = set(tops["gnn"]["movie"]) & set(tops["knn"]["movie"])
         tops = {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
-        return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name, knn)
+        return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name, knn,
+                               "ranking" if self.ranker is not None else "rating")
+
+    def explain_listing(self, ratings: Mapping | Iterable, movie: int, min_raters: float = 0,
+                        exclude: Iterable[int] = ()) -> tuple[int, pd.DataFrame]:
+        """Why the ranking GNN lists ``movie``: its rank among the movies the list may hold (not
+        rated, at least ``min_raters`` raters, not in ``exclude``) and, per rating, the rank without
+        it, its effect on the movie's score, the edge-varying filter's weight and the hops between
+        the two movies on the co-rating graph (:func:`gnnrec.topn.explain.explain_listing`)."""
+        if self.ranker is None:
+            raise ValueError("this recommender has no ranking GNN; load it with Recommender.load(ranker=True)")
+        ratings = parse_ratings(ratings)
+        t = self.data.check_movie(movie) - 1
+        x = self.vector(ratings)[0]
+        candidates = (x == 0) & (self.n_raters >= min_raters)
+        candidates[np.asarray([int(m) - 1 for m in exclude], dtype=np.int64)] = False
+        candidates[t] = True
+        rank, df = explain_listing(self.ranker, x, t, candidates)
+        df.insert(1, "title", self.movies["title"].to_numpy()[df["movie"]])
+        df.insert(2, "your_rating", x[df["movie"]])
+        return rank, df.assign(movie=df["movie"] + 1)
 
     def explain(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn",
                 only: Iterable[int] | None = None, knn: str = "baseline") -> pd.DataFrame:
@@ -355,8 +391,22 @@ class Recommender:
         return float(sum(parts.values())), parts, raw if w.sum() > 0 else float("nan")
 
 
-def _ranked(df: pd.DataFrame, model: str) -> pd.DataFrame:
-    """``df`` in the order of :meth:`Recommender.recommend`'s lists for ``model``."""
+def load_ranker(data: data_mod.MovieLens, folder=None) -> tuple[RankGNNRanker | None, str | None]:
+    """The committed ranking GNN (``folder``: the models folder; default ``models/``), or None and why not."""
+    try:
+        ckpt = rank_store.load(folder=None if folder is None else folder / "ranking",
+                               data_fingerprint=data.fingerprint(), n_movies=data.n_movies)
+        return ckpt.ranker, None
+    except store.StoreError as e:
+        return None, str(e)
+
+
+def _ranked(df: pd.DataFrame, model: str, ranking: bool = False) -> pd.DataFrame:
+    """``df`` in the order of :meth:`Recommender.recommend`'s lists for ``model``; with ``ranking``
+    the GNN list by the ranking GNN's score (ties: more raters, then the lower id, as its lists)."""
+    if model == "gnn" and ranking:
+        keys = pd.DataFrame({"r": df["gnn_rank"], "n": df["n_raters"], "m": df["movie"]})
+        return df.loc[keys.sort_values(["r", "n", "m"], ascending=[False, False, True], kind="stable").index]
     support = df["knn_support"] if model == "knn" else (~df["gnn_fallback"]).astype(int)
     keys = pd.DataFrame({"e": df[f"{model}_estimate"], "s": support, "n": df["n_raters"], "m": df["movie"]})
     order = keys.sort_values(["e", "s", "n", "m"], ascending=[False, False, False, True], kind="stable").index

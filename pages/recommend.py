@@ -49,7 +49,7 @@ else:
             if len(res.predictions) else "."))
     else:
         lists.top_lists(res, knn)
-        lists.why(res, knn, key, rk, rec)
+        lists.why(res, knn, key, rk, rec, (min_raters, hidden))
 
 # -- more to rate, your ratings, other ways in, one movie -----------------------------------------------------------
 if ratings:

@@ -29,6 +29,8 @@ def models_copy(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for f in (ROOT / "models").glob("*.pt"):
         shutil.copy(f, folder / f.name)
+    if (ROOT / "models" / "ranking").is_dir():  # the ranking GNN the GNN list comes from
+        shutil.copytree(ROOT / "models" / "ranking", folder / "ranking", dirs_exist_ok=True)
     return folder
 
 

@@ -149,28 +149,74 @@ def test_titles_read_naturally_and_hidden_movies_leave_the_lists(rec, result):
 def test_top_lists(result):
     p = result.predictions
     both = set(result.top["gnn"]["movie"]) & set(result.top["knn"]["movie"])
-    for name in ("gnn", "knn"):
+    assert result.ranked_by == "ranking"  # the GNN list is the ranking GNN's (tested below)
+    for name, by in (("gnn", "gnn_rank"), ("knn", "knn")):
         top = result.top[name]
         assert len(top) == 10
-        assert (np.diff(top[name].to_numpy()) <= 0).all()  # best first
+        assert (np.diff(top[by].to_numpy()) <= 0).all()  # best first
         assert not top["movie"].isin(USER).any()
-        assert top[name].iloc[0] == p[name].max()
-        assert top[name].iloc[-1] >= p[name].nlargest(10).iloc[-1]
+        assert top[by].iloc[0] == p[by].max()
+        assert top[by].iloc[-1] >= p[by].nlargest(10).iloc[-1]
         assert list(top["agree"]) == [m in both for m in top["movie"]]
         assert list(top.index) == list(range(10))
 
 
 @pytest.mark.integration
+def test_gnn_list_is_the_ranking_gnns_own_list(rec, result):
+    """The page's GNN list is what the ranking GNN lists through its own API (same order, same ties),
+    and its stars are the rating GNN's clipped prediction."""
+    x = rec.vector(USER)
+    own = rec.ranker.recommend(x, 10)[0] + 1
+    assert list(result.top["gnn"]["movie"]) == list(own)
+    stars = rec.gnn.predict(x).values[0, own - 1]
+    np.testing.assert_allclose(result.top["gnn"]["gnn"].to_numpy(), stars)
+
+
+@pytest.mark.integration
+def test_a_missing_ranking_gnn_falls_back_to_the_rating_order(tmp_path, movielens):
+    import shutil
+
+    from gnnrec.app import catalog
+    from gnnrec.store import models_dir
+
+    shutil.copy(models_dir() / "all-movies.pt", tmp_path / "all-movies.pt")  # no ranking/ folder
+    r = catalog.load_recommender("all-movies", movielens, tmp_path)
+    assert r.ranker is None and "no ranking model" in r.ranker_error
+    res = r.recommend(USER, top=10)
+    assert res.ranked_by == "rating" and (np.diff(res.top["gnn"]["gnn_estimate"].to_numpy()) <= 0).all()
+    with pytest.raises(ValueError, match="no ranking GNN"):
+        r.explain_listing(USER, 1)
+
+
+@pytest.mark.integration
+def test_explain_listing_ranks_agree_with_the_list(rec, result):
+    """The explanation's rank is the movie's place in the list, and 'without it' is the rank the
+    list would give with that rating removed (recomputed through the ranker's own lists)."""
+    x = rec.vector(USER)[0]
+    for place, movie in enumerate(result.top["gnn"]["movie"][:3], start=1):
+        rank, df = rec.explain_listing(USER, int(movie))
+        assert rank == place
+        row = df.iloc[0]
+        without = {m: r for m, r in USER.items() if m != row["movie"]}
+        x2 = rec.vector(without)
+        x2[0, int(row["movie"]) - 1] = 0
+        order = list(rec.ranker.recommend(x2, 1682, allowed=x == 0)[0] + 1)
+        assert order.index(int(movie)) + 1 == row["rank_without"]
+        assert (df["score_effect"].diff().dropna() <= 0).all()
+
+
+@pytest.mark.integration
 def test_min_raters_filters(rec, result):
-    res = rec.recommend(USER, top=10, min_raters=100)
+    cut = int(result.top["gnn"]["n_raters"].min()) + 1  # leaves out at least one movie of the unfiltered GNN list
+    res = rec.recommend(USER, top=10, min_raters=cut)
     assert len(res.predictions) == 1679  # predictions stay complete; only the lists are filtered
-    eligible = res.predictions[res.predictions["n_raters"] >= 100]
+    eligible = res.predictions[res.predictions["n_raters"] >= cut]
     for name in ("gnn", "knn"):
         top = res.top[name]
-        assert (top["n_raters"] >= 100).all()
-        assert list(top["movie"]) == list(eligible.nlargest(10, f"{name}_estimate")["movie"])  # no ties here
-    # the unfiltered GNN list holds a movie with < 100 raters, so the filter did something
-    assert (result.top["gnn"]["n_raters"] < 100).any() or (result.top["knn"]["n_raters"] < 100).any()
+        assert (top["n_raters"] >= cut).all()
+        by = "gnn_rank" if name == "gnn" else "knn_estimate"  # the GNN list is the ranking GNN's
+        assert list(top["movie"]) == list(eligible.nlargest(10, by)["movie"])  # no ties here
+    assert list(res.top["gnn"]["movie"]) != list(result.top["gnn"]["movie"])
 
 
 SCIFI = {50: 5, 172: 5, 181: 5, 195: 5, 183: 5, 313: 1}  # Star Wars, Empire, Jedi, Terminator, Alien; Titanic 1
@@ -210,7 +256,9 @@ def test_lists_are_ranked_by_the_estimate_before_clipping(rec, knn):
     reached = np.isfinite(g_est)
     g_est = np.where(reached, g_est, rec.gnn.item_means)
     want = reference_order(g_est[unrated], reached[unrated].astype(int), rec.n_raters[unrated], movies[unrated])[:10]
-    assert list(res.top["gnn"]["movie"]) == list(want)
+    rating_only = Recommender(rec.data, rec.checkpoint)  # without the ranking GNN: the rating GNN orders its list
+    res = rating_only.recommend(SCIFI, top=10, min_raters=50, knn=knn)
+    assert res.ranked_by == "rating" and list(res.top["gnn"]["movie"]) == list(want)
 
 
 @pytest.mark.integration

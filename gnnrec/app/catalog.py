@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import data as data_mod
 from .. import store
-from ..recommender import DEFAULT_MODEL, Recommender
+from ..recommender import DEFAULT_MODEL, Recommender, load_ranker
 from ..titles import display_movies, natural_title
 
 
@@ -154,4 +154,7 @@ def default_model(models: Iterable[ModelInfo]) -> str | None:
 
 def load_recommender(name: str, data: data_mod.MovieLens, folder: Path | None = None) -> Recommender:
     """The recommender on a stored all-movies model; StoreError/ValueError say what is wrong."""
-    return Recommender(data, store.load(name, folder, data_fingerprint=data.fingerprint(), n_movies=data.n_movies))
+    ranker, why = load_ranker(data, folder or store.models_dir())  # the GNN list's; None: the rating GNN's order
+    rec = Recommender(data, store.load(name, folder, data_fingerprint=data.fingerprint(), n_movies=data.n_movies), ranker)
+    rec.ranker_error = why
+    return rec

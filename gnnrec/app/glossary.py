@@ -7,6 +7,13 @@ from __future__ import annotations
 TERMS = {
     "gnn": "Graph neural network: it passes your ratings along a graph that links movies whose ratings move "
            "together, through a few learnt filters, and reads a prediction off every movie.",
+    "gnn_list": "The GNN list comes from the ranking GNN: graph filters on the graph of movies rated together, "
+                "trained to put first the movies a user goes on to rate (nDCG on held-out movies, not rating "
+                "error). Its stars are the rating GNN's: graph filters on the correlation graph, trained to predict "
+                "ratings.",
+    "without_it": "Where the movie would rank in your list if you had not rated that movie (#1 = top).",
+    "link": "How your rated movie and this one are joined: neighbours (or hops apart) on the co-rating graph the "
+            "GNN's filters run on, and the direct edge it learnt between them (+: one lifts the other).",
     "knn": "Item k-NN: the movie's mean rating, moved by how you rated the most correlated movies you have seen.",
     "knn_baseline": "Item k-NN with baselines (the classical recommender): a baseline for you and the movie "
                     "(overall mean + the movie's bias + your bias), plus how far your ratings of the most "

@@ -16,6 +16,7 @@ import streamlit as st
 from gnnrec import data as data_mod
 from gnnrec import store
 from gnnrec.app import catalog, insights, results
+from gnnrec.app import listing as listing_mod
 from gnnrec.app import neighbourhood as nb_mod
 
 from .text import alert
@@ -132,6 +133,11 @@ def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec,
 @st.cache_data(max_entries=256, show_spinner=False)
 def explanation(key: tuple, ratings: tuple, movie: int, model: str, _rec, knn: str = "baseline"):
     return insights.why(_rec, dict(ratings), movie, model, knn)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def listing(key: tuple, ratings: tuple, movie: int, min_raters: int, hidden: tuple, _rec):
+    return listing_mod.why_listed(_rec, dict(ratings), movie, min_raters, hidden)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

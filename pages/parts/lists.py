@@ -67,7 +67,8 @@ def _on_select(model: str) -> None:
 def top_lists(res, knn: str) -> None:
     """Both top lists side by side; selecting a row explains it below."""
     g, k = st.columns(2, gap="small")
-    heads = ((g, "gnn", "GNN", f"model {cache.model_name()}", term("gnn")),
+    gnn_sub = f"ranking GNN · stars: model {cache.model_name()}" if res.ranked_by == "ranking" else f"model {cache.model_name()}"
+    heads = ((g, "gnn", "GNN", gnn_sub, term("gnn_list" if res.ranked_by == "ranking" else "gnn")),
              (k, "knn", label(insights.knn_name(knn)), "all ratings",
               term(insights.knn_name(knn))))
     for col, model, title, sub, helptext in heads:
@@ -81,10 +82,19 @@ def top_lists(res, knn: str) -> None:
                          key=f"top_{model}",
                          column_order=ORDER[:-1] + ["genre1", "fallback"] if fallback else ORDER,
                          on_select=lambda m=model: _on_select(m), selection_mode=["single-row", "single-cell"])
+    if res.ranked_by != "ranking":
+        st.caption(f"The GNN list is ranked by the rating GNN: the ranking GNN is not available ({plain(rec_note())}).")
     agree = int(res.top["gnn"]["agree"].sum())
     st.caption(f"**both** (ticked): {agree} of the top {len(res.top['gnn'])} are in both lists. "
-               "Click a title to see why it is recommended. Each list is ranked by the model's estimate before "
-               "clipping to 1-5 stars.")
+               "Click a title to see why it is recommended. " + (
+                   "The GNN list is ranked by the ranking GNN, trained to put first what a user goes on to watch; "
+                   "its stars are the rating GNN's prediction. " if res.ranked_by == "ranking" else "") +
+               "The k-NN list is ranked by its estimate before clipping to 1-5 stars.")
+
+
+def rec_note() -> str:
+    rec, _ = cache.recommender()
+    return (getattr(rec, "ranker_error", None) or "not loaded")[:200]
 
 
 # -- why -----------------------------------------------------------------------------------------------------------
@@ -102,6 +112,19 @@ def _why_column(w: insights.Why, name: str) -> None:
         st.caption(plain(w.how))
 
 
+def _listed_column(w) -> None:
+    """Why the ranking GNN lists the movie: its rank, the ratings that lift it, through which links."""
+    st.markdown(f"**GNN list** · #{w.rank}")
+    st.markdown(plain(w.summary))
+    if len(w.table):
+        st.dataframe(w.table, hide_index=True, key="why_listed", column_order=["title", "your rating", "without it", "link"],
+                     column_config={"title": st.column_config.TextColumn(width=160),
+                                    "your rating": st.column_config.TextColumn(width=95),
+                                    "without it": st.column_config.TextColumn(width=80, help=term("without_it")),
+                                    "link": st.column_config.TextColumn(width=230, help=term("link"))})
+        st.caption(plain(w.how))
+
+
 def on_hide(movie: int) -> None:
     st.session_state["hidden"] = [*st.session_state.get("hidden", []), int(movie)]
     flash("toast", f"Hidden {cache.labels()[movie].rsplit('  #', 1)[0]} from your lists (List settings brings it back).")
@@ -112,7 +135,7 @@ def on_explore(movie: int) -> None:
     st.session_state["_goto"] = "pages/neighbourhood.py"
 
 
-def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
+def why(res, knn: str, key: tuple, rk: tuple, rec, lk: tuple = (0, ())) -> None:
     """The selected movie, its actions and both models' explanations."""
     labels = cache.labels()
     choices = list(dict.fromkeys([*res.top["gnn"]["movie"], *res.top["knn"]["movie"]]))
@@ -132,7 +155,12 @@ def why(res, knn: str, key: tuple, rk: tuple, rec) -> None:
     g, k = st.columns(2, gap="large")
     for col, model, name in ((g, "gnn", "GNN"), (k, "knn", label(insights.knn_name(knn)))):
         with col.container(key=f"why_{model}_box"):
-            _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
+            if model == "gnn" and res.ranked_by == "ranking":
+                _listed_column(cache.listing(key, rk, movie, *lk, rec))
+                with st.expander("Its stars: why the rating GNN predicts them"):
+                    _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
+            else:
+                _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
     if scroll := st.session_state.pop("_why_scroll", 0):  # a row was just selected: show its explanation
         st.html(SCROLL.replace("N", str(scroll)), unsafe_allow_javascript=True)
 
