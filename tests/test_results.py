@@ -151,6 +151,22 @@ def test_a_panel_file_is_loaded_and_tabled(tmp_path, movielens):
     assert results.panel_movie(res, 50) is None
 
 
+@pytest.mark.parametrize("name", ["panel-1000.json", "panel-1001.json", "panel-1002.json"])
+def test_the_pages_panel_summary_is_the_panels_own(name):
+    """The Compare page's model table and ratios are gnnrec.panels' summary, number for number: the
+    one the committed file holds (written by ``evaluate --panel``) and the one computed again."""
+    from gnnrec import panels
+
+    res = json.loads((results.results_dir() / name).read_text())
+    for summary in (res["summary"], panels.panel_summary(res["rows"])):
+        models = results.panel_models_frame(res)
+        assert dict(zip(models["model"], models["mean"])) == summary["mean_rmse"]
+        assert dict(zip(models["model"], models["wins"])) == summary["wins"]
+        ratios = results.panel_ratios(res)
+        assert (ratios["n"], ratios["below"], ratios["mean"], ratios["median"]) == (
+            summary["movies"], summary["gnn_below_reference"], summary["ratio_mean"], summary["ratio_median"])
+
+
 @pytest.mark.parametrize("change, field", [
     (lambda p: p.__setitem__("rows", []), "no 'rows'"),
     (lambda p: p["rows"][1].__setitem__("movie", "181"), "row 2 lacks"),
