@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from gnnrec import store
-from gnnrec.app import catalog, jobs, live, progress, viz
+from gnnrec.app import catalog, charts, jobs, live, progress
 from gnnrec.app.glossary import HOW, term
 from pages.parts import cache, heavy, session, text
 
@@ -104,7 +104,7 @@ def show(job) -> None:
         st.progress(status.fraction, text=text.plain(f"Training {job.label!r}: {status.line(job.elapsed())}"))
     hist = live.history_frame(events)
     if len(hist):
-        st.plotly_chart(viz.training_curve(hist), key="tr_curve", config=viz.PLOTLY_CONFIG)
+        st.plotly_chart(charts.training_curve(hist), key="tr_curve", config=charts.PLOTLY_CONFIG)
 
 
 def compared(m: dict) -> None:
@@ -171,7 +171,7 @@ else:
             st.json({"metrics": m.metrics, "gnn": m.config, "graph": m.graph, "extra": m.extra}, expanded=1)
         with b:
             if m.history:
-                st.plotly_chart(viz.training_curve(live.history_table(m.history)), key="tr_detail_curve",
-                                config=viz.PLOTLY_CONFIG)
+                st.plotly_chart(charts.training_curve(live.history_table(m.history)), key="tr_detail_curve",
+                                config=charts.PLOTLY_CONFIG)
 with st.expander("How it works"):
     st.markdown(HOW["train"])

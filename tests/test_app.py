@@ -17,7 +17,7 @@ import pytest
 from helpers import models_copy, synthetic_result
 from streamlit.testing.v1 import AppTest
 
-from gnnrec.app import catalog, live, ratings_io, viz
+from gnnrec.app import catalog, graph_view, live, ratings_io
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -282,7 +282,7 @@ def test_neighbourhood_page(folders):
     for key in ("nb_hops", "nb_k", "nb_common"):
         assert at.session_state[key] is not None
     html = graph_html(at)
-    assert "vis.Network" in html and viz.external_refs(html) == []
+    assert "vis.Network" in html and graph_view.external_refs(html) == []
     table = at.dataframe[0].value
     assert len(table) == 10 and list(table["correlation"].abs()) == sorted(table["correlation"].abs(), reverse=True)
 

@@ -47,13 +47,13 @@ def test_result_files_are_checked(tmp_path, monkeypatch):
 # -- a results file that lies: refused with a reason, or fully usable by the Compare page ---------------------
 def _compare_page_uses(res: dict) -> None:
     """Everything the Compare page computes from a saved result."""
-    from gnnrec.app import viz
+    from gnnrec.app import charts
 
     summary = results.summary_frame(res)
-    viz.rmse_bars(summary)
+    charts.rmse_bars(summary)
     results.result_title(res)
     results.split_frame(res)
-    viz.prediction_scatter(results.scatter_frame(res, list(summary["model"])))
+    charts.prediction_scatter(results.scatter_frame(res, list(summary["model"])))
 
 
 BAD = {
