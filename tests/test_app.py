@@ -394,6 +394,19 @@ def test_train_page_validates_names_and_cancels(folders):
     assert not (folders["models"] / "to-cancel.pt").exists()
 
 
+def test_train_page_browses_the_model_store(folders):
+    (folders["models"] / "broken.pt").write_bytes(b"not a checkpoint")
+    at = start("pages/train.py")
+    assert {"all-movies", "broken"} <= set(at.dataframe[0].value["model"])
+    assert at.selectbox(key="tr_detail").value == "all-movies"  # the model in use
+    details = json.loads(at.json[0].value)
+    assert details["metrics"]["valid_rmse"] == pytest.approx(0.8848, abs=1e-4) and "graph" in details
+    assert len(at.get("plotly_chart")) == 1  # its training curve (no training on this page yet)
+    at.selectbox(key="tr_detail").set_value("broken").run()
+    assert_clean(at)
+    assert "corrupt or not a gnnrec checkpoint" in texts(at.error) and not at.json
+
+
 def start_tiny_training(name: str) -> AppTest:
     """The Train page with the smallest settings (1 layer, 2 taps, width 4, 1 epoch), started."""
     at = start("pages/train.py")
