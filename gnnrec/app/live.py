@@ -24,9 +24,9 @@ from .. import allmovies, store
 from .. import data as data_mod
 from ..gnn import GNNPredictorConfig
 from ..graph import GraphConfig
-from ..models import GNNConfig, LocalGNN
-from ..presets import PRESETS, Preset
-from ..train import Cancelled, Progress, TrainConfig
+from ..models import LocalGNN
+from ..presets import PRESETS, Preset, customise
+from ..train import Cancelled, Progress
 from .jobs import Job, start_job, use_processes
 from .progress import EvalProgress, Stage, TimedProgress
 
@@ -116,15 +116,13 @@ class TrainSpec:
         return math.ceil(users / self.batch_size) * self.epochs
 
     def configs(self) -> tuple[GNNPredictorConfig, GraphConfig]:
-        base = PRESETS["all"]
+        """The ``all`` preset with this spec's layers, neighbours and training (:func:`gnnrec.presets.customise`)."""
+        p = customise(PRESETS["all"], features=[int(w) for w in self.widths], taps=[int(t) for t in self.taps],
+                      k=int(self.k), epochs=int(self.epochs))
         valid_every = max(1, math.ceil(self.steps() / 10))  # ~10 points on the validation curve
-        cfg = GNNPredictorConfig(
-            model=GNNConfig(features=tuple(int(w) for w in self.widths), taps=tuple(int(t) for t in self.taps)),
-            train=TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
-                              valid_every=valid_every, seed=int(self.seed), loss=base.predictor.train.loss),
-            encoding=base.predictor.encoding, item_damping=base.predictor.item_damping,
-            user_damping=base.predictor.user_damping)
-        return cfg, dataclasses.replace(base.graph, k=int(self.k))
+        train = dataclasses.replace(p.predictor.train, batch_size=int(self.batch_size), lr=float(self.lr),
+                                    valid_every=valid_every, seed=int(self.seed))
+        return dataclasses.replace(p.predictor, train=train), p.graph
 
     def n_parameters(self) -> int:
         return LocalGNN(self.configs()[0].model).n_parameters()
