@@ -261,4 +261,6 @@ def test_listing_a_file_claiming_gigabytes_stays_small(blob, tmp_path):
 def test_the_committed_models_pass_the_value_bounds():
     """Trained weights, item means and global means lie well inside the bounds (no false alarms)."""
     for path in sorted((ROOT / "models").rglob("*.pt")):
+        if path.parent.name == "ranking":  # the ranking GNN has its own store (tests/test_topn.py)
+            continue
         assert store.load(path.stem, path.parent, n_movies=N).name == path.stem

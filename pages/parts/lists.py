@@ -67,7 +67,7 @@ def _on_select(model: str) -> None:
 def top_lists(res, knn: str) -> None:
     """Both top lists side by side; selecting a row explains it below."""
     g, k = st.columns(2, gap="small")
-    gnn_sub = f"ranking GNN · stars: model {cache.model_name()}" if res.ranked_by == "ranking" else f"model {cache.model_name()}"
+    gnn_sub = f"model {cache.model_name()}" + (" · listed by the ranking GNN" if res.ranked_by == "ranking" else "")
     heads = ((g, "gnn", "GNN", gnn_sub, term("gnn_list" if res.ranked_by == "ranking" else "gnn")),
              (k, "knn", label(insights.knn_name(knn)), "all ratings",
               term(insights.knn_name(knn))))
