@@ -280,3 +280,26 @@ def test_the_committed_ranking_model_loads_for_this_data(movielens):
 
     ckpt = rank_store.load(data_fingerprint=movielens.fingerprint(), n_movies=movielens.n_movies)
     assert ckpt.ranker.config == RankGNNConfig() and ckpt.extra["task"] == "topn"
+
+
+# --- the command line ---------------------------------------------------------------------------
+@pytest.mark.integration
+def test_cli_evaluates_topn_and_writes_a_rescorable_file(tmp_path, capsys, movielens):
+    import json
+
+    from gnnrec.cli import main
+
+    out = tmp_path / "t.json"
+    assert main(["evaluate", "--task", "topn", "--models", "popular,item_cosine", "--seed", "4", "--k", "5",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "nDCG@5" in text and "item_cosine" in text and "popular" in text
+    res = json.loads(out.read_text())
+    assert res["config"]["seeds"] == [4] and res["config"]["k"] == 5
+    again = protocol.rescore(res, movielens)[4]
+    assert again["item_cosine"]["ndcg"] == pytest.approx(res["splits"][0]["metrics"]["item_cosine"]["ndcg"])
+    assert main(["evaluate", "--task", "topn", "--models", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "choose among" in err
+    assert main(["evaluate", "--task", "topn", "--split", "u1"]) == 2
+    assert "drop --panel and --split" in capsys.readouterr().err
