@@ -25,10 +25,13 @@ def free_port() -> int:
 
 
 def models_copy(folder: Path) -> Path:
-    """``folder`` made, holding a copy of the committed models (so a test never writes into models/)."""
+    """``folder`` made, holding a copy of the committed models and their ``folds/`` (the transfer
+    preset's, Compare's default live run), so a test never writes into models/."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in (ROOT / "models").glob("*.pt"):
         shutil.copy(f, folder / f.name)
+    if (ROOT / "models" / "folds").is_dir():
+        shutil.copytree(ROOT / "models" / "folds", folder / "folds", dirs_exist_ok=True)
     return folder
 
 

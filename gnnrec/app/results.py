@@ -114,13 +114,19 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ResultError(f"{path.name} cannot be read as JSON ({type(e).__name__}: {str(e)[:120]})") from None
     try:
-        if isinstance(obj, dict) and obj.get("task") == "panel":
-            obj = check_panel(obj)
-            return obj if data is None else {**obj, "results": [attach_ratings(r, data) for r in obj["results"]]}
-        obj = check_result(obj)
-        return obj if data is None else attach_ratings(obj, data)
+        obj = check_panel(obj) if isinstance(obj, dict) and obj.get("task") == "panel" else check_result(obj)
+        return obj if data is None else with_ratings(obj, data)
     except (ResultError, ValueError, IndexError, KeyError, TypeError) as e:
         raise ResultError(f"{path.name}: {e}") from None
+
+
+def with_ratings(res: dict, data: MovieLens) -> dict:
+    """A copy of a result (one target movie, or a panel) whose test records carry their true
+    ``rating`` from ``data``: the one way every result reaches the views (a saved file as it is
+    loaded, a live evaluation as it ends); ValueError if they cannot be looked up there."""
+    if res.get("task") == "panel":
+        return {**res, "results": [attach_ratings(r, data) for r in res.get("results", [])]}
+    return attach_ratings(res, data)
 
 
 def result_title(res: dict) -> str:
