@@ -29,6 +29,7 @@ from ..presets import PRESETS, Preset, customise
 from ..train import Cancelled, Progress
 from .jobs import Job, start_job, use_processes
 from .progress import EvalProgress, Stage, TimedProgress
+from .results import with_ratings
 
 N_USERS = data_mod.N_USERS
 MAX_LIVE_SPLITS = 3  # live evaluation on a shared host
@@ -246,7 +247,9 @@ def cached_evaluation(key: tuple) -> dict | None:
         return _eval_results.get(key)
 
 
-def _remember(key: tuple, result: dict) -> dict:
+def _remember(key: tuple, data: data_mod.MovieLens, result: dict) -> dict:
+    """A finished live evaluation, with its true ratings as a loaded file has them, kept for all."""
+    result = with_ratings(result, data)
     with _eval_lock:
         _eval_results[key] = result
         while len(_eval_results) > EVAL_CACHE_SIZE:
@@ -262,7 +265,7 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
     key = eval_key(data.fingerprint(), target, splits, preset)
     job = start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
                     functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
-                    process=use_processes(), on_done=functools.partial(_remember, key), grace=grace,
+                    process=use_processes(), on_done=functools.partial(_remember, key, data), grace=grace,
                     first_event=EvalProgress(0, int(splits), "starting"))  # the worker takes seconds to start
     return job
 

@@ -131,16 +131,20 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
     except safe_read.Refused as e:
         raise ResultError(str(e)) from None
     try:
-        if isinstance(obj, dict) and obj.get("task") == "panel":
-            obj = check_panel(obj)
-            if data is None:
-                return obj
-            once = _Once(data)
-            return {**obj, "results": [attach_ratings(r, once) for r in obj["results"]]}
-        obj = check_result(obj)
-        return obj if data is None else attach_ratings(obj, data)
+        obj = check_panel(obj) if isinstance(obj, dict) and obj.get("task") == "panel" else check_result(obj)
+        return obj if data is None else with_ratings(obj, data)
     except (ResultError, ValueError, IndexError, KeyError, TypeError, OverflowError) as e:
         raise ResultError(f"{path.name}: {e}") from None
+
+
+def with_ratings(res: dict, data: MovieLens) -> dict:
+    """A copy of a result (one target movie, or a panel) whose test records carry their true
+    ``rating`` from ``data``: the one way every result reaches the views (a saved file as it is
+    loaded, a live evaluation as it ends); ValueError if they cannot be looked up there."""
+    if res.get("task") == "panel":
+        once = data if isinstance(data, _Once) else _Once(data)  # one fingerprint and matrix for every result
+        return {**res, "results": [attach_ratings(r, once) for r in res.get("results", [])]}
+    return attach_ratings(res, data)
 
 
 def result_title(res: dict) -> str:
