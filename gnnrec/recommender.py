@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 from collections.abc import Iterable, Mapping
 
@@ -11,9 +10,11 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_mod
+from . import explain as explain_mod
 from . import store
-from .graph import ItemGraph, top_k_mask
-from .predict import RATING_SCALE, ItemKNN, KNNBaseline, Predictions
+from .graph import ItemGraph
+from .predict import ItemKNN, KNNBaseline, Predictions
+from .ratings import check_list_args, parse_ratings, short
 from .titles import display_movies
 from .topn import store as rank_store
 from .topn.explain import explain_listing
@@ -55,63 +56,6 @@ class Recommendations:
     model: str
     knn: str = "baseline"
     ranked_by: str = "rating"  # the GNN list's order: "ranking" (the ranking GNN) or "rating" (the rating GNN's estimate)
-
-
-def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
-    """Validate ``{movie id: rating}`` (or ``(movie, rating)`` pairs): ids 1..1682, ratings
-    numbers in 1..5, at least one, no movie twice. Raises ValueError naming the bad value."""
-    if isinstance(ratings, (str, bytes)) or not isinstance(ratings, (Mapping, Iterable)):
-        raise ValueError(f"ratings={_short(ratings)}: give a mapping {{movie id: rating}} or (movie, rating) pairs, "
-                         "e.g. {50: 5, 181: 4}")
-    items = list(ratings.items()) if isinstance(ratings, Mapping) else list(ratings)
-    if not items:
-        raise ValueError("no ratings given: rate at least one movie (ratings 1-5)")
-    out: dict[int, float] = {}
-    for item in items:
-        try:
-            movie, value = item
-        except (TypeError, ValueError):
-            raise ValueError(f"{item!r} is not a (movie id, rating) pair") from None
-        if isinstance(movie, (bool, np.bool_)) or not isinstance(movie, (int, np.integer, str)):
-            raise ValueError(f"movie id {movie!r} is not an integer id 1..{data_mod.N_MOVIES}")
-        try:
-            mid = data_mod.parse_movie_id(movie) if isinstance(movie, str) else int(movie)
-        except ValueError:
-            raise ValueError(f"movie id {movie!r} is not an integer id 1..{data_mod.N_MOVIES}") from None
-        if not 1 <= mid <= data_mod.N_MOVIES:
-            raise ValueError(f"unknown movie id {movie!r}: MovieLens-100K ids run 1..{data_mod.N_MOVIES}")
-        if mid in out:
-            raise ValueError(f"movie {mid} is rated twice; give each movie once")
-        if isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"rating {value!r} of movie {mid} is not a number; use 1-5")
-        try:
-            r = float(value)
-        except (TypeError, ValueError, OverflowError):
-            shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
-            raise ValueError(f"rating {shown} of movie {mid} is not a number; use 1-5") from None
-        if not math.isfinite(r) or not 1 <= r <= 5:
-            raise ValueError(f"rating {value!r} of movie {mid} is outside 1-5")
-        out[mid] = r
-    return out
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 30 else text[:27] + "..."
-
-
-def check_list_args(top, min_raters) -> tuple[int, float]:
-    """``top`` a whole number >= 1, ``min_raters`` a number 0..1e18; ValueError naming the
-    argument otherwise (a bool is not a number here)."""
-    if isinstance(top, (bool, np.bool_)) or not isinstance(top, (int, np.integer)):
-        raise ValueError(f"top={_short(top)} must be a whole number >= 1 (how many movies each list shows)")
-    if top < 1:
-        raise ValueError(f"top={top} must be >= 1")
-    if isinstance(min_raters, (bool, np.bool_)) or not isinstance(min_raters, (int, float, np.integer, np.floating)) \
-            or not (0 <= min_raters <= 1e18) or not math.isfinite(min_raters):  # 10**400 compared, never made a float
-        raise ValueError(f"min_raters={_short(min_raters)} must be a number from 0 to 1e18 (skip movies with fewer "
-                         "MovieLens ratings)")
-    return int(top), float(min_raters)
 
 
 class Recommender:
@@ -179,28 +123,15 @@ class Recommender:
         positively similar neighbour (plain: the movie's mean; with baselines: the baseline)."""
         model = self.knn_model(knn)
         p = model.predict(x, movies)
-        if knn == "baseline":
-            cols = np.arange(x.shape[1]) if movies is None else np.atleast_1d(np.asarray(movies))
-            rated = np.flatnonzero(x[0] > 0)
-            s = model.sim[np.ix_(cols, rated)]  # (T, R)
-            s = np.where(cols[:, None] == rated[None, :], 0.0, s)  # never the movie itself
-            p = Predictions(p.values, ~(s > 0).any(1)[None, :])
-        return p
+        cols = np.arange(x.shape[1]) if movies is None else np.atleast_1d(np.asarray(movies))
+        return Predictions(p.values, (model.support(x[0], cols)[0] == 0)[None, :])
 
     def knn_support(self, x: np.ndarray, knn: str = "baseline") -> tuple[np.ndarray, np.ndarray]:
         """What the k-NN's prediction of every movie rests on, for one user ``x`` ``(1, N)``: how
         many of the user's ratings are among its neighbours (positively similar, within the ``k``
         most similar; never the movie itself) ``(N,)`` and their total similarity ``(N,)``. 0: the
         k-NN cannot use the ratings there (its fallback)."""
-        model = self.knn_model(knn)
-        cols = np.arange(x.shape[1])  # (N,)
-        if knn == "plain":
-            _, w = model.weights(x[0], cols)  # (N, R)
-        else:
-            rated = np.flatnonzero(x[0] > 0)  # (R,)
-            s = np.where(cols[:, None] == rated[None, :], -np.inf, model.sim[:, rated])  # (N, R), as estimate
-            w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)
-        return (w > 0).sum(1), w.sum(1)
+        return self.knn_model(knn).support(x[0], np.arange(x.shape[1]))
 
     def recommend(self, ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0, *,
                   knn: str = "baseline", exclude: Iterable[int] = ()) -> Recommendations:
@@ -219,14 +150,13 @@ class Recommender:
         x = self.vector(ratings)
         cols = np.arange(self.data.n_movies)
         knn_model = self.knn_model(knn)
-        g_est, k_est = self.gnn.estimate(x, cols)[0], knn_model.estimate(x, cols)[0]  # (N,), NaN where impossible
+        g_raw, k_raw = self.gnn.estimate(x, cols), knn_model.estimate(x, cols)  # (1, N), NaN where impossible
         support, similarity = self.knn_support(x, knn)
-        g_fb, k_fb = np.isnan(g_est), support == 0  # with baselines the k-NN falls back to the baseline
-        g_est = np.where(g_fb, self.gnn.item_means, g_est)  # as Predictor.predict, before its clipping
-        k_est = np.where(np.isnan(k_est), knn_model.item_means, k_est)
+        g, k = self.gnn.settle(g_raw, cols), knn_model.settle(k_raw, cols)  # the fallback filled in, clipped
+        g_est, k_est = self.gnn.fill(g_raw, cols)[0], knn_model.fill(k_raw, cols)[0]  # (N,) unclipped
         rank = self.ranker.scores(x)[0] if self.ranker is not None else np.full(len(cols), np.nan)  # (N,)
-        df = self.movies.assign(gnn=np.clip(g_est, *RATING_SCALE), knn=np.clip(k_est, *RATING_SCALE), gnn_rank=rank,
-                                gnn_fallback=g_fb, knn_fallback=k_fb, gnn_estimate=g_est, knn_estimate=k_est,
+        df = self.movies.assign(gnn=g.values[0], knn=k.values[0], gnn_rank=rank, gnn_fallback=g.fallback[0],
+                                knn_fallback=support == 0, gnn_estimate=g_est, knn_estimate=k_est,
                                 knn_support=support, knn_similarity=similarity)
         df = df[x[0] == 0]
         hidden = {int(m) for m in exclude}
@@ -282,71 +212,19 @@ class Recommender:
     def _explain(self, ratings, movie, model, only, knn) -> tuple[float, pd.DataFrame]:
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
-        rated = np.array(sorted(ratings)) - 1  # (R,)
-        if only is not None:
-            keep = {int(m) for m in only}
-            if not keep <= set(ratings):
-                raise ValueError(f"only={sorted(keep - set(ratings))[:5]}: explain only movies that were rated")
-            rated = rated[np.isin(rated + 1, sorted(keep))]
-        x = self.vector(ratings)
-        residual, raw = np.full(len(rated), np.nan), float("nan")
-        via_bias = via_graph = np.full(len(rated), np.nan)
+        rated = explain_mod.chosen(ratings, only)  # (R,)
+        x = self.vector(ratings)[0]  # (N,)
+        nan = np.full(len(rated), np.nan)
         if model == "knn":
-            idx, w, dev = self._knn_terms(x[0], t, knn)
-            total = w.sum()
-            effect = w * dev / total if total > 0 else np.zeros(len(idx))
-            weight = w / total if total > 0 else w
-            mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
-            rated, effect, weight, residual = idx[mask], effect[mask], weight[mask], dev[mask]
+            rated, effect, weight, residual = explain_mod.knn_effects(self.knn_model(knn), x, t, rated)
+            raw, via_bias, via_graph = float("nan"), nan, nan
         elif model == "gnn":
-            raw, effect, via_bias, via_graph = self._leave_one_out(x, t, rated)
-            weight = np.full(len(rated), np.nan)
+            raw, effect, via_bias, via_graph = self.gnn.leave_one_out(x, t, rated, EXPLAIN_CHUNK)
+            weight = residual = nan
         else:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
-        out = pd.DataFrame({"movie": rated + 1, "title": self.movies["title"].to_numpy()[rated],
-                            "your_rating": x[0, rated], "effect": effect, "weight": weight, "residual": residual,
-                            "via_bias": via_bias, "via_graph": via_graph})
-        return raw, out.reindex(out["effect"].abs().sort_values(ascending=False, kind="stable").index).reset_index(
-            drop=True)
-
-    def _knn_terms(self, row: np.ndarray, t: int, knn: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One user's k-NN terms for movie index ``t``: rated indices ``(R,)``, neighbour weights
-        ``(R,)`` (0 for a rating that is not among the movie's neighbours) and each rating's
-        deviation ``(R,)`` (from its baseline for the user, or from its mean for plain k-NN)."""
-        model = self.knn_model(knn)
-        if knn == "plain":
-            idx, w = model.weights(row, np.array([t]))
-            return idx, w[0], row[idx] - model.item_means[idx]
-        idx = np.flatnonzero(row > 0)
-        b_user = model.user_bias(row[None, :])[0]  # a numpy float64, as in KNNBaseline.estimate (same rounding)
-        dev = row[idx] - model.global_mean - b_user - model.b_item[idx]
-        s = np.where(idx == t, -np.inf, model.sim[t, idx])[None, :]  # as KNNBaseline.estimate
-        w = np.where(top_k_mask(s, model.k) & (s > 0), s, 0.0)[0]
-        return idx, w, dev
-
-    def _leave_one_out(self, x: np.ndarray, t: int, rated: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
-                                                                                np.ndarray]:
-        """The GNN's unclipped prediction of movie index ``t`` from every rating (NaN: none reaches
-        it), each rated movie's leave-one-out effect on the prediction as :meth:`predict` gives it
-        (clipped, the fallback where nothing reaches), and that effect before clipping split in
-        two ``(R,)``: through the encoding's offset (your bias: the same for every movie) and
-        through the graph filters (NaN, NaN where nothing reaches without that rating: then the
-        whole effect is its own). One estimate per :data:`EXPLAIN_CHUNK` rows; the first row has
-        every rating."""
-        drop = np.concatenate([[-1], rated])  # (R+1,): the rating each row leaves out (-1: none)
-        raw, offset = np.empty(len(drop)), np.empty(len(drop))
-        for i in range(0, len(drop), EXPLAIN_CHUNK):
-            chunk = drop[i:i + EXPLAIN_CHUNK]
-            loo = np.repeat(x, len(chunk), axis=0)  # (C, N): row j without rating chunk[j]
-            rows = np.flatnonzero(chunk >= 0)
-            loo[rows, chunk[rows]] = 0
-            raw[i:i + len(chunk)] = self.gnn.estimate(loo, np.array([t]))[:, 0]
-            offset[i:i + len(chunk)] = self.gnn.encode(loo)[1][:, t].double().numpy()
-        shown = np.clip(np.where(np.isnan(raw), self.gnn.item_means[t], raw), *RATING_SCALE)  # as Predictor.predict
-        via_bias = offset[0] - offset[1:]  # (R,)
-        via_graph = (raw[0] - offset[0]) - (raw[1:] - offset[1:])  # (R,) NaN where nothing reaches without it
-        via_bias = np.where(np.isnan(via_graph), np.nan, via_bias)
-        return float(raw[0]), shown[0] - shown[1:], via_bias, via_graph
+        titles = self.movies["title"].to_numpy()
+        return raw, explain_mod.frame(rated, titles, x, effect, weight, residual, via_bias, via_graph)
 
     def explain_gnn(self, ratings: Mapping | Iterable, movie: int,
                     only: Iterable[int] | None = None) -> tuple[float, pd.DataFrame]:
@@ -368,27 +246,16 @@ class Recommender:
         """
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
-        x = self.vector(ratings)
-        if model == "gnn":
-            _, offset = self.gnn.encode(x)
-            base = float(offset[0, t])
-            enc = self.gnn.config.encoding
-            if enc.startswith("baseline"):
-                mu = float(self.gnn.item_means[t])
-                parts = {"shrunk movie mean": mu, "you": base - mu}
-            else:
-                parts = {"you": base} if enc.startswith("centered") else {}
-            return base, parts, float(self.gnn.estimate(x, np.array([t]))[0, 0]) if raw else float("nan")
-        if model != "knn":
+        x = self.vector(ratings)  # (1, N)
+        if model not in MODELS:
             raise ValueError(f"model={model!r}: choose one of {MODELS}")
-        m = self.knn_model(knn)
-        raw = float(m.estimate(x, np.array([t]))[0, 0])
-        if knn == "plain":
-            return float(m.item_means[t]), {"movie mean": float(m.item_means[t])}, raw
-        b_user = float(m.user_bias(x)[0])
-        parts = {"overall": m.global_mean, "movie": float(m.b_item[t]), "you": b_user}
-        idx, w, _ = self._knn_terms(x[0], t, knn)
-        return float(sum(parts.values())), parts, raw if w.sum() > 0 else float("nan")
+        m = self.gnn if model == "gnn" else self.knn_model(knn)
+        base, parts = m.baseline(x[0], t)
+        if model == "gnn" and not raw:
+            return base, parts, float("nan")
+        est = float(m.estimate(x, np.array([t]))[0, 0])
+        cannot = model == "knn" and knn == "baseline" and not m.support(x[0], np.array([t]))[1][0] > 0
+        return base, parts, float("nan") if cannot else est
 
 
 def load_ranker(data: data_mod.MovieLens, folder=None) -> tuple[RankGNNRanker | None, str | None]:
@@ -432,7 +299,7 @@ def recommend(ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0,
     ratings = parse_ratings(ratings)  # the arguments first: a bad call costs no model load (and pairs are read once)
     check_list_args(top, min_raters)
     if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise ValueError(f"model={_short(model)} must be a model name (text) or None for the default model")
+        raise ValueError(f"model={short(model)} must be a model name (text) or None for the default model")
     rec = default_recommender() if model is None else Recommender.load(model)
     return rec.recommend(ratings, top=top, min_raters=min_raters)
 
