@@ -1,4 +1,17 @@
-"""The rows of an explanation: which ratings to explain, the k-NN's terms as effects, one sorted table."""
+"""The rows of an explanation: which ratings to explain, the k-NN's terms as effects, one sorted table.
+
+``knn`` with baselines: exact and additive: the prediction is the baseline :math:`b_{ut}` plus the
+rows' ``s_j e_j / sum s`` (``e_j``, in ``residual``: your rating of neighbour ``j`` minus its
+baseline for you); ``weight`` is ``s_j / sum s``. Plain ``knn``: exact and additive,
+``w_j (r_j - mu_j) / sum w`` on the movie's mean. ``gnn``: leave-one-out (occlusion), exact for this
+model: the prediction with all your ratings minus the prediction with that one rating removed
+(+0.34: the prediction is 0.34 higher because of it). Not additive (the GNN is nonlinear), so the
+effects need not sum to the prediction. Before clipping the effect splits exactly in two:
+``via_bias``, through the encoding's offset (your bias, which moves every movie alike), and
+``via_graph``, through the graph filters (both NaN for the k-NNs, and where nothing reaches the
+movie without that rating). The GNN's passes leave out a chunk of ratings at a time, so memory does
+not grow with the number of ratings.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .predict import Predictor
+from .topn.explain import explain_listing
+from .topn.training import RankGNNRanker
 
 
 def chosen(ratings: dict[int, float], only: Iterable[int] | None) -> np.ndarray:
@@ -43,3 +58,17 @@ def frame(rated: np.ndarray, titles: np.ndarray, x_row: np.ndarray, effect: np.n
                         "weight": weight, "residual": residual, "via_bias": via_bias, "via_graph": via_graph})
     order = out["effect"].abs().sort_values(ascending=False, kind="stable").index
     return out.reindex(order).reset_index(drop=True)
+
+
+def listing(ranker: RankGNNRanker, x_row: np.ndarray, t: int, titles: np.ndarray, allowed: np.ndarray,
+            exclude: Iterable[int]) -> tuple[int, pd.DataFrame]:
+    """Why the ranking GNN lists movie index ``t`` for one user ``(N,)``: its rank among the
+    movies the list may hold (not rated, ``allowed`` ``(N,)``, not in ``exclude`` (ids)) and
+    :func:`gnnrec.topn.explain.explain_listing`'s rows with ``title`` and ``your_rating`` (ids 1-based)."""
+    candidates = (x_row == 0) & allowed  # (N,)
+    candidates[np.asarray([int(m) - 1 for m in exclude], dtype=np.int64)] = False
+    candidates[t] = True
+    rank, df = explain_listing(ranker, x_row, t, candidates)
+    df.insert(1, "title", titles[df["movie"]])
+    df.insert(2, "your_rating", x_row[df["movie"]])
+    return rank, df.assign(movie=df["movie"] + 1)

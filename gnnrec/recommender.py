@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 
@@ -13,49 +12,19 @@ from . import data as data_mod
 from . import explain as explain_mod
 from . import store
 from .graph import ItemGraph
+from .lists import MODELS, Recommendations, format_result, top_lists
 from .predict import ItemKNN, KNNBaseline, Predictions
 from .ratings import check_list_args, parse_ratings, short
 from .titles import display_movies
 from .topn import store as rank_store
-from .topn.explain import explain_listing
 from .topn.training import RankGNNRanker
 
+__all__ = ["DEFAULT_MODEL", "EXPLAIN_CHUNK", "KNN_KINDS", "MODELS", "Recommendations", "Recommender", "check_list_args",
+           "default_recommender", "format_result", "load_ranker", "parse_ratings", "recommend"]
+
 DEFAULT_MODEL = "all-movies"  # the committed all-movies checkpoint in models/
-MODELS = ("gnn", "knn")
 KNN_KINDS = ("baseline", "plain")  # the k-NN side: with baselines (default), or plain mean-centred
 EXPLAIN_CHUNK = 32  # left-out ratings per GNN forward pass in :meth:`Recommender.explain` (bounds memory)
-
-
-@dataclasses.dataclass(frozen=True)
-class Recommendations:
-    """What :func:`recommend` returns.
-
-    Attributes:
-        ratings: the validated input ``{movie id: rating}``.
-        predictions: one row per movie the user has not rated: ``movie, title, year, genres,
-            n_raters, gnn, knn, gnn_fallback, knn_fallback`` (titles as people write them:
-            :func:`gnnrec.titles.natural_title`; a ``*_fallback`` True means that model could
-            not use any of the user's ratings: the GNN and plain k-NN then give the movie's mean
-            rating, the k-NN with baselines its baseline).
-            Also ``gnn_estimate, knn_estimate``: each model's estimate before clipping to 1-5
-            (the fallback where it cannot use your ratings), what the lists are ranked by; and
-            ``knn_support, knn_similarity``: how many of your ratings the k-NN's prediction rests
-            on (its positively similar neighbours among them; 0 on a fallback) and their total
-            similarity. ``gnn_rank``: the ranking GNN's score (NaN without one), what the GNN
-            list is ranked by when the recommender has a ranking GNN (``ranked_by``).
-        top: ``{"gnn": DataFrame, "knn": DataFrame}``, the best ``top`` rows of ``predictions``
-            by each model (see :meth:`Recommender.recommend` for the order), with an ``agree``
-            column: in both lists.
-        model: name of the GNN checkpoint used.
-        knn: which k-NN made the ``knn`` column (:data:`KNN_KINDS`).
-    """
-
-    ratings: dict[int, float]
-    predictions: pd.DataFrame
-    top: dict[str, pd.DataFrame]
-    model: str
-    knn: str = "baseline"
-    ranked_by: str = "rating"  # the GNN list's order: "ranking" (the ranking GNN) or "rating" (the rating GNN's estimate)
 
 
 class Recommender:
@@ -158,13 +127,9 @@ class Recommender:
         df = self.movies.assign(gnn=g.values[0], knn=k.values[0], gnn_rank=rank, gnn_fallback=g.fallback[0],
                                 knn_fallback=support == 0, gnn_estimate=g_est, knn_estimate=k_est,
                                 knn_support=support, knn_similarity=similarity)
-        df = df[x[0] == 0]
-        hidden = {int(m) for m in exclude}
-        eligible = df[(df["n_raters"] >= min_raters) & ~df["movie"].isin(hidden)]
-        tops = {name: _ranked(eligible, name, self.ranker is not None).head(top) for name in MODELS}
-        both = set(tops["gnn"]["movie"]) & set(tops["knn"]["movie"])
-        tops = {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
-        return Recommendations(ratings, df.reset_index(drop=True), tops, self.checkpoint.name, knn,
+        df = df[x[0] == 0].reset_index(drop=True)
+        tops = top_lists(df, top, min_raters, exclude, self.ranker is not None)
+        return Recommendations(ratings, df, tops, self.checkpoint.name, knn,
                                "ranking" if self.ranker is not None else "rating")
 
     def explain_listing(self, ratings: Mapping | Iterable, movie: int, min_raters: float = 0,
@@ -175,38 +140,17 @@ class Recommender:
         the two movies on the co-rating graph (:func:`gnnrec.topn.explain.explain_listing`)."""
         if self.ranker is None:
             raise ValueError("this recommender has no ranking GNN; load it with Recommender.load(ranker=True)")
-        ratings = parse_ratings(ratings)
-        t = self.data.check_movie(movie) - 1
-        x = self.vector(ratings)[0]
-        candidates = (x == 0) & (self.n_raters >= min_raters)
-        candidates[np.asarray([int(m) - 1 for m in exclude], dtype=np.int64)] = False
-        candidates[t] = True
-        rank, df = explain_listing(self.ranker, x, t, candidates)
-        df.insert(1, "title", self.movies["title"].to_numpy()[df["movie"]])
-        df.insert(2, "your_rating", x[df["movie"]])
-        return rank, df.assign(movie=df["movie"] + 1)
+        x = self.vector(parse_ratings(ratings))[0]  # (N,)
+        return explain_mod.listing(self.ranker, x, self.data.check_movie(movie) - 1, self.movies["title"].to_numpy(),
+                                   self.n_raters >= min_raters, exclude)
 
     def explain(self, ratings: Mapping | Iterable, movie: int, model: str = "gnn",
                 only: Iterable[int] | None = None, knn: str = "baseline") -> pd.DataFrame:
-        """How each of the user's ratings moved one prediction; rows sorted by |effect|.
-
-        ``knn`` with baselines (``knn="baseline"``): exact and additive: the prediction is the
-        baseline :math:`b_{ut}` plus the rows' ``s_j e_j / sum s`` (``e_j``, in ``residual``:
-        your rating of neighbour ``j`` minus its baseline for you); ``weight`` is ``s_j / sum s``.
-        Plain ``knn``: exact and additive, ``w_j (r_j - mu_j) / sum w`` on the movie's mean.
-        ``gnn``: leave-one-out (occlusion), exact for this model: the prediction with all your
-        ratings minus the prediction with that one rating removed (+0.34: the prediction is 0.34
-        higher because of it). Not additive (the GNN is nonlinear), so the effects need not sum
-        to the prediction. Before clipping the effect splits exactly in two: ``via_bias``, through
-        the encoding's offset (your bias, which moves every movie alike), and ``via_graph``,
-        through the graph filters (both NaN for the k-NNs, and where nothing reaches the movie
-        without that rating). Computed
-        :data:`EXPLAIN_CHUNK` left-out ratings at a time, so memory does not grow with the
-        number of ratings.
-
-        ``only`` (movie ids among the rated ones): explain just those ratings; every prediction
-        still uses all the ratings, so each row is the same as without ``only``.
-        """
+        """How each of the user's ratings moved one prediction: ``movie, title, your_rating, effect,
+        weight, residual, via_bias, via_graph``, rows sorted by |effect| (:mod:`gnnrec.explain`
+        says what each model's rows mean: the k-NNs' exact additive terms, the GNN's leave-one-out
+        effects, :data:`EXPLAIN_CHUNK` left-out ratings per pass). ``only`` (movie ids among the
+        rated ones): explain just those ratings; every prediction still uses all the ratings."""
         return self._explain(ratings, movie, model, only, knn)[1]
 
     def _explain(self, ratings, movie, model, only, knn) -> tuple[float, pd.DataFrame]:
@@ -268,18 +212,6 @@ def load_ranker(data: data_mod.MovieLens, folder=None) -> tuple[RankGNNRanker | 
         return None, str(e)
 
 
-def _ranked(df: pd.DataFrame, model: str, ranking: bool = False) -> pd.DataFrame:
-    """``df`` in the order of :meth:`Recommender.recommend`'s lists for ``model``; with ``ranking``
-    the GNN list by the ranking GNN's score (ties: more raters, then the lower id, as its lists)."""
-    if model == "gnn" and ranking:
-        keys = pd.DataFrame({"r": df["gnn_rank"], "n": df["n_raters"], "m": df["movie"]})
-        return df.loc[keys.sort_values(["r", "n", "m"], ascending=[False, False, True], kind="stable").index]
-    support = df["knn_support"] if model == "knn" else (~df["gnn_fallback"]).astype(int)
-    keys = pd.DataFrame({"e": df[f"{model}_estimate"], "s": support, "n": df["n_raters"], "m": df["movie"]})
-    order = keys.sort_values(["e", "s", "n", "m"], ascending=[False, False, False, True], kind="stable").index
-    return df.loc[order]
-
-
 _default: Recommender | None = None
 _default_lock = threading.Lock()
 
@@ -302,19 +234,3 @@ def recommend(ratings: Mapping | Iterable, top: int = 10, min_raters: int = 0,
         raise ValueError(f"model={short(model)} must be a model name (text) or None for the default model")
     rec = default_recommender() if model is None else Recommender.load(model)
     return rec.recommend(ratings, top=top, min_raters=min_raters)
-
-
-def format_result(res: Recommendations) -> str:
-    """Both top-N lists as text, titles included."""
-    lines = ["Your ratings: " + ", ".join(f"{m}={r:g}" for m, r in res.ratings.items()), ""]
-    for name in MODELS:
-        what = res.model if name == "gnn" else ("k-NN with baselines" if res.knn == "baseline" else "plain k-NN")
-        lines.append(f"Top {len(res.top[name])} by {name.upper()} ({what}):")
-        for i, row in res.top[name].iterrows():
-            year = f" ({row.year})" if pd.notna(row.year) else ""
-            mark = " *" if row.agree else ""
-            fb = " [fallback]" if row[f"{name}_fallback"] else ""
-            lines.append(f"{i + 1:>3}. {row[name]:.2f}  {row.title}{year} [id {row.movie}]{mark}{fb}")
-        lines.append("")
-    lines.append("* = in both lists")
-    return "\n".join(lines)
