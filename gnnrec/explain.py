@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from .gnn import GNNPredictor
 from .predict import Predictor
 from .topn.explain import explain_listing
 from .topn.training import RankGNNRanker
@@ -48,6 +49,20 @@ def knn_effects(model: Predictor, x_row: np.ndarray, t: int,
     weight = w / total if total > 0 else w
     mask = np.isin(idx, rated)  # idx covers every rating; ``only`` may narrow ``rated``
     return idx[mask], effect[mask], weight[mask], dev[mask]
+
+
+def rows(model: Predictor, x_row: np.ndarray, t: int, rated: np.ndarray, titles: np.ndarray,
+         chunk: int) -> tuple[float, pd.DataFrame]:
+    """How one user's ``(N,)`` ratings at ``rated`` ``(R,)`` move ``model``'s prediction at movie
+    index ``t``: the prediction before clipping (the GNN's; NaN for the k-NNs, whose baseline says
+    it) and :func:`frame`'s table. The GNN leaves ``chunk`` ratings out per forward pass."""
+    if isinstance(model, GNNPredictor):
+        raw, effect, via_bias, via_graph = model.leave_one_out(x_row, t, rated, chunk)
+        nan = np.full(len(rated), np.nan)
+        return raw, frame(rated, titles, x_row, effect, nan, nan, via_bias, via_graph)
+    rated, effect, weight, residual = knn_effects(model, x_row, t, rated)
+    nan = np.full(len(rated), np.nan)
+    return float("nan"), frame(rated, titles, x_row, effect, weight, residual, nan, nan)
 
 
 def frame(rated: np.ndarray, titles: np.ndarray, x_row: np.ndarray, effect: np.ndarray, weight: np.ndarray,

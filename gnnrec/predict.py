@@ -85,8 +85,7 @@ class Predictor:
         return self.settle(est, movies)
 
     def fill(self, est: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        """Estimates ``(B, T)`` at ``movies`` ``(T,)`` with the fallback (the movie's training mean)
-        where impossible (not finite), unclipped: what the lists rank by."""
+        """Estimates ``(B, T)`` at ``movies`` ``(T,)``, the movie's mean where impossible; unclipped."""
         est = np.asarray(est, dtype=np.float64)
         return np.where(np.isfinite(est), est, np.broadcast_to(self.item_means[movies], est.shape))
 
@@ -96,27 +95,19 @@ class Predictor:
         est = np.asarray(est, dtype=np.float64)
         return Predictions(values=np.clip(self.fill(est, movies), *RATING_SCALE), fallback=~np.isfinite(est))
 
-    # -- explaining: the parts of ``estimate`` (k-NNs override) -----------------------------------
+    # -- explaining: the parts of ``estimate``; ``support`` and ``terms`` need the k-NNs' ``weights``, ``deviations``
     def support(self, x_row: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What each estimate at ``movies`` ``(T,)`` rests on for one user ``(N,)``: how many of the
-        user's ratings are among its neighbours ``(T,)`` and their total weight ``(T,)``; 0: the
-        model falls back there. Only for the neighbour models."""
+        user's ratings are among its neighbours ``(T,)``, their total weight ``(T,)``; 0: fallback."""
         _, w = self.weights(x_row, movies)  # (T, R)
         return (w > 0).sum(1), w.sum(1)
 
-    def weights(self, x_row: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError(f"{self.name} has no neighbour weights")
-
     def terms(self, x_row: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One user's ``(N,)`` terms of the estimate at movie index ``t``, as :meth:`estimate`
-        sums them: rated indices ``(R,)``, neighbour weights ``(R,)`` (0: not a neighbour) and
-        deviations ``(R,)``; the estimate is the baseline plus ``w @ dev / w.sum()`` (the baseline
-        alone where ``w.sum()`` is 0). Only for the neighbour models."""
+        """One user's ``(N,)`` terms of the estimate at movie index ``t``, as :meth:`estimate` sums
+        them: rated indices, neighbour weights (0: not a neighbour), deviations, each ``(R,)``; the
+        estimate is the baseline + ``w @ dev / w.sum()`` (the baseline alone where ``w.sum()`` is 0)."""
         rated, w = self.weights(x_row, np.array([t]))
         return rated, w[0], self.deviations(x_row[None, :], rated)[0]
-
-    def deviations(self, x: np.ndarray, rated: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{self.name} has no deviations")
 
     def baseline(self, x_row: np.ndarray, t: int) -> tuple[float, dict[str, float]]:
         """Where the estimate at movie index ``t`` starts for one user ``(N,)`` before the
@@ -275,9 +266,8 @@ class KNNBaseline(Predictor):
         return np.divide(dev.sum(1), den, out=np.zeros(len(x)), where=den > 0)  # no ratings, no λ: 0
 
     def weights(self, x_row: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbour weights for one user: ``(N,)`` ratings -> rated movie indices ``(R,)`` and
-        ``(T, R)`` weights: each row's ``k`` most similar rated movies with a positive similarity
-        (others 0; never the movie itself)."""
+        """Neighbour weights for one user: ``(N,)`` ratings -> rated movie indices ``(R,)`` and ``(T, R)``
+        weights: each row's ``k`` most similar rated movies, if positive (others 0; never the movie itself)."""
         rated = np.flatnonzero(x_row > 0)  # (R,)
         s = self.sim[np.ix_(movies, rated)]  # (T, R)
         s = np.where(movies[:, None] == rated[None, :], -np.inf, s)  # never the target's own rating

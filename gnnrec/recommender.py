@@ -13,7 +13,7 @@ from . import explain as explain_mod
 from . import store
 from .graph import ItemGraph
 from .lists import MODELS, Recommendations, format_result, top_lists
-from .predict import ItemKNN, KNNBaseline, Predictions
+from .predict import ItemKNN, KNNBaseline, Predictions, Predictor
 from .ratings import check_list_args, parse_ratings, short
 from .titles import display_movies
 from .topn import store as rank_store
@@ -87,6 +87,12 @@ class Recommender:
             raise ValueError(f"knn={knn!r}: choose one of {KNN_KINDS}")
         return self.knn_baseline if knn == "baseline" else self.knn
 
+    def model(self, model: str = "gnn", knn: str = "baseline") -> Predictor:
+        """The predictor behind ``model`` (:data:`MODELS`); for "knn" the k-NN of kind ``knn``."""
+        if model not in MODELS:
+            raise ValueError(f"model={model!r}: choose one of {MODELS}")
+        return self.gnn if model == "gnn" else self.knn_model(knn)
+
     def knn_predict(self, x: np.ndarray, movies=None, knn: str = "baseline") -> Predictions:
         """The k-NN's predictions for one user ``x`` ``(1, N)``; ``fallback`` True where none of the user's ratings is a
         positively similar neighbour (plain: the movie's mean; with baselines: the baseline)."""
@@ -157,18 +163,8 @@ class Recommender:
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
         rated = explain_mod.chosen(ratings, only)  # (R,)
-        x = self.vector(ratings)[0]  # (N,)
-        nan = np.full(len(rated), np.nan)
-        if model == "knn":
-            rated, effect, weight, residual = explain_mod.knn_effects(self.knn_model(knn), x, t, rated)
-            raw, via_bias, via_graph = float("nan"), nan, nan
-        elif model == "gnn":
-            raw, effect, via_bias, via_graph = self.gnn.leave_one_out(x, t, rated, EXPLAIN_CHUNK)
-            weight = residual = nan
-        else:
-            raise ValueError(f"model={model!r}: choose one of {MODELS}")
-        titles = self.movies["title"].to_numpy()
-        return raw, explain_mod.frame(rated, titles, x, effect, weight, residual, via_bias, via_graph)
+        return explain_mod.rows(self.model(model, knn), self.vector(ratings)[0], t, rated,
+                                self.movies["title"].to_numpy(), EXPLAIN_CHUNK)
 
     def explain_gnn(self, ratings: Mapping | Iterable, movie: int,
                     only: Iterable[int] | None = None) -> tuple[float, pd.DataFrame]:
@@ -191,9 +187,7 @@ class Recommender:
         ratings = parse_ratings(ratings)
         t = self.data.check_movie(movie) - 1
         x = self.vector(ratings)  # (1, N)
-        if model not in MODELS:
-            raise ValueError(f"model={model!r}: choose one of {MODELS}")
-        m = self.gnn if model == "gnn" else self.knn_model(knn)
+        m = self.model(model, knn)
         base, parts = m.baseline(x[0], t)
         if model == "gnn" and not raw:
             return base, parts, float("nan")
