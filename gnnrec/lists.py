@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
+
+from .predict import Predictor
 
 MODELS = ("gnn", "knn")
 
@@ -40,6 +43,21 @@ class Recommendations:
     model: str
     knn: str = "baseline"
     ranked_by: str = "rating"  # the GNN list's order: "ranking" (the ranking GNN) or "rating" (the rating GNN's estimate)
+
+
+def scored(movies: pd.DataFrame, x_row: np.ndarray, gnn: Predictor, knn: Predictor,
+           rank: np.ndarray) -> pd.DataFrame:
+    """:attr:`Recommendations.predictions` for one user ``(N,)``: the rows of ``movies`` ``(N rows)``
+    the user has not rated, with each model's prediction (the fallback filled in, clipped), estimate
+    (unclipped), fallback flag, the k-NN's support and the ranking GNN's score ``rank`` ``(N,)``."""
+    x, cols = x_row[None, :], np.arange(len(x_row))  # (1, N), (N,)
+    g_raw, k_raw = gnn.estimate(x, cols), knn.estimate(x, cols)  # (1, N), NaN where impossible
+    support, similarity = knn.support(x_row, cols)  # (N,), (N,)
+    g, k = gnn.settle(g_raw, cols), knn.settle(k_raw, cols)  # the fallback filled in, clipped
+    df = movies.assign(gnn=g.values[0], knn=k.values[0], gnn_rank=rank, gnn_fallback=g.fallback[0],
+                       knn_fallback=support == 0, gnn_estimate=gnn.fill(g_raw, cols)[0],
+                       knn_estimate=knn.fill(k_raw, cols)[0], knn_support=support, knn_similarity=similarity)
+    return df[x_row == 0].reset_index(drop=True)
 
 
 def top_lists(df: pd.DataFrame, top: int, min_raters: float, exclude: Iterable[int],

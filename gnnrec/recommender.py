@@ -12,7 +12,7 @@ from . import data as data_mod
 from . import explain as explain_mod
 from . import store
 from .graph import ItemGraph
-from .lists import MODELS, Recommendations, format_result, top_lists
+from .lists import MODELS, Recommendations, format_result, scored, top_lists
 from .predict import ItemKNN, KNNBaseline, Predictions, Predictor
 from .ratings import check_list_args, parse_ratings, short
 from .titles import display_movies
@@ -122,18 +122,9 @@ class Recommender:
         in MovieLens (``n_raters``), then the lower movie id."""
         ratings = parse_ratings(ratings)
         top, min_raters = check_list_args(top, min_raters)
-        x = self.vector(ratings)
-        cols = np.arange(self.data.n_movies)
-        knn_model = self.knn_model(knn)
-        g_raw, k_raw = self.gnn.estimate(x, cols), knn_model.estimate(x, cols)  # (1, N), NaN where impossible
-        support, similarity = self.knn_support(x, knn)
-        g, k = self.gnn.settle(g_raw, cols), knn_model.settle(k_raw, cols)  # the fallback filled in, clipped
-        g_est, k_est = self.gnn.fill(g_raw, cols)[0], knn_model.fill(k_raw, cols)[0]  # (N,) unclipped
-        rank = self.ranker.scores(x)[0] if self.ranker is not None else np.full(len(cols), np.nan)  # (N,)
-        df = self.movies.assign(gnn=g.values[0], knn=k.values[0], gnn_rank=rank, gnn_fallback=g.fallback[0],
-                                knn_fallback=support == 0, gnn_estimate=g_est, knn_estimate=k_est,
-                                knn_support=support, knn_similarity=similarity)
-        df = df[x[0] == 0].reset_index(drop=True)
+        x = self.vector(ratings)  # (1, N)
+        rank = self.ranker.scores(x)[0] if self.ranker is not None else np.full(x.shape[1], np.nan)  # (N,)
+        df = scored(self.movies, x[0], self.gnn, self.knn_model(knn), rank)
         tops = top_lists(df, top, min_raters, exclude, self.ranker is not None)
         return Recommendations(ratings, df, tops, self.checkpoint.name, knn,
                                "ranking" if self.ranker is not None else "rating")
