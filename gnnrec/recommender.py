@@ -99,7 +99,7 @@ class Recommender:
         model = self.knn_model(knn)
         p = model.predict(x, movies)
         cols = np.arange(x.shape[1]) if movies is None else np.atleast_1d(np.asarray(movies))
-        return Predictions(p.values, (model.support(x[0], cols)[0] == 0)[None, :])
+        return Predictions(p.values, (model.support(np.atleast_2d(x)[0], cols)[0] == 0)[None, :])
 
     def knn_support(self, x: np.ndarray, knn: str = "baseline") -> tuple[np.ndarray, np.ndarray]:
         """What the k-NN's prediction of every movie rests on, for one user ``x`` ``(1, N)``: how
@@ -183,8 +183,8 @@ class Recommender:
         if model == "gnn" and not raw:
             return base, parts, float("nan")
         est = float(m.estimate(x, np.array([t]))[0, 0])
-        cannot = model == "knn" and knn == "baseline" and not m.support(x[0], np.array([t]))[1][0] > 0
-        return base, parts, float("nan") if cannot else est
+        falls_back = model == "knn" and m.support(x[0], np.array([t]))[0][0] == 0  # as knn_predict
+        return base, parts, float("nan") if falls_back else est
 
 
 def load_ranker(data: data_mod.MovieLens, folder=None) -> tuple[RankGNNRanker | None, str | None]:
