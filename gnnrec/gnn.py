@@ -211,6 +211,38 @@ class GNNPredictor(Predictor):
         """``(B, T)`` True where some rated movie lies within the receptive field of the movie."""
         return within(self.graph.shift, (x > 0).T, self.config.model.receptive_field)[movies].T
 
+    # -- explaining -----------------------------------------------------------------------------
+    def baseline(self, x_row: np.ndarray, t: int) -> tuple[float, dict[str, float]]:
+        """The offset of the input encoding at movie index ``t`` for one user ``(N,)`` and its parts
+        (baseline encodings: the movie's damped mean + the user's damped offset; centred: the user's mean)."""
+        base = float(self.encode(x_row[None, :])[1][0, t])
+        if self.config.encoding.startswith("baseline"):
+            mu = float(self.item_means[t])
+            return base, {"shrunk movie mean": mu, "you": base - mu}
+        return base, {"you": base} if self.config.encoding.startswith("centered") else {}
+
+    def leave_one_out(self, x_row: np.ndarray, t: int, rated: np.ndarray,
+                      chunk: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """Occlusion at movie index ``t`` for one user ``(N,)``: the unclipped estimate from every
+        rating (NaN: none reaches it), each rating in ``rated`` ``(R,)``'s leave-one-out effect on the
+        prediction (:meth:`settle`d: clipped, the fallback where nothing reaches), and that effect
+        before clipping split in two ``(R,)``: through the encoding's offset (the user's bias) and
+        through the graph filters (both NaN where nothing reaches without that rating). ``chunk``
+        left-out ratings per forward pass (bounds memory); the first row keeps every rating."""
+        drop = np.concatenate([[-1], rated])  # (R+1,): the rating each row leaves out (-1: none)
+        raw, offset = np.empty(len(drop)), np.empty(len(drop))
+        for i in range(0, len(drop), chunk):
+            part = drop[i:i + chunk]
+            loo = np.repeat(x_row[None, :], len(part), axis=0)  # (C, N): row j without rating part[j]
+            rows = np.flatnonzero(part >= 0)
+            loo[rows, part[rows]] = 0
+            raw[i:i + len(part)] = self.estimate(loo, np.array([t]))[:, 0]
+            offset[i:i + len(part)] = self.encode(loo)[1][:, t].double().numpy()
+        shown = self.settle(raw[:, None], np.array([t])).values[:, 0]  # (R+1,)
+        via_bias = offset[0] - offset[1:]  # (R,)
+        via_graph = (raw[0] - offset[0]) - (raw[1:] - offset[1:])  # (R,) NaN where nothing reaches without it
+        return float(raw[0]), shown[0] - shown[1:], np.where(np.isnan(via_graph), np.nan, via_bias), via_graph
+
     def estimate(self, x: np.ndarray, movies: np.ndarray) -> np.ndarray:
         if self.config.target is not None:
             x = x.copy()

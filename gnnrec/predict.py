@@ -78,13 +78,41 @@ class Predictor:
             bad = movies[(movies < 0) | (movies >= n)][0]
             raise ValueError(f"movie index {bad} out of range 0..{n - 1}")
         est = np.asarray(self.estimate(x, movies), dtype=np.float64)  # (B, T)
-        impossible = ~np.isfinite(est)
-        if strict and impossible.any():
-            b, t = np.argwhere(impossible)[0]
+        if strict and not np.isfinite(est).all():
+            b, t = np.argwhere(~np.isfinite(est))[0]
             raise PredictionImpossible(f"{self.name} cannot predict movie index {movies[t]} for user row {b}: "
                                        "none of the user's ratings reaches it")
-        fill = np.broadcast_to(self.item_means[movies], est.shape)
-        return Predictions(values=np.clip(np.where(impossible, fill, est), *RATING_SCALE), fallback=impossible)
+        return self.settle(est, movies)
+
+    def fill(self, est: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """Estimates ``(B, T)`` at ``movies`` ``(T,)``, the movie's mean where impossible; unclipped."""
+        est = np.asarray(est, dtype=np.float64)
+        return np.where(np.isfinite(est), est, np.broadcast_to(self.item_means[movies], est.shape))
+
+    def settle(self, est: np.ndarray, movies: np.ndarray) -> Predictions:
+        """The one rule from estimates ``(B, T)`` at ``movies`` ``(T,)`` to predictions: the
+        fallback where impossible, then every value clipped to :data:`RATING_SCALE`."""
+        est = np.asarray(est, dtype=np.float64)
+        return Predictions(values=np.clip(self.fill(est, movies), *RATING_SCALE), fallback=~np.isfinite(est))
+
+    # -- explaining: the parts of ``estimate``; ``support`` and ``terms`` need the k-NNs' ``weights``, ``deviations``
+    def support(self, x_row: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What each estimate at ``movies`` ``(T,)`` rests on for one user ``(N,)``: how many of the
+        user's ratings are among its neighbours ``(T,)``, their total weight ``(T,)``; 0: fallback."""
+        _, w = self.weights(x_row, movies)  # (T, R)
+        return (w > 0).sum(1), w.sum(1)
+
+    def terms(self, x_row: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One user's ``(N,)`` terms of the estimate at movie index ``t``, as :meth:`estimate` sums
+        them: rated indices, neighbour weights (0: not a neighbour), deviations, each ``(R,)``; the
+        estimate is the baseline + ``w @ dev / w.sum()`` (the baseline alone where ``w.sum()`` is 0)."""
+        rated, w = self.weights(x_row, np.array([t]))
+        return rated, w[0], self.deviations(x_row[None, :], rated)[0]
+
+    def baseline(self, x_row: np.ndarray, t: int) -> tuple[float, dict[str, float]]:
+        """Where the estimate at movie index ``t`` starts for one user ``(N,)`` before the
+        neighbours (or graph filters) count, and its parts ``{part: value}`` that add up to it."""
+        return float(self.item_means[t]), {"movie mean": float(self.item_means[t])}
 
 
 class ItemMean(Predictor):
@@ -144,11 +172,15 @@ class ItemKNN(Predictor):
         w[~top_k_mask(w, self.k)] = 0.0  # ties at the k-th weight kept, as in the graph
         return rated, w
 
+    def deviations(self, x: np.ndarray, rated: np.ndarray) -> np.ndarray:
+        """Users' ``(B, N)`` ratings of movies ``rated`` ``(R,)`` minus those movies' means -> ``(B, R)``."""
+        return x[:, rated] - self.item_means[rated]
+
     def estimate(self, x: np.ndarray, movies: np.ndarray) -> np.ndarray:
         out = np.empty((x.shape[0], len(movies)))  # (B, T)
         for b, row in enumerate(x):
             rated, w = self.weights(row, movies)
-            dev = row[rated] - self.item_means[rated]  # (R,)
+            dev = self.deviations(row[None, :], rated)[0]  # (R,)
             den = w.sum(1)  # (T,)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[b] = np.where(den > 0, self.item_means[movies] + (w @ dev) / den, np.nan)
@@ -233,15 +265,31 @@ class KNNBaseline(Predictor):
         den = self.reg_user + mask.sum(1)  # (B,)
         return np.divide(dev.sum(1), den, out=np.zeros(len(x)), where=den > 0)  # no ratings, no λ: 0
 
+    def weights(self, x_row: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbour weights for one user: ``(N,)`` ratings -> rated movie indices ``(R,)`` and ``(T, R)``
+        weights: each row's ``k`` most similar rated movies, if positive (others 0; never the movie itself)."""
+        rated = np.flatnonzero(x_row > 0)  # (R,)
+        s = self.sim[np.ix_(movies, rated)]  # (T, R)
+        s = np.where(movies[:, None] == rated[None, :], -np.inf, s)  # never the target's own rating
+        return rated, np.where(top_k_mask(s, self.k) & (s > 0), s, 0.0)  # the k most similar; positive ones count
+
+    def deviations(self, x: np.ndarray, rated: np.ndarray, b_user: np.ndarray | None = None) -> np.ndarray:
+        """Users' ``(B, N)`` residuals at movies ``rated`` ``(R,)``, rating minus its baseline
+        :math:`e_{uj} = r_{uj} - \\mu - b_u - b_j` -> ``(B, R)`` (``b_user`` ``(B,)``: default from ``x``)."""
+        b_user = self.user_bias(x) if b_user is None else b_user
+        return x[:, rated] - self.global_mean - b_user[:, None] - self.b_item[rated]
+
+    def baseline(self, x_row: np.ndarray, t: int) -> tuple[float, dict[str, float]]:
+        parts = {"overall": self.global_mean, "movie": float(self.b_item[t]),
+                 "you": float(self.user_bias(x_row[None, :])[0])}
+        return float(sum(parts.values())), parts
+
     def estimate(self, x: np.ndarray, movies: np.ndarray) -> np.ndarray:
         b_user = self.user_bias(x)  # (B,)
         out = np.empty((x.shape[0], len(movies)))  # (B, T)
         for b, row in enumerate(x):
-            rated = np.flatnonzero(row > 0)  # (R,)
-            e = row[rated] - self.global_mean - b_user[b] - self.b_item[rated]  # (R,)
-            s = self.sim[np.ix_(movies, rated)]  # (T, R)
-            s = np.where(movies[:, None] == rated[None, :], -np.inf, s)  # never the target's own rating
-            s = np.where(top_k_mask(s, self.k) & (s > 0), s, 0.0)  # the k most similar; positive ones count
+            rated, s = self.weights(row, movies)  # (R,), (T, R)
+            e = self.deviations(row[None, :], rated, b_user[b:b + 1])[0]  # (R,)
             den = s.sum(1)  # (T,)
             base = self.global_mean + b_user[b] + self.b_item[movies]  # (T,)
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -130,7 +130,7 @@ def why(rec: Recommender, ratings: Mapping[int, float], movie: int, model: str, 
         raw, df = rec.explain_gnn(ratings, movie, only=only)  # the prediction and the effects in one go
         base, parts, _ = rec.baseline(ratings, movie, "gnn", raw=False)
         reached = bool(np.isfinite(raw))
-        prediction = float(np.clip(raw if reached else rec.gnn.item_means[movie - 1], *RATING_SCALE))
+        prediction = float(rec.gnn.settle(np.array([[raw]]), np.array([movie - 1])).values[0, 0])
         df = df.assign(effect=df["via_graph"].fillna(df["effect"]))  # your bias is its own line (why_table)
         df = df.reindex(df["effect"].abs().sort_values(ascending=False, kind="stable").index)
     table = pd.DataFrame({"movie": df["movie"], "title": df["title"],
