@@ -44,7 +44,7 @@ GRAPHS = {"correlation": "correlation graph (the rating GNN's)",
 def _rows(w, rows) -> np.ndarray:
     """Rows of a dense or scipy-sparse ``(N, N)`` graph, dense ``(len(rows), N)``."""
     rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
-    return w[rows].toarray() if sp.issparse(w) else np.asarray(w[rows], dtype=np.float64)
+    return w[rows].toarray().astype(np.float64) if sp.issparse(w) else np.asarray(w[rows], dtype=np.float64)
 
 
 def correlations(data: data_mod.MovieLens, config: GraphConfig | None = None) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 from ..data import MovieLens
 from ..evaluate import attach_ratings
 from ..titles import natural_title
-from . import safe_read
+from . import safe_read, topn_files
 
 # model name -> (short label for charts and tables, what it is in a sentence)
 MODELS = {
@@ -138,10 +138,8 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
         raise ResultError(str(e)) from None
     try:
         if isinstance(obj, dict) and obj.get("task") == "topn":  # lists, checked (and re-scored with data) there
-            from . import topn_results
-
-            obj = topn_results.check_topn(obj)
-            return obj if data is None else topn_results.prepare(obj, data)
+            obj = topn_files.check_topn(obj)
+            return obj if data is None else topn_files.prepare(obj, data)
         if isinstance(obj, dict) and obj.get("task") == "panel":
             obj = check_panel(obj)
             if data is None:
