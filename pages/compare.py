@@ -1,5 +1,6 @@
 """Compare: GNN vs the k-NNs (and the linear filter and item mean) on the seed's target-movie
-protocol: saved evaluations, panels of random movies, a live run; and where they disagree for you."""
+protocol: saved evaluations, panels of random movies, a live run; the top-N lists' quality from
+saved top-N results; and where they disagree for you."""
 
 import streamlit as st
 

@@ -73,3 +73,20 @@ def test_list_quality_shows_its_chart_and_one_users_lists(page):
     no_exception(page)
     assert page.get_by_test_id("stAlert").filter(has_text="Skipped").count() == 0
     snap(page, "compare-topn")
+
+
+def test_the_neighbourhood_draws_the_co_rating_graph_the_lists_use(page):
+    from test_e2e_ux import graph_frame, inner_eval, settled, stale
+
+    open_url(page, "/neighbourhood?r=50:5", "Neighbourhood")
+    settled(page)
+    stale(page)
+    page.locator(".st-key-nb_graph_kind").get_by_text("co-rating graph (the ranking GNN's lists)").click()
+    wait_idle(page)
+    settled(page)
+    assert graph_frame(page).get_by_text("rated by the same users").is_visible()  # its own legend
+    assert inner_eval(page, "nodes.get().length") == 11  # Star Wars and its 10 strongest co-rating links
+    weights = [float(w) for w in cells(page, "w")]
+    assert len(weights) == 10 and weights == sorted(weights, reverse=True) and min(weights) > 0
+    no_exception(page)
+    snap(page, "neighbourhood-co-rating")
