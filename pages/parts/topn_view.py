@@ -16,6 +16,10 @@ DEFAULT_LISTS = ("gnn", "ease", "lightgcn", "popular", "gnn_rating")  # the per-
 MAKE = "`python -m gnnrec evaluate --task topn --seed 1 --splits 3 --json results/topn-1-3.json`"
 
 
+def number(name: str, fmt: str = "%.3f", **kw):
+    return st.column_config.NumberColumn(name, format=fmt, **kw)
+
+
 def show() -> None:
     """Pick a saved top-N result; its metrics per model; one user's lists."""
     files = []
@@ -39,7 +43,6 @@ def show() -> None:
     st.plotly_chart(topn_results.quality_bars(frame, k), key="topn_bars", config=viz.PLOTLY_CONFIG)
     st.caption("Orange: the ranking GNN, whose list the Recommend page shows; grey: rating models ranked by their "
                "predicted rating; blue: references. Whiskers: ± one standard deviation across split seeds.")
-    number = lambda name, fmt="%.3f", **kw: st.column_config.NumberColumn(name, format=fmt, **kw)  # noqa: E731
     st.dataframe(frame, hide_index=True, key="topn_table",
                  column_order=["label", "ndcg", "ndcg_std", "precision", "recall", "map", "hit_rate", "ndcg_liked",
                                "coverage", "popularity"],
