@@ -10,7 +10,7 @@ import shutil
 
 import browser as shared
 import pytest
-from browser import DESKTOP, cells, new_page, no_exception, open_url, snap, tables_drawn, wait_idle
+from browser import DESKTOP, PHONE, cells, new_page, no_exception, open_url, snap, tables_drawn, wait_idle
 from helpers import free_port, models_copy, start_streamlit, stop_streamlit
 
 import gnnrec
@@ -48,7 +48,7 @@ def page(server, browser):
 
 def test_list_quality_shows_its_chart_and_one_users_lists(page):
     open_url(page, "/compare", "Compare the models")
-    page.get_by_text("List quality (top-N)").click()
+    page.locator(".st-key-cmp_source").get_by_text("List quality (top-N)").click()
     chart = page.locator(".st-key-topn_bars [data-testid='stPlotlyChart']")
     chart.locator("svg.main-svg").first.wait_for()
     wait_idle(page)
@@ -57,7 +57,7 @@ def test_list_quality_shows_its_chart_and_one_users_lists(page):
     assert sorted(set(names)) == sorted(results.label(m, "topn") for m in summary), names
     assert chart.locator(".barlayer .point").count() == 2 * len(summary)  # nDCG and coverage bars
     drawn = chart.inner_text()
-    assert "nDCG@10 (higher is better)" in drawn and "catalogue coverage" in drawn
+    assert "nDCG@10 (higher: better)" in drawn and "coverage" in drawn
     tables_drawn(page)
     assert sorted(cells(page, "model")) == sorted(results.label(m, "topn") for m in summary)
     ranks = cells(page, "#")
@@ -82,11 +82,31 @@ def test_the_neighbourhood_draws_the_co_rating_graph_the_lists_use(page):
     settled(page)
     stale(page)
     page.locator(".st-key-nb_graph_kind").get_by_text("co-rating graph (the ranking GNN's lists)").click()
+    weights = [float(w) for w in cells(page, "w")]  # the rerun has drawn the co-rating table
     wait_idle(page)
     settled(page)
     assert graph_frame(page).get_by_text("rated by the same users").is_visible()  # its own legend
     assert inner_eval(page, "nodes.get().length") == 11  # Star Wars and its 10 strongest co-rating links
-    weights = [float(w) for w in cells(page, "w")]
     assert len(weights) == 10 and weights == sorted(weights, reverse=True) and min(weights) > 0
     no_exception(page)
     snap(page, "neighbourhood-co-rating")
+
+
+def test_on_a_phone_the_list_quality_view_fits_the_screen(server, browser):
+    phone = new_page(browser, server["url"], PHONE)
+    try:
+        open_url(phone, "/compare", "Compare the models")
+        phone.locator(".st-key-cmp_source").get_by_text("List quality (top-N)").click()
+        phone.locator(".st-key-topn_bars svg.main-svg").first.wait_for()
+        wait_idle(phone)
+        tables_drawn(phone)
+        phone.wait_for_timeout(1000)
+        width = phone.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 400, f"the page is {width} px wide on a 400 px screen"
+        for i in range(phone.locator("[data-testid='stDataFrame']").count()):  # tables fit or scroll inside
+            box = phone.locator("[data-testid='stDataFrame']").nth(i).bounding_box()
+            assert box is None or box["x"] + box["width"] <= 400, box
+        no_exception(phone)
+        snap(phone, "compare-topn")
+    finally:
+        phone.context.close()

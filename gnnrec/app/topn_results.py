@@ -55,7 +55,7 @@ def quality_bars(frame: pd.DataFrame, k: int):
     names = [esc(n) for n in f["label"]]
     colours = [GNN if m == "gnn" else RATING if m in RATING_LISTS else REFERENCE for m in f["model"]]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.62, 0.38], horizontal_spacing=0.04,
-                        subplot_titles=(f"nDCG@{k} (higher is better)", "catalogue coverage"))
+                        subplot_titles=(f"nDCG@{k} (higher: better)", "coverage"))
     for col, metric, fmt in ((1, "ndcg", ".3f"), (2, "coverage", ".2f")):
         fig.add_trace(go.Bar(y=names, x=f[metric], orientation="h", marker_color=colours, showlegend=False,
                              error_x={"type": "data", "array": f[f"{metric}_std"], "visible": True, "color": "#333333",
