@@ -22,7 +22,7 @@ PAGES = [
 ]
 
 loading = first.loading()  # a cold server's first run: say so while the imports below take seconds
-page = first.navigation(PAGES)  # the menu after the message: never a menu over a blank page
+page, menu = first.navigation(PAGES)  # the menu after the message: never a menu over a blank page
 
 from pages.parts import link, session, sidebar, style  # noqa: E402  (heavy: after the menu and the message)
 
@@ -30,6 +30,7 @@ link.init()
 style.apply()
 sidebar.show()
 link.sync()
+menu.refresh()  # its links carry the address sync wrote (a restarted server's new session reads them)
 session.freeze_heap()
 try:
     page.run()

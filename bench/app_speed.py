@@ -132,7 +132,7 @@ def main() -> None:
     line("first run in this process (imports included)", [timed(at.run)], GOALS["render"])
     clean(at)
 
-    from gnnrec.app import catalog, insights, viz
+    from gnnrec.app import catalog, graph_view, insights
     from gnnrec.app import neighbourhood as nb_mod
 
     cold, link, warm = [], [], []
@@ -160,7 +160,7 @@ def main() -> None:
     spy = Spy([(insights, "recommend", lambda *a, **k: "recommend"),
                (insights, "why", lambda rec, ratings, movie, model, *a: f"why {model}"),
                (nb_mod, "neighbourhood", lambda *a, **k: "neighbourhood"),
-               (viz, "neighbourhood_html", lambda *a, **k: "neighbourhood_html")])
+               (graph_view, "neighbourhood_html", lambda *a, **k: "neighbourhood_html")])
 
     def rate(at, movie: int, stars: int) -> tuple[float, dict]:
         at.selectbox(key="rate_movie").set_value(movie).run()

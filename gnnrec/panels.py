@@ -44,16 +44,19 @@ def movie_row(data: MovieLens, res: dict) -> dict:
 
 
 def panel_summary(rows: list[dict]) -> dict:
-    """Over a panel: each model's mean RMSE, how many movies it has the lowest RMSE on (``wins``),
-    how many the GNN beats the reference on, and the mean and median GNN / reference ratio."""
-    models = list(rows[0]["rmse"]) if rows else []
-    ratios = np.array([r["ratio"] for r in rows], dtype=float)
+    """Over a panel: each model's mean RMSE (over the movies that have it), how many movies it has
+    the lowest RMSE on (``wins``), how many the GNN beats the reference on, and the mean and median
+    GNN / reference ratio (over the finite ratios; NaN without any). Also the Compare page's
+    summary of a panel file (:func:`gnnrec.app.results.panel_ratios`)."""
+    models = list(dict.fromkeys(m for r in rows for m in r["rmse"]))  # every model, first seen first
+    ratios = np.array([r.get("ratio") for r in rows], dtype=float)  # (movies,) None or missing -> NaN
+    ratios = ratios[np.isfinite(ratios)]
     return {"movies": len(rows),
-            "mean_rmse": {m: float(np.mean([r["rmse"][m] for r in rows])) for m in models},
+            "mean_rmse": {m: float(np.mean([r["rmse"][m] for r in rows if m in r["rmse"]])) for m in models},
             "wins": {m: sum(r["best"] == m for r in rows) for m in models},
             "gnn_below_reference": int(np.sum(ratios < 1)),
-            "ratio_mean": float(np.mean(ratios)) if rows else float("nan"),
-            "ratio_median": float(np.median(ratios)) if rows else float("nan")}
+            "ratio_mean": float(np.mean(ratios)) if ratios.size else float("nan"),
+            "ratio_median": float(np.median(ratios)) if ratios.size else float("nan")}
 
 
 def evaluate_panel(data: MovieLens, n: int = 20, min_raters: int = 100, seed: int = 0, splits: int = 3,

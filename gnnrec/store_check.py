@@ -14,6 +14,7 @@ import dataclasses
 import math
 import numbers
 
+import scipy.sparse as sp
 import torch
 
 from .gnn import GNNPredictorConfig
@@ -113,27 +114,41 @@ def check_config(d, n: int) -> GNNPredictorConfig:
 
 
 def check_graph(g, n_movies: int | None) -> int:
-    """The CSR graph: ``n`` nodes, ``indptr`` from 0, non-decreasing, ending at the number of
-    entries (at most ``n * n``), every index in ``0..n-1``, finite weights. Returns ``n``."""
+    """The CSR graph: ``n`` nodes, sizes bounded before SciPy sees it, then SciPy's own full CSR
+    check (``indptr`` of ``n + 1`` from 0, non-decreasing, every index in ``0..n-1``), ``indptr``
+    ending at the number of entries, finite weights. Returns ``n``."""
     _need(isinstance(g, dict) and {"indptr", "indices", "data", "n"} <= set(g), "graph lacks indptr/indices/data/n")
     n = g["n"]
     _need(_whole(n, 1, MAX_MOVIES), f"graph.n {n!r} is not a number of movies")
     _need(n_movies is None or n == n_movies, f"the graph has {n} movies, the data {n_movies}")
     ints = (torch.int64, torch.int32)
-    indptr = _tensor(g["indptr"], "graph.indptr", ints, (n + 1,))
+    indptr = _tensor(g["indptr"], "graph.indptr", ints, (None,))
     indices = _tensor(g["indices"], "graph.indices", ints, (None,))
     data = _tensor(g["data"], "graph.data", (torch.float32, torch.float64), (indices.shape[0],))
+    # sizes first: SciPy may copy the arrays (to its index type), so nothing over the limits reaches it
     _need(indices.shape[0] <= n * n, f"graph.indices has {indices.shape[0]:,} entries, more than {n} movies have pairs")
     _need(_nbytes(indptr, indices, data) <= MAX_BYTES, f"the graph's {indices.shape[0]:,} entries are over the "
                                                         f"{MAX_BYTES:,}-byte limit of a checkpoint")
-    _need(int(indptr[0]) == 0 and int(indptr[-1]) == indices.shape[0],
-          f"graph.indptr runs {int(indptr[0])}..{int(indptr[-1])}, expected 0..{indices.shape[0]}")
-    _need(bool((indptr[1:] >= indptr[:-1]).all()), "graph.indptr decreases somewhere")
-    if indices.numel():
-        lo, hi = int(indices.min()), int(indices.max())
-        _need(lo >= 0 and hi < n, f"graph.indices run {lo}..{hi}, outside the {n} movies")
+    _csr_check(indptr, indices, data, n)
+    # SciPy accepts entries past indptr[-1] (it drops them); the store writes none, so extra ones mean an edited file
+    _need(int(indptr[-1]) == indices.shape[0],
+          f"graph.indptr ends at {int(indptr[-1])}, expected the {indices.shape[0]} entries")
     _finite(data, "graph.data")
     return n
+
+
+def _csr_check(indptr: torch.Tensor, indices: torch.Tensor, data: torch.Tensor, n: int) -> None:
+    """SciPy's ``check_format(full_check=True)`` on the ``(n, n)`` CSR arrays (what its kernels
+    would otherwise read out of bounds), its complaint reported under the field it concerns."""
+    try:
+        sp.csr_matrix((data.numpy(), indices.numpy(), indptr.numpy()), shape=(n, n)).check_format(full_check=True)
+    except ValueError as e:
+        reason = str(e)
+        if reason.startswith("indices must"):  # "indices must be < n" / ">= 0": say where they run
+            raise CheckpointInvalid(f"graph.indices run {int(indices.min())}..{int(indices.max())}, outside the "
+                                    f"{n} movies ({reason})") from None
+        field = "graph.indptr" if "index pointer" in reason or "indptr" in reason else "graph"
+        raise CheckpointInvalid(f"{field} is not a CSR matrix of {n} movies ({reason})") from None
 
 
 def check_states(states, cfg: GNNPredictorConfig) -> None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gnnrec.app import jobs, live, results
 from gnnrec.app.glossary import HOW, term
-from gnnrec.evaluate import DEFAULT_TARGET
+from gnnrec.evaluate import DEFAULT_PRESET, DEFAULT_TARGET
 from pages.parts import cache, compare_views, heavy, my_ratings, session, text, topn_view
 
 session.guard()
@@ -44,7 +44,7 @@ else:
                           key="cmp_target")
     splits = c2.number_input("Splits", 1, live.MAX_LIVE_SPLITS, 1, key="cmp_splits",
                              help=term("splits") + f" About {live.SPLIT_SECONDS} s a split here.")
-    preset = c3.selectbox("GNN preset", live.eval_presets(), index=live.eval_presets().index("best"),
+    preset = c3.selectbox("GNN preset", live.eval_presets(), index=live.eval_presets().index(DEFAULT_PRESET),
                           key="cmp_preset", help=term("preset"))
     ekey = live.eval_key(cache.data_info()["fingerprint"], int(target), int(splits), preset)
     result = live.cached_evaluation(ekey)

@@ -5,9 +5,9 @@ import time
 import streamlit as st
 
 from gnnrec import store
-from gnnrec.app import catalog, jobs, live, progress, viz
+from gnnrec.app import catalog, charts, jobs, live, progress
 from gnnrec.app.glossary import HOW, term
-from pages.parts import cache, heavy, session, text
+from pages.parts import cache, heavy, model_store, session, text
 
 session.guard()
 
@@ -104,7 +104,7 @@ def show(job) -> None:
         st.progress(status.fraction, text=text.plain(f"Training {job.label!r}: {status.line(job.elapsed())}"))
     hist = live.history_frame(events)
     if len(hist):
-        st.plotly_chart(viz.training_curve(hist), key="tr_curve", config=viz.PLOTLY_CONFIG)
+        st.plotly_chart(charts.training_curve(hist), key="tr_curve", config=charts.PLOTLY_CONFIG)
 
 
 def compared(m: dict) -> None:
@@ -147,31 +147,6 @@ elif job is not None:
     else:
         text.alert("error", f"Training failed: {job.error}")
 
-# -- the store -------------------------------------------------------------------------------------------
-st.subheader("Stored models")
-models = cache.models()
-if not models:
-    st.info("No models in the models folder yet: train one above.")
-else:
-    st.dataframe(catalog.models_table(models), hide_index=True, key="tr_models",
-                 column_config={"valid RMSE": st.column_config.NumberColumn(format="%.4f", help=term("valid_rmse")),
-                                "widths": st.column_config.TextColumn(help=term("widths")),
-                                "taps": st.column_config.TextColumn(help=term("taps")),
-                                "k": st.column_config.NumberColumn(help=term("k")),
-                                "train s": st.column_config.NumberColumn(format="%.0f")})
-    names = [m.name for m in models]
-    pick = st.selectbox("Details of", names, key="tr_detail",
-                        index=names.index(cache.model_name()) if cache.model_name() in names else 0)
-    m = next(x for x in models if x.name == pick)
-    if not m.ok:
-        text.alert("error", m.error)
-    else:
-        a, b = st.columns(2)
-        with a:
-            st.json({"metrics": m.metrics, "gnn": m.config, "graph": m.graph, "extra": m.extra}, expanded=1)
-        with b:
-            if m.history:
-                st.plotly_chart(viz.training_curve(live.history_table(m.history)), key="tr_detail_curve",
-                                config=viz.PLOTLY_CONFIG)
+model_store.show()
 with st.expander("How it works"):
     st.markdown(HOW["train"])

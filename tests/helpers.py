@@ -25,12 +25,14 @@ def free_port() -> int:
 
 
 def models_copy(folder: Path) -> Path:
-    """``folder`` made, holding a copy of the committed models (so a test never writes into models/)."""
+    """``folder`` made, holding a copy of the committed models and their ``folds/`` (the transfer
+    preset's, Compare's default live run), so a test never writes into models/."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in (ROOT / "models").glob("*.pt"):
         shutil.copy(f, folder / f.name)
-    if (ROOT / "models" / "ranking").is_dir():  # the ranking GNN the GNN list comes from
-        shutil.copytree(ROOT / "models" / "ranking", folder / "ranking", dirs_exist_ok=True)
+    for sub in ("ranking", "folds"):  # the ranking GNN the GNN list comes from; the transfer GNN's fold models
+        if (ROOT / "models" / sub).is_dir():
+            shutil.copytree(ROOT / "models" / sub, folder / sub, dirs_exist_ok=True)
     return folder
 
 

@@ -17,7 +17,7 @@ import pytest
 from helpers import models_copy, synthetic_result
 from streamlit.testing.v1 import AppTest
 
-from gnnrec.app import catalog, live, ratings_io, viz
+from gnnrec.app import catalog, graph_view, live, ratings_io
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -282,7 +282,7 @@ def test_neighbourhood_page(folders):
     for key in ("nb_hops", "nb_k", "nb_common"):
         assert at.session_state[key] is not None
     html = graph_html(at)
-    assert "vis.Network" in html and viz.external_refs(html) == []
+    assert "vis.Network" in html and graph_view.external_refs(html) == []
     table = at.dataframe[0].value
     assert len(table) == 10 and list(table["correlation"].abs()) == sorted(table["correlation"].abs(), reverse=True)
 
@@ -361,6 +361,29 @@ def test_compare_page_shows_a_panel_file(folders):
     assert len(next(d.value for d in at.dataframe if "test users" in d.value.columns)) == 2
 
 
+def test_a_live_evaluation_run_to_its_end_is_drawn_like_a_saved_one(folders, monkeypatch):
+    """Run live with the page's defaults (Star Wars, 1 split, the project's GNN preset), to the
+    end (a real evaluation in a child process): its charts are drawn, as a saved file's are."""
+    from gnnrec.evaluate import DEFAULT_PRESET
+
+    monkeypatch.setattr(live, "_eval_results", {})
+    at = start("pages/compare.py")
+    at.radio(key="cmp_source").set_value("Run live").run()
+    assert at.selectbox(key="cmp_preset").value == DEFAULT_PRESET == "transfer"  # the README's GNN
+    at.button(key="cmp_run").click().run()
+    assert_clean(at)
+    job = at.session_state["eval_job"]
+    assert job.wait(300) and job.state == "done", job.error
+    at.run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 2  # RMSE bars and predicted vs true (no ratings: no disagreements)
+    splits = next(d.value for d in at.dataframe if "test users" in d.value.columns)
+    assert len(splits) == 1 and "GNN, 1 movie" in splits.columns  # the transfer preset's per-target GNN beside it
+    at.run()  # the cached result, shown again
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 2
+
+
 # -- Train ----------------------------------------------------------------------------------------------------
 def test_train_page_validates_names_and_cancels(folders):
     at = start("pages/train.py")
@@ -392,6 +415,19 @@ def test_train_page_validates_names_and_cancels(folders):
     at.run()
     assert "nothing was saved" in texts(at.warning)
     assert not (folders["models"] / "to-cancel.pt").exists()
+
+
+def test_train_page_browses_the_model_store(folders):
+    (folders["models"] / "broken.pt").write_bytes(b"not a checkpoint")
+    at = start("pages/train.py")
+    assert {"all-movies", "broken"} <= set(at.dataframe[0].value["model"])
+    assert at.selectbox(key="tr_detail").value == "all-movies"  # the model in use
+    details = json.loads(at.json[0].value)
+    assert details["metrics"]["valid_rmse"] == pytest.approx(0.8848, abs=1e-4) and "graph" in details
+    assert len(at.get("plotly_chart")) == 1  # its training curve (no training on this page yet)
+    at.selectbox(key="tr_detail").set_value("broken").run()
+    assert_clean(at)
+    assert "corrupt or not a gnnrec checkpoint" in texts(at.error) and not at.json
 
 
 def start_tiny_training(name: str) -> AppTest:

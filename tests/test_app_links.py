@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import urllib.parse
 
 import pytest
 from helpers import ROOT, models_copy
@@ -74,6 +75,30 @@ def test_every_page_carries_the_ratings_and_the_model_in_its_url(models):
         assert qp(at, "model") == "second", page
     at.selectbox(key="model_name").set_value("all-movies").run()
     assert qp(at, "model") is None and qp(at, "r") == "50:5,181:4"  # the default model is not named
+
+
+def menu_params(at: AppTest) -> list[dict]:
+    """The query parameters each link of the page menu carries."""
+    links = at.get("page_link")
+    assert len(links) == len(PAGES)
+    return [urllib.parse.parse_qs(link.proto.query_string) for link in links]
+
+
+def test_the_menu_links_carry_the_ratings_and_the_model(models):
+    """A server restarted under an open tab has no session for it: the next click on the menu
+    starts an empty one, which only has what the link carries (in Chromium: test_e2e_fixes.py)."""
+    shutil.copy(models / "all-movies.pt", models / "second.pt")
+    at = opened()
+    rate(at, 50, 5)
+    at.selectbox(key="model_name").set_value("second").run()
+    rate(at, 181, 4)
+    want = {"r": ["50:5,181:4"], "model": ["second"]}
+    assert menu_params(at) == [want] * len(PAGES)  # the last rating too: drawn after this run's address
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert menu_params(clean(at)) == [want] * len(PAGES), page
+    fresh = opened("pages/compare.py", r=want["r"][0], model=want["model"][0])  # that click, on a new server
+    assert fresh.session_state["ratings"] == {50: 5, 181: 4} and fresh.session_state["model_name"] == "second"
 
 
 @pytest.mark.parametrize("page", PAGES)

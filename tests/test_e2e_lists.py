@@ -53,7 +53,11 @@ def test_a_click_on_a_title_selects_the_row_and_shows_its_explanation(server, br
         wait_idle(pg)
         pg.get_by_text("GNN predicts").first.wait_for()
         pg.wait_for_timeout(600)  # the scroll runs once the explanation is drawn
-        in_view(pg, ".st-key-why_gnn_box")
+        in_view(pg, ".st-key-why_listed_box")  # the GNN's first explanation: why the ranking GNN lists it
+        # row 3 of the list is the ranking GNN's #4 among the movies the list may hold
+        assert "#4 for you" in pg.locator(".st-key-why_listed_box").inner_text()
+        listed = cells(pg, "without it", key="why_listed_box")
+        assert listed and all(re.fullmatch(r"#\d+", c) for c in listed), listed
         assert pg.get_by_text(re.compile("GNN predicts .* for " + re.escape(title))).first.is_visible()
         effects = cells(pg, "effect of this rating", key="why_gnn_box")  # reads with its sign: + is higher
         titles = cells(pg, "title", key="why_gnn_box")

@@ -173,3 +173,38 @@ def test_graph_hops():
 
     s = sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=float))
     assert insights.graph_hops(s, [0]).tolist() == [0, 1, 2, -1]
+    assert insights.graph_hops(s, [0], max_hops=1).tolist() == [0, 1, -1, -1]
+    assert insights.graph_hops(s, []).tolist() == [-1, -1, -1, -1]
+    one_way = sp.csr_matrix(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=float))  # 0 -> 1 -> 2
+    assert insights.graph_hops(one_way, [0]).tolist() == [0, 1, 2]
+    assert insights.graph_hops(one_way, [2]).tolist() == [-1, -1, 0]
+
+
+def _old_graph_hops(shift, sources, max_hops=8):
+    """The breadth-first search graph_hops was before SciPy's dijkstra (kept as the reference)."""
+    import scipy.sparse as sp
+
+    hops = np.full(shift.shape[0], -1, dtype=np.int64)
+    pattern = sp.csr_matrix(shift != 0, dtype=np.int32)
+    frontier = np.zeros(shift.shape[0], dtype=bool)
+    frontier[np.asarray(sources, dtype=np.int64)] = True
+    hops[frontier] = 0
+    for h in range(1, max_hops + 1):
+        frontier = ((pattern @ frontier.astype(np.int32)) > 0) & (hops < 0)
+        if not frontier.any():
+            break
+        hops[frontier] = h
+    return hops
+
+
+def test_graph_hops_equal_the_old_search_on_the_real_graph(rec):
+    shift = rec.gnn.graph.shift
+    rng = np.random.default_rng(0)
+    far = 0
+    for trial in range(40):
+        sources = rng.choice(shift.shape[0], size=int(rng.integers(1, 30)), replace=False)
+        max_hops = [0, 1, 2, 3, 8][trial % 5]
+        got = insights.graph_hops(shift, sources, max_hops)
+        np.testing.assert_array_equal(got, _old_graph_hops(shift, sources, max_hops))
+        far += int((got < 0).sum())
+    assert far > 0  # some runs stop at max_hops, so the limit is exercised

@@ -159,3 +159,37 @@ def test_history_frames():
     h = live.history_frame([Progress(0, 5, 10, 0.4, 1.0, 1.0), "not progress"])
     assert list(h["step"]) == [5] and list(h["epoch"]) == [1]
     assert list(live.history_table([[0, float("nan"), 1.1], [27, 0.4, 1.0]])["valid RMSE"]) == [1.1, 1.0]
+
+
+def _old_configs(spec: live.TrainSpec):
+    """TrainSpec.configs as written before it called presets.customise (kept as the reference)."""
+    import dataclasses
+    import math
+
+    from gnnrec.gnn import GNNPredictorConfig
+    from gnnrec.models import GNNConfig
+    from gnnrec.presets import PRESETS
+    from gnnrec.train import TrainConfig
+
+    base = PRESETS["all"]
+    valid_every = max(1, math.ceil(spec.steps() / 10))
+    cfg = GNNPredictorConfig(
+        model=GNNConfig(features=tuple(int(w) for w in spec.widths), taps=tuple(int(t) for t in spec.taps)),
+        train=TrainConfig(epochs=int(spec.epochs), batch_size=int(spec.batch_size), lr=float(spec.lr),
+                          valid_every=valid_every, seed=int(spec.seed), loss=base.predictor.train.loss),
+        encoding=base.predictor.encoding, item_damping=base.predictor.item_damping,
+        user_damping=base.predictor.user_damping)
+    return cfg, dataclasses.replace(base.graph, k=int(spec.k))
+
+
+@pytest.mark.parametrize("spec", [
+    live.TrainSpec(),
+    live.TrainSpec(taps=(3,), widths=(16,), k=5, epochs=1, lr=0.01, batch_size=8, seed=7),
+    live.TrainSpec(taps=(2, 4, 6), widths=(8, 32, 64), k=40, epochs=10, lr=1e-4, batch_size=64, seed=999_999),
+    live.TrainSpec(taps=(np.int64(4), 2), widths=(np.int64(24), 12), k=np.int64(15), epochs=3, lr=0.05, batch_size=16),
+], ids=["default", "one-layer", "three-layers", "numpy-ints"])
+def test_train_spec_configs_are_the_customised_all_preset(spec):
+    assert spec.configs() == _old_configs(spec)
+    cfg, graph = spec.configs()
+    assert cfg.train.valid_every == max(1, -(-spec.steps() // 10)) and graph.k == spec.k
+    assert all(type(v) is int for v in (*cfg.model.features, *cfg.model.taps, graph.k, cfg.train.epochs))  # store_check: ints

@@ -35,12 +35,40 @@ def test_neighbourhood(rec, data):
             nb_mod.neighbourhood(corr, data, args.pop("movie"), **args)
 
 
+def _old_edges(corr, data, idx, k, min_common):
+    """The edge rule as written before it used ``graph.top_k_mask`` (kept here as the reference)."""
+    seen = (data.matrix() > 0).astype(np.float32)
+    common = seen[:, idx].T @ seen[:, idx]
+    sub = np.where(common >= min_common, np.asarray(corr[np.ix_(idx, idx)], dtype=np.float64), 0.0)
+    np.fill_diagonal(sub, 0)
+    keep = np.zeros(sub.shape, dtype=bool)
+    kk = min(k, len(idx) - 1)
+    if kk > 0:
+        a = np.abs(sub)
+        kth = -np.partition(-a, kk - 1, axis=1)[:, kk - 1:kk]
+        keep = (a >= kth) & (a > 0)
+        keep |= keep.T
+    ii, jj = np.nonzero(np.triu(keep, 1))
+    return list(zip(idx[ii] + 1, idx[jj] + 1))
+
+
+@pytest.mark.parametrize("movie,k,hops,min_common", [(50, 8, 1, 25), (1, 3, 2, 25), (181, 10, 2, 50),
+                                                      (100, 1, 1, 1), (500, 25, 2, 10)])
+def test_neighbourhood_edges_match_the_old_rule(rec, data, movie, k, hops, min_common):
+    corr = rec.knn.corr
+    nb = nb_mod.neighbourhood(corr, data, movie, k=k, hops=hops, min_common=min_common)
+    idx = nb.nodes["movie"].to_numpy() - 1
+    want = _old_edges(corr, data, idx, k, min_common)
+    assert len(want) > 0
+    assert list(zip(nb.edges["source"], nb.edges["target"])) == want
+
+
 # -- the ranking GNN's co-rating graph ------------------------------------------------------------------------
 def test_the_co_rating_graph_is_drawn_from_the_ranking_gnns_shift(rec, data):
     """graph="co-rating" on the ranker's sparse shift: the centre's neighbours are its strongest
     entries of that shift (among movies with enough common raters), edges carry the shift's
     weights, and the sparse matrix gives what its dense copy gives."""
-    from gnnrec.app import viz
+    from gnnrec.app import graph_view as viz
 
     assert rec.ranker is not None, rec.ranker_error
     shift = rec.ranker.shift  # (N, N) scipy CSR

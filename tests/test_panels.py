@@ -44,6 +44,22 @@ def test_panel_summary_by_hand():
     assert s["ratio_mean"] == pytest.approx(0.9333333) and s["ratio_median"] == pytest.approx(0.9)
 
 
+def test_panel_summary_of_uneven_rows():
+    """A file's rows need not all hold the same models or a ratio: each mean is over the movies that
+    have the model, the ratios over the finite ones (the Compare page reads such files)."""
+    rows = [{"rmse": {"gnn": 0.9, "knn_baseline": 1.0}, "ratio": 0.9, "best": "gnn"},
+            {"rmse": {"gnn": 1.2, "knn_baseline": 1.0, "linear": 0.8}, "ratio": 1.2, "best": "linear"},
+            {"rmse": {"gnn": 0.6}, "ratio": None, "best": "gnn"},
+            {"rmse": {"gnn": 0.7}, "best": "gnn"}]
+    s = panels.panel_summary(rows)
+    assert list(s["mean_rmse"]) == ["gnn", "knn_baseline", "linear"]
+    assert s["mean_rmse"] == pytest.approx({"gnn": 0.85, "knn_baseline": 1.0, "linear": 0.8})
+    assert s["wins"] == {"gnn": 3, "knn_baseline": 0, "linear": 1}
+    assert s["gnn_below_reference"] == 1 and s["ratio_mean"] == pytest.approx(1.05)
+    assert s["ratio_median"] == pytest.approx(1.05)
+    assert np.isnan(panels.panel_summary(rows[2:])["ratio_mean"])
+
+
 @pytest.mark.integration
 def test_one_movie_panel_end_to_end(movielens):
     seen = []

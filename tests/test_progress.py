@@ -55,14 +55,50 @@ def test_event_fractions_follow_the_stages():
 
 
 def test_a_training_bar_moves_during_the_graph_build_and_learns_its_speed():
+    prior = 40.0 + progress.STARTUP[1]  # the settings' estimate and the worker's start
     g = progress.train_status([Stage("graph", T0)], 60, 40.0, T0, now=T0 + 2)
     later = progress.train_status([Stage("graph", T0)], 60, 40.0, T0, now=T0 + 3)
-    assert 0 < g.fraction < later.fraction < 0.1 and "building the item graphs" in g.text and g.eta == 38
-    steps = [TimedProgress(0, k, 60, 0.5, 1.0 - k / 600, 0.9, t=T0 + 4 + k / 2) for k in (6, 12, 18)]
-    s = progress.train_status([Stage("graph", T0), *steps], 60, 40.0, T0, now=T0 + 14)
-    assert "step 18/60" in s.text and s.eta == pytest.approx((60 - 18) * 0.5 + 2) and "speed" in s.basis
+    assert 0 < g.fraction < later.fraction < 0.1 and g.text == "building the graphs" and g.eta == prior - 2
+    steps = [TimedProgress(0, k, 60, 0.5, 1.0 - k / 600, 0.9, t=T0 + 4 + k / 2) for k in (0, 6, 12, 18)]
+    s = progress.train_status([Stage("graph", T0), *steps], 60, 40.0, T0, now=T0 + 13)
+    final = 0.05 * 40 * (0.5 * 60 / (0.85 * 40))  # the final graph's prior share, at the steps' learnt speed
+    assert "step 18/60" in s.text and s.eta == pytest.approx((60 - 18) * 0.5 + final) and "speed" in s.basis
     assert s.fraction == pytest.approx(0.1 + 0.9 * 18 / 60)
-    end = progress.train_status([*steps, Stage("final graph", T0 + 40)], 60, 40.0, T0, now=T0 + 41)
-    assert "final graph" in end.text
+    end = progress.train_status([*steps, Stage("final graph", T0 + 40)], 60, 40.0, T0, now=T0 + 40.5)
+    assert "final graph" in end.text and end.eta == pytest.approx(final - 0.5)
+    late = progress.train_status([*steps, Stage("final graph", T0 + 40)], 60, 40.0, T0, now=T0 + 45)
+    assert late.eta is None and "estimating" in late.line(45)  # overdue: not "0 s left"
     plain = progress.train_status([Progress(0, 6, 60, 0.5, 1.0, 1.0)], 60, 40.0, T0, now=T0 + 10)
     assert plain.eta == 30 and "estimate of these settings" in plain.basis  # untimed: the prior
+
+
+def loaded_training(slow: float, estimate: float = 9.0, steps: int = 60) -> tuple[list, float]:
+    """A training's events on a host ``slow`` times slower than its prior (the worker's start and
+    the graphs, validations every 6 steps, the final graph), and when it ends."""
+    graphs = slow * (progress.STARTUP[1] + 0.1 * estimate)
+    per_step = slow * 0.85 * estimate / steps
+    events = [Stage("graph", T0 + slow * progress.STARTUP[1])]
+    events += [TimedProgress(0, k, steps, 0.5, 1.0, 0.9, t=T0 + graphs + k * per_step) for k in range(0, steps + 1, 6)]
+    events.append(Stage("final graph", events[-1].t))
+    return events, events[-1].t + slow * 0.05 * estimate
+
+
+@pytest.mark.parametrize("slow", [1.0, 3.0, 5.0])
+def test_the_training_estimate_is_learnt_from_the_job_on_a_busy_host(slow):
+    """Issue 21: "about 9 s" for runs of 31-45 s, "about 0 s left" through 25 s of graph building.
+    The estimate now follows the job: unknown while the graphs are overdue, then within a
+    quarter of the truth from the graphs' pace, and from the steps' speed once two are timed."""
+    events, end = loaded_training(slow)
+    now = T0 + 0.9 * (events[1].t - T0)  # step 0 is near: the graphs are almost built
+    s = progress.train_status(events[:1], 60, 9.0, T0, now=now)
+    assert s.text.startswith("building the graphs")
+    if slow > 1.5:  # overdue against the prior: it says so and waits to learn
+        assert s.eta is None and "estimating the time left" in s.line(20) and "0 s left" not in s.line(20)
+    else:
+        assert s.eta == pytest.approx(end - now, rel=0.25)
+    for upto, basis in ((2, "graphs took"), (4, "speed so far"), (8, "speed so far")):
+        now = events[upto - 1].t + 0.1
+        s = progress.train_status(events[:upto], 60, 9.0, T0, now=now)
+        assert basis in s.basis and s.eta == pytest.approx(end - now, rel=0.25), (upto, s)
+    done = progress.train_status(events, 60, 9.0, T0, now=events[-1].t + 0.1)
+    assert done.text == "building the final graph and saving" and done.eta == pytest.approx(end - events[-1].t - 0.1)

@@ -47,13 +47,13 @@ def test_result_files_are_checked(tmp_path, monkeypatch):
 # -- a results file that lies: refused with a reason, or fully usable by the Compare page ---------------------
 def _compare_page_uses(res: dict) -> None:
     """Everything the Compare page computes from a saved result."""
-    from gnnrec.app import viz
+    from gnnrec.app import charts
 
     summary = results.summary_frame(res)
-    viz.rmse_bars(summary)
+    charts.rmse_bars(summary)
     results.result_title(res)
     results.split_frame(res)
-    viz.prediction_scatter(results.scatter_frame(res, list(summary["model"])))
+    charts.prediction_scatter(results.scatter_frame(res, list(summary["model"])))
 
 
 BAD = {
@@ -149,6 +149,22 @@ def test_a_panel_file_is_loaded_and_tabled(tmp_path, movielens):
     one = results.panel_movie(res, 98)
     assert one["target"] == 98 and all("rating" in r for s in one["splits"] for r in s["test"])  # ratings joined
     assert results.panel_movie(res, 50) is None
+
+
+@pytest.mark.parametrize("name", ["panel-1000.json", "panel-1001.json", "panel-1002.json"])
+def test_the_pages_panel_summary_is_the_panels_own(name):
+    """The Compare page's model table and ratios are gnnrec.panels' summary, number for number: the
+    one the committed file holds (written by ``evaluate --panel``) and the one computed again."""
+    from gnnrec import panels
+
+    res = json.loads((results.results_dir() / name).read_text())
+    for summary in (res["summary"], panels.panel_summary(res["rows"])):
+        models = results.panel_models_frame(res)
+        assert dict(zip(models["model"], models["mean"])) == summary["mean_rmse"]
+        assert dict(zip(models["model"], models["wins"])) == summary["wins"]
+        ratios = results.panel_ratios(res)
+        assert (ratios["n"], ratios["below"], ratios["mean"], ratios["median"]) == (
+            summary["movies"], summary["gnn_below_reference"], summary["ratio_mean"], summary["ratio_median"])
 
 
 @pytest.mark.parametrize("change, field", [

@@ -203,3 +203,103 @@ def test_result_file_rescores_and_holds_no_ratings(movielens):
     assert split["metrics"]["ease"]["ndcg"] > split["metrics"]["popular"]["ndcg"]
     with pytest.raises(ValueError, match="choose among"):
         protocol.evaluate_topn(movielens, models=("nope",))
+
+
+# --- the ranking model's store ------------------------------------------------------------------
+def _small_ranker():
+    x = planted()
+    return x, fit_rank_gnn(x, RankGNNConfig(graph_k=5, taps=2, features=3, ease_lambda=5.0),
+                           RankTrainConfig(epochs=1, batch=32))
+
+
+def test_store_round_trip_gives_the_same_lists(tmp_path):
+    from gnnrec.topn import store as rank_store
+
+    x, r = _small_ranker()
+    path = rank_store.save(r, "toy", metrics={"m": 1.0}, data_fingerprint="abc", folder=tmp_path)
+    assert path == tmp_path / "toy.pt" and not list(tmp_path.glob("*.tmp"))
+    back = rank_store.load("toy", tmp_path, data_fingerprint="abc", n_movies=x.shape[1])
+    np.testing.assert_array_equal(back.ranker.recommend(x, 5), r.recommend(x, 5))
+    assert back.metrics == {"m": 1.0} and back.ranker.config == r.config
+    with pytest.raises(rank_store.DataMismatch, match="retrain"):
+        rank_store.load("toy", tmp_path, data_fingerprint="other")
+    with pytest.raises(rank_store.StoreError, match="no ranking model 'nope'"):
+        rank_store.load("nope", tmp_path)
+
+
+def _crafted(tmp_path, edit):
+    """Save a real small ranker, apply ``edit`` to its dict, write it back; the StoreError on load."""
+    import io
+
+    from gnnrec.topn import store as rank_store
+
+    x, r = _small_ranker()
+    rank_store.save(r, "bad", metrics={}, data_fingerprint="abc", folder=tmp_path)
+    blob = torch.load(tmp_path / "bad.pt", weights_only=True)
+    edit(blob)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    (tmp_path / "bad.pt").write_bytes(buf.getvalue())
+    with pytest.raises(rank_store.StoreError) as e:
+        rank_store.load("bad", tmp_path, n_movies=x.shape[1])
+    return str(e.value)
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda b: b.update(n=10_000_000), "claims 10000000 movies"),  # refused before any N x N allocation
+    (lambda b: b.update(n=25), "claims 25 movies"),
+    (lambda b: b["state"].update(offset=b["state"]["offset"] * float("nan")), "finite"),
+    (lambda b: b["state"].update(edge=b["state"]["edge"] * 1e9), "bounded"),
+    (lambda b: b["state"].update(edge=b["state"]["edge"][:3]), "do not match its config"),
+    (lambda b: b["config"].update(taps=99), "taps=99"),
+    (lambda b: b["graph"].update(indices=b["graph"]["indices"] + 1000), "indices must be < 24"),
+    (lambda b: b.update(format="other"), "not a gnnrec ranking model"),
+])
+def test_crafted_ranking_files_are_refused(tmp_path, edit, why):
+    msg = _crafted(tmp_path, edit)
+    assert why in msg and "retrain" in msg, msg
+
+
+def test_a_pickle_in_place_of_a_ranking_model_is_refused_without_running_it(tmp_path):
+    import pickle
+
+    from gnnrec.topn import store as rank_store
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("ran code from a file",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps(Boom(), protocol=4))
+    with pytest.raises(rank_store.StoreError, match="corrupt"):
+        rank_store.load("evil", tmp_path)
+
+
+@pytest.mark.integration
+def test_the_committed_ranking_model_loads_for_this_data(movielens):
+    from gnnrec.topn import store as rank_store
+
+    ckpt = rank_store.load(data_fingerprint=movielens.fingerprint(), n_movies=movielens.n_movies)
+    assert ckpt.ranker.config == RankGNNConfig() and ckpt.extra["task"] == "topn"
+
+
+# --- the command line ---------------------------------------------------------------------------
+@pytest.mark.integration
+def test_cli_evaluates_topn_and_writes_a_rescorable_file(tmp_path, capsys, movielens):
+    import json
+
+    from gnnrec.cli import main
+
+    out = tmp_path / "t.json"
+    assert main(["evaluate", "--task", "topn", "--models", "popular,item_cosine", "--seed", "4", "--k", "5",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "nDCG@5" in text and "item_cosine" in text and "popular" in text
+    res = json.loads(out.read_text())
+    assert res["config"]["seeds"] == [4] and res["config"]["k"] == 5
+    again = protocol.rescore(res, movielens)[4]
+    assert again["item_cosine"]["ndcg"] == pytest.approx(res["splits"][0]["metrics"]["item_cosine"]["ndcg"])
+    assert main(["evaluate", "--task", "topn", "--models", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "choose among" in err
+    assert main(["evaluate", "--task", "topn", "--split", "u1"]) == 2
+    assert "drop --panel and --split" in capsys.readouterr().err

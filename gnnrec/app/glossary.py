@@ -12,8 +12,8 @@ TERMS = {
                 "error). Its stars are the rating GNN's: graph filters on the correlation graph, trained to predict "
                 "ratings.",
     "without_it": "Where the movie would rank in your list if you had not rated that movie (#1 = top).",
-    "link": "How your rated movie and this one are joined: neighbours (or hops apart) on the co-rating graph the "
-            "GNN's filters run on, and the direct edge it learnt between them (+: one lifts the other).",
+    "link": "How your rated movie and this one are joined: hops apart on the co-rating graph the GNN's filters "
+            "run on (1 = neighbours), and the direct edge it learnt between them (+: one lifts the other).",
     "knn": "Item k-NN: the movie's mean rating, moved by how you rated the most correlated movies you have seen.",
     "knn_baseline": "Item k-NN with baselines (the classical recommender): a baseline for you and the movie "
                     "(overall mean + the movie's bias + your bias), plus how far your ratings of the most "

@@ -240,20 +240,17 @@ def predict_movie(rec: Recommender, ratings: Mapping[int, float], movie: int, kn
 
 
 def graph_hops(shift, sources: np.ndarray, max_hops: int = 8) -> np.ndarray:
-    """Hops from the nearest source node to every node on a graph (-1: farther than max_hops)."""
-    import scipy.sparse as sp
+    """Hops from the nearest source node to every node on a graph (-1: farther than max_hops);
+    an edge is a non-zero ``shift[i, j]``, walked from ``j`` to ``i``."""
+    from scipy.sparse import csgraph, csr_matrix
 
-    hops = np.full(shift.shape[0], -1, dtype=np.int64)
-    pattern = sp.csr_matrix(shift != 0, dtype=np.int32)
-    frontier = np.zeros(shift.shape[0], dtype=bool)
-    frontier[np.asarray(sources, dtype=np.int64)] = True
-    hops[frontier] = 0
-    for h in range(1, max_hops + 1):
-        frontier = ((pattern @ frontier.astype(np.int32)) > 0) & (hops < 0)
-        if not frontier.any():
-            break
-        hops[frontier] = h
-    return hops
+    sources = np.asarray(sources, dtype=np.int64)
+    if sources.size == 0:
+        return np.full(shift.shape[0], -1, dtype=np.int64)
+    pattern = csr_matrix(shift != 0, dtype=np.int8).T.tocsr()  # (N, N) edge j -> i where shift[i, j] != 0
+    pattern.eliminate_zeros()
+    d = csgraph.dijkstra(pattern, unweighted=True, indices=sources, limit=max_hops, min_only=True)  # (N,)
+    return np.where(np.isfinite(d), d, -1).astype(np.int64)
 
 
 def predicted_by_both(res: Recommendations, min_raters: float = 0) -> pd.DataFrame:

@@ -28,9 +28,9 @@ class Listed:
 
 
 def link_words(hops: int, edge: float, reach: int) -> str:
-    """How a rated movie reaches the listed one: graph neighbours, hops apart, and the direct edge."""
-    near = "neighbours on the graph" if hops == 1 else (f"{hops} hops apart" if hops <= reach else "beyond the filters' reach")
-    return f"{near}; direct edge {edge:+.2f}"
+    """How a rated movie reaches the listed one, briefly: hops on the graph and the direct edge."""
+    near = f"{hops} hop{'s' * (hops != 1)}" if hops <= reach else "out of reach"
+    return f"{near}, edge {edge:+.2f}"
 
 
 def why_listed(rec: Recommender, ratings: Mapping[int, float], movie: int, min_raters: float = 0,
@@ -51,10 +51,14 @@ def why_listed(rec: Recommender, ratings: Mapping[int, float], movie: int, min_r
     text = (f"The ranking GNN puts {title} at #{rank} of the movies your list may hold. It learnt, from which "
             "movies MovieLens users rated together, to put on top the movies a user goes on to rate.")
     if top is not None and top["lift"] > 0:
-        text += (f" Your {top['your rating']} for {top['title']} lifts it most: without it, {title} would be "
-                 f"{top['without it']} ({top['link']}).")
-    how = ("without it: where the movie would rank if you had not rated that movie. link: how the two movies are "
-           "joined: neighbours or hops apart on the co-rating graph the GNN's filters run on, and the direct edge "
-           "the GNN learnt between them (+: rating the one lifts the other). A rating counts as 'you saw it', "
+        if top["without it"] != f"#{rank}":
+            text += (f" Your {top['your rating']} for {top['title']} lifts it most: without it, {title} would be "
+                     f"{top['without it']} ({top['link']}).")
+        else:
+            text += (f" No single rating moves it from #{rank}: it rests on several of them; the one that lifts it "
+                     f"most is your {top['your rating']} for {top['title']} ({top['link']}).")
+    how = ("without it: where the movie would rank if you had not rated that movie. link: hops between the two "
+           "movies on the co-rating graph the GNN's filters run on (1 = neighbours), and the direct edge the GNN "
+           "learnt between them (+: rating the one lifts the other). A rating counts as 'you saw it', "
            "so a 1★ can still bring in movies people watch alongside it; the stars are the rating GNN's.")
     return Listed(movie, title, rank, shown.reset_index(drop=True), text, how)

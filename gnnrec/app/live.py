@@ -24,11 +24,12 @@ from .. import allmovies, store
 from .. import data as data_mod
 from ..gnn import GNNPredictorConfig
 from ..graph import GraphConfig
-from ..models import GNNConfig, LocalGNN
-from ..presets import PRESETS, Preset
-from ..train import Cancelled, Progress, TrainConfig
+from ..models import LocalGNN
+from ..presets import PRESETS, Preset, customise
+from ..train import Cancelled, Progress
 from .jobs import Job, start_job, use_processes
 from .progress import EvalProgress, Stage, TimedProgress
+from .results import with_ratings
 
 N_USERS = data_mod.N_USERS
 MAX_LIVE_SPLITS = 3  # live evaluation on a shared host
@@ -116,15 +117,13 @@ class TrainSpec:
         return math.ceil(users / self.batch_size) * self.epochs
 
     def configs(self) -> tuple[GNNPredictorConfig, GraphConfig]:
-        base = PRESETS["all"]
+        """The ``all`` preset with this spec's layers, neighbours and training (:func:`gnnrec.presets.customise`)."""
+        p = customise(PRESETS["all"], features=[int(w) for w in self.widths], taps=[int(t) for t in self.taps],
+                      k=int(self.k), epochs=int(self.epochs))
         valid_every = max(1, math.ceil(self.steps() / 10))  # ~10 points on the validation curve
-        cfg = GNNPredictorConfig(
-            model=GNNConfig(features=tuple(int(w) for w in self.widths), taps=tuple(int(t) for t in self.taps)),
-            train=TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
-                              valid_every=valid_every, seed=int(self.seed), loss=base.predictor.train.loss),
-            encoding=base.predictor.encoding, item_damping=base.predictor.item_damping,
-            user_damping=base.predictor.user_damping)
-        return cfg, dataclasses.replace(base.graph, k=int(self.k))
+        train = dataclasses.replace(p.predictor.train, batch_size=int(self.batch_size), lr=float(self.lr),
+                                    valid_every=valid_every, seed=int(self.seed))
+        return dataclasses.replace(p.predictor, train=train), p.graph
 
     def n_parameters(self) -> int:
         return LocalGNN(self.configs()[0].model).n_parameters()
@@ -248,7 +247,9 @@ def cached_evaluation(key: tuple) -> dict | None:
         return _eval_results.get(key)
 
 
-def _remember(key: tuple, result: dict) -> dict:
+def _remember(key: tuple, data: data_mod.MovieLens, result: dict) -> dict:
+    """A finished live evaluation, with its true ratings as a loaded file has them, kept for all."""
+    result = with_ratings(result, data)
     with _eval_lock:
         _eval_results[key] = result
         while len(_eval_results) > EVAL_CACHE_SIZE:
@@ -264,7 +265,7 @@ def start_evaluation(data: data_mod.MovieLens, target: int, splits: int, preset:
     key = eval_key(data.fingerprint(), target, splits, preset)
     job = start_job("evaluation", f"of {data.title(target)}, {splits} split(s), preset {preset}",
                     functools.partial(_eval_job, data, target, splits, preset), total=int(splits), owner=owner,
-                    process=use_processes(), on_done=functools.partial(_remember, key), grace=grace,
+                    process=use_processes(), on_done=functools.partial(_remember, key, data), grace=grace,
                     first_event=EvalProgress(0, int(splits), "starting"))  # the worker takes seconds to start
     return job
 

@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import data as data_mod
-from ..graph import GraphConfig, ItemGraph
+from ..graph import GraphConfig, ItemGraph, top_k_mask
 from ..presets import PRESETS
 from ..titles import natural_title
 from .ratings_io import stars
@@ -118,12 +118,11 @@ def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops:
     common = seen[:, idx].T @ seen[:, idx]  # (V, V)
     sub = np.where(common >= min_common, _rows(corr, idx)[:, idx], 0.0)
     np.fill_diagonal(sub, 0)
-    keep = np.zeros(sub.shape, dtype=bool)
+    keep = np.zeros(sub.shape, dtype=bool)  # (V, V)
     kk = min(k, len(idx) - 1)
-    if kk > 0:
+    if kk > 0:  # each movie's kk strongest |corr| (ties at the kk-th kept, as in the graph), either way round
         a = np.abs(sub)
-        kth = -np.partition(-a, kk - 1, axis=1)[:, kk - 1:kk]
-        keep = (a >= kth) & (a > 0)
+        keep = top_k_mask(a, kk) & (a > 0)
         keep |= keep.T
     ii, jj = np.nonzero(np.triu(keep, 1))
     edges = pd.DataFrame({"source": idx[ii] + 1, "target": idx[jj] + 1, "corr": sub[ii, jj].round(digits),

@@ -152,26 +152,48 @@ def eval_results(events: list) -> list[tuple[int, dict]]:
     return [(e.split, e.rmse) for e in events if isinstance(e, EvalProgress) and e.stage == "done" and e.rmse]
 
 
+# a training's phases, as shares of its settings' estimate (bench/job_cost.py times the whole):
+# the graphs and the first validation before step 0, then the steps, then the final graph and the save
+TRAIN_SHARE = {"graph": 0.1, "final": 0.05}
+
+
 def train_status(events: list, total_steps: int, estimate: float, started: float, now: float | None = None) -> Status:
     """Where a training stands, from its :class:`Stage` and :class:`TimedProgress` events;
-    ``estimate``: the seconds its settings were expected to take (the prior)."""
+    ``estimate``: the seconds its settings were expected to take (the prior). As a live
+    evaluation's, the time left is learnt from the job itself: from its steps' speed once two
+    validations are timed, before that from how much slower (or faster) than the prior its graphs
+    were built; while the graphs are still building and overdue, it is not known yet."""
     now = time.time() if now is None else now
     steps = [e for e in events if isinstance(e, Progress)]
     stages = [e for e in events if isinstance(e, Stage)]
-    graph_share = 0.1  # the graph builds before the first step, roughly (bench/job_cost.py: ~3 s fixed)
+    graph = TRAIN_SHARE["graph"]
+    # seconds: the worker's start, the graphs and step 0's validation; the steps; the final graph and the save
+    prior = {"graph": STARTUP[1] + graph * estimate, "steps": (1 - graph - TRAIN_SHARE["final"]) * estimate,
+             "final": TRAIN_SHARE["final"] * estimate}
     if not steps:
-        frac = min(graph_share * 0.95, graph_share * (now - started) / max(1.0, estimate * graph_share))
-        what = stages[-1].stage if stages else "graph"
-        return Status(frac, f"building the item graphs ({what})", max(0.0, estimate - (now - started)),
-                      "the estimate of these settings")
+        since = now - started
+        frac = graph * 0.95 * (1 - math.exp(-since / max(1.0, prior["graph"])))  # towards step 0, never there
+        if since <= prior["graph"]:
+            return Status(frac, "building the graphs", sum(prior.values()) - since, "the estimate of these settings")
+        return Status(frac, "building the graphs (longer than usual here)", None, "")
     last = steps[-1]
-    frac = graph_share + (1 - graph_share) * last.step / max(1, total_steps)
+    frac = graph + (1 - graph) * last.step / max(1, total_steps)
     text = f"step {last.step}/{total_steps}, epoch {last.epoch + 1}, validation RMSE {last.valid_rmse:.4f} " \
            f"(best {last.best_valid_rmse:.4f})"
-    if stages and stages[-1].stage == "final graph" and stages[-1].t >= getattr(last, "t", 0.0):
-        return Status(0.99, "building the final graph and saving", None, "")
     timed = [e for e in steps if getattr(e, "t", 0.0) > 0]
+    if not timed:  # events without their time: the prior alone
+        return Status(frac, text, max(0.0, estimate - (now - started)), "the estimate of these settings")
+    slow = (timed[0].t - started) / prior["graph"]  # how the graph phase went against its prior
+    basis = f"the settings' estimate × {slow:.1f}, as its graphs took {slow:.1f}× their usual time"
     if len(timed) >= 2 and timed[-1].step > timed[0].step:
         rate = (timed[-1].t - timed[0].t) / (timed[-1].step - timed[0].step)
-        return Status(frac, text, rate * (total_steps - last.step) + 2.0, "learnt from its speed so far")
-    return Status(frac, text, max(0.0, estimate - (now - started)), "the estimate of these settings")
+        slow = rate * total_steps / max(1e-9, prior["steps"])  # the steps' speed against theirs
+        left_steps, basis = rate * (total_steps - last.step) - (now - timed[-1].t), "learnt from its speed so far"
+    else:
+        left_steps = prior["steps"] * slow * (1 - last.step / max(1, total_steps)) - (now - timed[-1].t)
+    final = prior["final"] * slow
+    if stages and stages[-1].stage == "final graph" and stages[-1].t >= timed[-1].t:
+        left = final - (now - stages[-1].t)
+        return Status(0.99, "building the final graph and saving", left if left > 0 else None,
+                      basis if left > 0 else "")
+    return Status(frac, text, max(0.0, left_steps) + final, basis)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..data import MovieLens
 from ..evaluate import attach_ratings
+from ..panels import panel_summary
 from ..titles import natural_title
 from . import safe_read, topn_files
 
@@ -140,16 +141,20 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
         if isinstance(obj, dict) and obj.get("task") == "topn":  # lists, checked (and re-scored with data) there
             obj = topn_files.check_topn(obj)
             return obj if data is None else topn_files.prepare(obj, data)
-        if isinstance(obj, dict) and obj.get("task") == "panel":
-            obj = check_panel(obj)
-            if data is None:
-                return obj
-            once = _Once(data)
-            return {**obj, "results": [attach_ratings(r, once) for r in obj["results"]]}
-        obj = check_result(obj)
-        return obj if data is None else attach_ratings(obj, data)
+        obj = check_panel(obj) if isinstance(obj, dict) and obj.get("task") == "panel" else check_result(obj)
+        return obj if data is None else with_ratings(obj, data)
     except (ResultError, ValueError, IndexError, KeyError, TypeError, OverflowError) as e:
         raise ResultError(f"{path.name}: {e}") from None
+
+
+def with_ratings(res: dict, data: MovieLens) -> dict:
+    """A copy of a result (one target movie, or a panel) whose test records carry their true
+    ``rating`` from ``data``: the one way every result reaches the views (a saved file as it is
+    loaded, a live evaluation as it ends); ValueError if they cannot be looked up there."""
+    if res.get("task") == "panel":
+        once = data if isinstance(data, _Once) else _Once(data)  # one fingerprint and matrix for every result
+        return {**res, "results": [attach_ratings(r, once) for r in res.get("results", [])]}
+    return attach_ratings(res, data)
 
 
 def result_title(res: dict) -> str:
@@ -250,22 +255,21 @@ def panel_frame(res: dict) -> pd.DataFrame:
 
 def panel_models_frame(res: dict) -> pd.DataFrame:
     """``model, label, mean, wins`` per model over the panel (lowest mean RMSE first): the mean of
-    its per-movie RMSEs and on how many movies it has the lowest RMSE."""
-    rows = [{"model": m, "label": label(m),
-             "mean": sum(r["rmse"][m] for r in res["rows"] if m in r["rmse"]) / max(1, sum(m in r["rmse"]
-                                                                                         for r in res["rows"])),
-             "wins": sum(r["best"] == m for r in res["rows"])} for m in _panel_models(res)]
+    its per-movie RMSEs and on how many movies it has the lowest RMSE (:func:`gnnrec.panels.panel_summary`)."""
+    s = panel_summary(res["rows"])
+    rows = [{"model": m, "label": label(m), "mean": s["mean_rmse"][m], "wins": s["wins"][m]} for m in s["mean_rmse"]]
     return pd.DataFrame(rows).sort_values("mean", kind="stable").reset_index(drop=True)
 
 
 def panel_ratios(res: dict) -> dict:
     """The GNN / reference ratios over the panel: ``reference`` (its model name), ``n``, ``below``
-    (movies where the GNN's RMSE is lower), ``mean`` and ``median`` (None without ratios)."""
-    ratios = sorted(float(r["ratio"]) for r in res["rows"] if _number(r.get("ratio")))
-    n = len(ratios)
+    (movies where the GNN's RMSE is lower), ``mean`` and ``median`` (None without ratios), as
+    :func:`gnnrec.panels.panel_summary` counts them."""
+    s = panel_summary(res["rows"])
+    n = sum(_number(r.get("ratio")) for r in res["rows"])
     return {"reference": res.get("config", {}).get("reference", "knn_baseline"), "n": n,
-            "below": sum(x < 1 for x in ratios), "mean": sum(ratios) / n if n else None,
-            "median": (ratios[(n - 1) // 2] + ratios[n // 2]) / 2 if n else None}
+            "below": s["gnn_below_reference"], "mean": s["ratio_mean"] if n else None,
+            "median": s["ratio_median"] if n else None}
 
 
 def panel_movie(res: dict, movie: int) -> dict | None:

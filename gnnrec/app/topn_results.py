@@ -49,7 +49,7 @@ def quality_bars(frame: pd.DataFrame, k: int):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from .viz import esc
+    from .graph_view import esc
 
     f = frame.iloc[::-1]  # plotly draws the first category at the bottom
     names = [esc(n) for n in f["label"]]

@@ -164,10 +164,10 @@ def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int,
 @st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")
 def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr,
                   kind: str = "correlation"):
-    from gnnrec.app import viz
+    from gnnrec.app import graph_view
 
     nb = nb_mod.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common, kind)
-    return nb, viz.neighbourhood_html(nb)
+    return nb, graph_view.neighbourhood_html(nb)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

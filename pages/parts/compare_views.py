@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gnnrec.app import insights, progress, results, viz
+from gnnrec.app import charts, insights, progress, results
 from gnnrec.app.glossary import term
 
 from . import cache, heavy, my_ratings
@@ -20,15 +20,15 @@ def target_view(result: dict, key: str = "cmp") -> None:
     a, b = st.columns(2, gap="large")
     with a:
         st.markdown("##### Test RMSE per model", help=term("rmse"))
-        st.plotly_chart(viz.rmse_bars(summary), key=f"{key}_bars", config=viz.PLOTLY_CONFIG)
+        st.plotly_chart(charts.rmse_bars(summary), key=f"{key}_bars", config=charts.PLOTLY_CONFIG)
         st.caption("Bars: mean over the splits, whiskers: ± one standard deviation. The axis starts at 0.")
     with b:
         st.markdown("##### Predicted vs true rating")
         models = st.multiselect("Models in the scatter", list(summary["model"]),
                                 default=[m for m in ("gnn", "knn_baseline", "knn") if m in set(summary["model"])][:2],
                                 format_func=results.label, key=f"{key}_models")
-        st.plotly_chart(viz.prediction_scatter(results.scatter_frame(result, models)), key=f"{key}_scatter",
-                        config=viz.PLOTLY_CONFIG)
+        st.plotly_chart(charts.prediction_scatter(results.scatter_frame(result, models)), key=f"{key}_scatter",
+                        config=charts.PLOTLY_CONFIG)
     st.markdown("##### Each split", help=term("splits"))
     st.dataframe(results.split_frame(result), hide_index=True, key=f"{key}_splits_table")
 
@@ -49,7 +49,7 @@ def panel_view(panel: dict) -> None:
     with a:
         st.markdown(f"##### GNN RMSE / {plain(ref)} RMSE, per movie", help=term("ratio"))
         if ratios["n"]:
-            st.plotly_chart(viz.ratio_bars(table, ratios["reference"]), key="panel_ratios", config=viz.PLOTLY_CONFIG)
+            st.plotly_chart(charts.ratio_bars(table, ratios["reference"]), key="panel_ratios", config=charts.PLOTLY_CONFIG)
         else:
             st.info(f"The file holds no ratio to {plain(ref)} for any movie.")
     with b:
@@ -133,5 +133,5 @@ def disagreements(rec, knn: str) -> None:
     st.caption(f"hops: steps on the GNN's graph from the nearest movie you rated (it sees {rec.gnn.receptive_field()} "
                "hops far). Closest rated movie: the one the k-NN finds most similar to it, what it leans on most.")
     a, _ = st.columns([3, 2])
-    a.plotly_chart(viz.disagreement_scatter(insights.predicted_by_both(res, min_raters), table, name),
-                   key="cmp_disagree_plot", config=viz.PLOTLY_CONFIG)
+    a.plotly_chart(charts.disagreement_scatter(insights.predicted_by_both(res, min_raters), table, name),
+                   key="cmp_disagree_plot", config=charts.PLOTLY_CONFIG)

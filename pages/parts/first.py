@@ -2,8 +2,8 @@
 first visit never sees a blank page or Streamlit's internal file list.
 
 :func:`first_query` keeps the session's first query string (the share link) before anything is
-drawn; :func:`navigation` draws the page menu; :func:`loading` says what is happening while the
-first run imports and loads. Streamlit only here, nothing heavy.
+drawn; :func:`navigation` draws the page menu (:class:`Menu`); :func:`loading` says what is
+happening while the first run imports and loads. Streamlit only here, nothing heavy.
 """
 
 from __future__ import annotations
@@ -40,15 +40,38 @@ def forget(sid: str | None) -> None:
         _first.pop(sid, None)
 
 
-def navigation(pages: list) -> object:
+class Menu:
     """The page menu in the sidebar, drawn by the app itself: Streamlit's own menu is switched off
     (``client.showSidebarNavigation = false``), because on a cold server it first lists the files in
-    pages/ ("app, common, ...") until app.py has run. Returns the page to run."""
+    pages/ ("app, common, ...") until app.py has run.
+
+    Every link carries the address's ratings and model (:data:`CARRIED`): a server restarted under
+    an open tab starts a new, empty session at the next click, and that session reads them from
+    the link (:func:`pages.parts.link.init`). Drawn at once, then :meth:`refresh`-ed once the page's
+    address is written for this run."""
+
+    CARRIED = ("r", "model", "job")  # what pages.parts.link.sync keeps in the address
+
+    def __init__(self, pages: list):
+        self.pages, self.params = pages, None
+        self.box = st.sidebar.container(key="nav").empty()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw the links if the address changed since they were drawn."""
+        qp = st.query_params
+        params = {k: qp[k] for k in self.CARRIED if k in qp}
+        if params != self.params:
+            self.params = params
+            with self.box.container():
+                for p in self.pages:
+                    st.page_link(p, query_params=params)
+
+
+def navigation(pages: list) -> tuple[object, Menu]:
+    """The page to run, and the menu (:class:`Menu`)."""
     page = st.navigation(pages, position="hidden")
-    with st.sidebar.container(key="nav"):
-        for p in pages:
-            st.page_link(p)
-    return page
+    return page, Menu(pages)
 
 
 def loading() -> object | None:

@@ -1,5 +1,5 @@
 """The Neighbourhood page's interactive graph: a Streamlit component (``graph_component/``, plain
-HTML and the v1 message protocol, no build step) that shows :func:`gnnrec.app.viz.neighbourhood_html`
+HTML and the v1 message protocol, no build step) that shows :func:`gnnrec.app.graph_view.neighbourhood_html`
 and reports the movie a user clicks, so that the page can centre on it."""
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def _on_select(model: str) -> None:
 def top_lists(res, knn: str) -> None:
     """Both top lists side by side; selecting a row explains it below."""
     g, k = st.columns(2, gap="small")
-    gnn_sub = f"ranking GNN · stars: model {cache.model_name()}" if res.ranked_by == "ranking" else f"model {cache.model_name()}"
+    gnn_sub = f"model {cache.model_name()}" + (" · listed by the ranking GNN" if res.ranked_by == "ranking" else "")
     heads = ((g, "gnn", "GNN", gnn_sub, term("gnn_list" if res.ranked_by == "ranking" else "gnn")),
              (k, "knn", label(insights.knn_name(knn)), "all ratings",
               term(insights.knn_name(knn))))
@@ -114,14 +114,14 @@ def _why_column(w: insights.Why, name: str) -> None:
 
 def _listed_column(w) -> None:
     """Why the ranking GNN lists the movie: its rank, the ratings that lift it, through which links."""
-    st.markdown(f"**GNN list** · #{w.rank}")
+    st.markdown(f"**GNN list** · #{w.rank} for you")
     st.markdown(plain(w.summary))
     if len(w.table):
         st.dataframe(w.table, hide_index=True, key="why_listed", column_order=["title", "your rating", "without it", "link"],
-                     column_config={"title": st.column_config.TextColumn(width=160),
-                                    "your rating": st.column_config.TextColumn(width=95),
-                                    "without it": st.column_config.TextColumn(width=80, help=term("without_it")),
-                                    "link": st.column_config.TextColumn(width=230, help=term("link"))})
+                     column_config={"title": st.column_config.TextColumn(width=150),
+                                    "your rating": st.column_config.TextColumn(width=90),
+                                    "without it": st.column_config.TextColumn(width=70, help=term("without_it")),
+                                    "link": st.column_config.TextColumn(width=130, help=term("link"))})
         st.caption(plain(w.how))
 
 
@@ -154,13 +154,11 @@ def why(res, knn: str, key: tuple, rk: tuple, rec, lk: tuple = (0, ())) -> None:
     c4.button("Explore its neighbourhood", key="explore_movie", on_click=on_explore, args=(movie,))
     g, k = st.columns(2, gap="large")
     for col, model, name in ((g, "gnn", "GNN"), (k, "knn", label(insights.knn_name(knn)))):
-        with col.container(key=f"why_{model}_box"):
-            if model == "gnn" and res.ranked_by == "ranking":
+        if model == "gnn" and res.ranked_by == "ranking":  # why it is listed, then why its stars
+            with col.container(key="why_listed_box"):
                 _listed_column(cache.listing(key, rk, movie, *lk, rec))
-                with st.expander("Its stars: why the rating GNN predicts them"):
-                    _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
-            else:
-                _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
+        with col.container(key=f"why_{model}_box"):
+            _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
     if scroll := st.session_state.pop("_why_scroll", 0):  # a row was just selected: show its explanation
         st.html(SCROLL.replace("N", str(scroll)), unsafe_allow_javascript=True)
 

@@ -4,6 +4,7 @@ imported heap frozen once, full collections at most every few seconds)."""
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 
@@ -20,14 +21,35 @@ def guard() -> None:
     """Call first in every page. With a folder named ``pages/`` beside app.py, Streamlit runs a
     requested page file on its own (the legacy multipage mode) until ``st.navigation`` has run
     once in the process: a fresh server's first visit to a deep link, and every AppTest rerun.
-    Switch that mode off and rerun, so that app.py (sidebar, session set-up) always runs."""
+    Switch that mode off and rerun, so that app.py (sidebar, session set-up) always runs.
+
+    Decided by this run, not by the process-wide flag: on a restarted server two sessions (a tab
+    reconnecting, a page opened) can both start in that mode, and the second, finding the flag
+    already off, drew its page without app.py: no menu, and none of the link's ratings."""
+    if _run_by_app():
+        return
     try:
         from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
     except ImportError:  # a Streamlit without it has no legacy mode to leave
         return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.rerun()
+
+
+def _run_by_app() -> bool:
+    """Whether app.py (the main script) is running this page: its frame is on the stack."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return True  # bare mode (no Streamlit run): nothing to redirect
+    main, frame = ctx.main_script_path, sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == main:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def freeze_heap() -> None:

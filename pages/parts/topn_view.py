@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gnnrec.app import results, topn_results, viz
+from gnnrec.app import charts, results, topn_results
 from gnnrec.app.glossary import term
 from gnnrec.data import N_USERS
 
@@ -40,7 +40,7 @@ def show() -> None:
     st.subheader("List quality (top-N)", help=term("topn"))
     st.caption(topn_results.protocol_text(res))
     frame = topn_results.metrics_frame(res)
-    st.plotly_chart(topn_results.quality_bars(frame, k), key="topn_bars", config=viz.PLOTLY_CONFIG)
+    st.plotly_chart(topn_results.quality_bars(frame, k), key="topn_bars", config=charts.PLOTLY_CONFIG)
     st.caption("Orange: the ranking GNN, whose list the Recommend page shows; grey: rating models ranked by their "
                "predicted rating; blue: references. Whiskers: ± one standard deviation across split seeds.")
     st.dataframe(frame, hide_index=True, key="topn_table",

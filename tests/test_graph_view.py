@@ -1,6 +1,5 @@
-"""gnnrec.app.viz: the neighbourhood page is self-contained (no http(s) script, style or import), titles
-are escaped, the encodings (size by popularity, colour by sign, stars on rated movies) hold, and
-the plotly charts build."""
+"""gnnrec.app.graph_view: the neighbourhood page is self-contained (no http(s) script, style or import),
+titles are escaped, the encodings (size by popularity, colour by sign, stars on rated movies) hold."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnnrec.app import viz
+from gnnrec.app import graph_view
 from gnnrec.app.neighbourhood import Neighbourhood
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)> & <a href="javascript:1">'
@@ -37,11 +36,11 @@ def network_data(html: str, name: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return viz.neighbourhood_html(toy())
+    return graph_view.neighbourhood_html(toy())
 
 
 def test_page_is_self_contained(page):
-    assert viz.external_refs(page) == []
+    assert graph_view.external_refs(page) == []
     # no element fetches anything: every src/href is absent or local
     for m in re.finditer(r"<(script|link|img|iframe)\b[^>]*>", page, re.IGNORECASE):
         assert not re.search(r"\b(src|href)\s*=\s*[\"']?\s*(https?:)?//", m.group(0), re.IGNORECASE), m.group(0)
@@ -53,11 +52,11 @@ def test_external_refs_finds_every_kind():
     for snippet in ('<script src="https://cdn.example/x.js"></script>', "<link rel=stylesheet href='//cdn/x.css'>",
                     '<style>@import url("https://fonts/x.css");</style>', "<div style=\"background:url(http://x/y.png)\">",
                     '<img src=https://x/y.png>'):
-        assert viz.external_refs(snippet), snippet
-    cleaned = viz.strip_external('<head><link href="https://cdn/b.css" rel="stylesheet" />'
+        assert graph_view.external_refs(snippet), snippet
+    cleaned = graph_view.strip_external('<head><link href="https://cdn/b.css" rel="stylesheet" />'
                                  '<script src="https://cdn/b.js" integrity="x"></script><script>ok()</script></head>')
     assert cleaned == "<head><script>ok()</script></head>"
-    assert viz.external_refs('<svg xmlns="http://www.w3.org/2000/svg"></svg> "see https://visjs.org"') == []
+    assert graph_view.external_refs('<svg xmlns="http://www.w3.org/2000/svg"></svg> "see https://visjs.org"') == []
 
 
 def test_titles_are_escaped(page):
@@ -77,37 +76,13 @@ def test_encodings(page):
     sizes = {m: nodes[m]["size"] for m in nodes}
     assert sizes[50] > sizes[181] > sizes[7] > sizes[1]  # by popularity (583 > 507 > 392 > 10 raters)
     assert nodes[181]["shape"] == "star" and "★★★★☆" in nodes[181]["label"]  # rated
-    assert nodes[50]["color"]["background"] == viz.TARGET and nodes[7]["color"]["background"] == viz.OTHER
+    assert nodes[50]["color"]["background"] == graph_view.TARGET and nodes[7]["color"]["background"] == graph_view.OTHER
     assert "correlation with it: +0.67" in nodes[181]["title"] and "1983" in nodes[181]["title"]
     assert "Sci-Fi, War" in nodes[181]["title"] and "2 hops, via Return of the Jedi" in nodes[7]["title"]
     edges = {(e["from"], e["to"]): e for e in network_data(page, "edges")}
-    assert edges[(50, 181)]["color"]["color"] == viz.POSITIVE and edges[(50, 1)]["color"]["color"] == viz.NEGATIVE
+    assert edges[(50, 181)]["color"]["color"] == graph_view.POSITIVE and edges[(50, 1)]["color"]["color"] == graph_view.NEGATIVE
     assert edges[(50, 1)]["dashes"] and not edges[(50, 181)]["dashes"]
     assert edges[(50, 181)]["width"] > edges[(181, 7)]["width"]  # |0.67| > |0.3|
-
-
-def test_plotly_charts_build_and_escape():
-    summary = pd.DataFrame({"model": ["gnn", "knn_baseline", "<b>x"], "label": ["GNN", "k-NN + baselines", "<b>x"],
-                            "mean": [0.9, 1.0, 1.1], "std": [0.02, 0.03, 0.0], "splits": [3, 3, 3]})
-    bars = viz.rmse_bars(summary)
-    bar = bars.data[0]
-    assert bar.orientation == "h" and list(bar.x) == [1.1, 1.0, 0.9]  # the lowest RMSE drawn on top
-    assert list(bar.y) == ["&lt;b&gt;x", "k-NN + baselines", "GNN"]  # short labels from results.label, escaped
-    assert bars.layout.xaxis.range[0] == 0 and bars.layout.xaxis.range[1] > 1.1  # an axis from 0, room for the text
-    assert [a.x for a in bars.layout.annotations] == pytest.approx([1.1, 1.03, 0.92])  # values past the whiskers
-    panel = pd.DataFrame({"title": ["A <i>", "B"], "raters": [120, 300], "ratio": [0.9, 1.2]})
-    ratios = viz.ratio_bars(panel)
-    assert list(ratios.data[0].x) == pytest.approx([0.2, -0.1]) and ratios.data[0].base == 1
-    assert list(ratios.data[0].y) == ["B", "A &lt;i&gt;"]
-    points = pd.DataFrame({"split": [1, 1], "user": [3, 4], "rating": [4.0, 2.0], "model": ["gnn", "knn"],
-                           "label": ["GNN", "k-NN"], "pred": [3.8, 2.5]})
-    assert len(viz.prediction_scatter(points).data) == 3  # two models and the diagonal
-    hist = pd.DataFrame({"step": [0, 5], "epoch": [1, 1], "train loss": [np.nan, 0.4], "valid RMSE": [1.1, 1.0],
-                         "best valid RMSE": [1.1, 1.0]})
-    assert len(viz.training_curve(hist).data) == 2
-    preds = pd.DataFrame({"title": [HOSTILE, "B"], "gnn": [3.0, 4.0], "knn": [2.0, 4.1]})
-    fig = viz.disagreement_scatter(preds, preds.head(1))
-    assert all("<script" not in t for trace in fig.data if trace.text is not None for t in trace.text)
 
 
 # -- hostile titles in the real data -------------------------------------------------------------------------
@@ -141,7 +116,7 @@ def test_hostile_titles_from_the_data_are_escaped_in_the_graph_and_table(hostile
     nb = nb_mod.neighbourhood(rec.knn.corr, hostile_data, 50, k=25, hops=2, ratings={181: 5, 1: 2})
     shown = set(nb.nodes["title"])
     assert sum(any(a in t for a in TITLE_ATTACKS) for t in shown) >= 3, "the hostile titles are in the graph"
-    html = viz.neighbourhood_html(nb)
+    html = graph_view.neighbourhood_html(nb)
     body = html.split("<body>", 1)[1]
     for raw in ("<script>alert", "<img src=x", "<svg onload", "<b onclick", "' onmouseover='", '"><img'):
         assert raw not in body, raw
@@ -170,18 +145,18 @@ def test_the_graph_settles_labels_few_nodes_at_two_hops_and_reports_clicks(page)
     edges = pd.DataFrame({"source": [1, 2, 3, 12, 12], "target": [2, 3, 12, 13, 2], "corr": [0.9, 0.5, 0.4, 0.3, 0.2],
                           "common": [50] * 5})
     nb = Neighbourhood(1, nodes, edges)
-    drawn = viz.drawn_edges(nb)  # the tree and the links among the neighbours; not 3-12 (12 hangs on 2) nor 12-13
+    drawn = graph_view.drawn_edges(nb)  # the tree and the links among the neighbours; not 3-12 (12 hangs on 2) nor 12-13
     assert list(zip(drawn["source"], drawn["target"])) == [(1, 2), (2, 3), (12, 2)]
-    assert viz.labelled_nodes(nb) == {1, *range(2, 2 + viz.LABELLED), 21}  # the movie, the strongest, yours
-    drawn_nodes = network_data(viz.neighbourhood_html(nb), "nodes")
+    assert graph_view.labelled_nodes(nb) == {1, *range(2, 2 + graph_view.LABELLED), 21}  # the movie, the strongest, yours
+    drawn_nodes = network_data(graph_view.neighbourhood_html(nb), "nodes")
     labels = {n["id"]: n["label"] for n in drawn_nodes}
     assert labels[2] == "M2" and labels[15] == " " and labels[21].startswith("M21\n★★★★★")
     # names keep their size in the page (pyvis's font_color once replaced every node's font): 3x at 2 hops,
     # where the graph is drawn about a third of the size
     sizes = {n["id"]: n["font"]["size"] for n in drawn_nodes}
     assert sizes[1] == 48 and sizes[2] == sizes[21] == 36
-    one_sizes = {n["font"]["size"] for n in network_data(viz.neighbourhood_html(
+    one_sizes = {n["font"]["size"] for n in network_data(graph_view.neighbourhood_html(
         Neighbourhood(1, nodes[nodes["hop"] < 2], edges.head(2))), "nodes")}
     assert one_sizes == {16, 12}
     one = Neighbourhood(1, nodes[nodes["hop"] < 2], nb.edges)
-    assert viz.labelled_nodes(one) == set(range(1, 12))  # at 1 hop every movie is named
+    assert graph_view.labelled_nodes(one) == set(range(1, 12))  # at 1 hop every movie is named
