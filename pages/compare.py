@@ -1,12 +1,13 @@
 """Compare: GNN vs the k-NNs (and the linear filter and item mean) on the seed's target-movie
-protocol: saved evaluations, panels of random movies, a live run; and where they disagree for you."""
+protocol: saved evaluations, panels of random movies, a live run; the top-N lists' quality from
+saved top-N results; and where they disagree for you."""
 
 import streamlit as st
 
 from gnnrec.app import jobs, live, results
 from gnnrec.app.glossary import HOW, term
 from gnnrec.evaluate import DEFAULT_PRESET, DEFAULT_TARGET
-from pages.parts import cache, compare_views, heavy, my_ratings, session, text
+from pages.parts import cache, compare_views, heavy, my_ratings, session, text, topn_view
 
 session.guard()
 
@@ -17,7 +18,7 @@ text.show_flash()
 data = cache.require_data()
 labels = cache.labels()
 
-source = st.radio("Results", ["Saved results", "Run live"], horizontal=True, key="cmp_source")
+source = st.radio("Results", ["Saved results", "Run live", "List quality (top-N)"], horizontal=True, key="cmp_source")
 result = None
 if source == "Saved results":
     good = {}
@@ -26,6 +27,7 @@ if source == "Saved results":
             good[str(path)] = cache.saved_result(str(path), path.stat().st_mtime_ns)
         except (results.ResultError, OSError) as e:
             text.alert("warning", f"Skipped a results file: {e}")
+    good = {p: r for p, r in good.items() if r.get("task") != "topn"}  # those are the List quality view's
     if not good:
         st.info("No saved evaluations in the results folder. Make one with "
                 "`python -m gnnrec evaluate --target 50 --splits 10 --json results/star-wars.json` (or a panel of "
@@ -34,6 +36,8 @@ if source == "Saved results":
         pick = st.selectbox("Evaluation", list(good), key="cmp_file",
                             format_func=lambda p: f"{p.rsplit('/', 1)[-1]} · {results.result_title(good[p])}")
         result = good[pick]
+elif source == "List quality (top-N)":
+    topn_view.show()
 else:
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     target = c1.selectbox("Target movie", list(labels), index=DEFAULT_TARGET - 1, format_func=labels.get,

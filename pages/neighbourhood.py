@@ -10,8 +10,9 @@ from pages.parts import cache, graph, my_ratings, session, text
 session.guard()
 
 st.title("Neighbourhood")
-st.caption("The movies whose ratings move together with a movie's: the GNN's graph. "
-           "Click a movie to centre on it; drag, zoom, hover for details.")
+st.caption("A movie's neighbours on the graph a GNN runs on: movies whose ratings move together (the rating GNN's), "
+           "or movies rated by the same users (the ranking GNN's, behind the lists). Click a movie to centre on it; "
+           "drag, zoom, hover for details.")
 text.show_flash()
 cache.require_data()
 labels = cache.labels()
@@ -28,9 +29,17 @@ k = c3.slider("Neighbours per movie", 3, nb_mod.MAX_NEIGHBOURS, 10, key="nb_k",
               help="How many of each movie's most correlated movies are drawn.")
 common_min = c4.slider("Min. common raters", 5, 200, 25, step=5, key="nb_common", help=term("common_raters"))
 
-source, corr = cache.correlations()
+ranking_key, ranking = cache.graph("co-rating")  # (None, why not) without a ranking GNN
+if ranking_key is None:
+    ss["nb_graph_kind"] = "correlation"
+kind = st.radio("Graph", list(nb_mod.GRAPHS), format_func=nb_mod.GRAPHS.get, horizontal=True, key="nb_graph_kind",
+                disabled=ranking_key is None, help=term("nb_graph"))
+if ranking_key is None:
+    st.caption(text.plain(f"The co-rating graph is the ranking GNN's: {ranking}."))
+source, corr = cache.graph(kind)
 try:
-    nb, html = cache.neighbourhood(source, int(movie), int(k), int(hops), int(common_min), my_ratings.rkey(), corr)
+    nb, html = cache.neighbourhood(source, int(movie), int(k), int(hops), int(common_min), my_ratings.rkey(), corr,
+                                   kind)
 except ValueError as e:
     text.alert("error", e)
     st.stop()
@@ -45,10 +54,13 @@ with right:
     ss["_nb_ids"] = [int(m) for m in table["movie"]]
     st.dataframe(table, hide_index=True, height=min(graph.HEIGHT - 40, 35 * (len(table) + 1) + 3), key="nb_table",
                  on_select=graph.on_row, selection_mode="single-row",
-                 column_order=["title", "your rating", "correlation", "hop", "raters", "year", "via", "genres", "movie"],
+                 column_order=["title", "your rating", table.columns[1], "hop", "raters", "year", "via", "genres",
+                               "movie"],
                  column_config={"title": st.column_config.TextColumn(width=150),
                                 "correlation": st.column_config.NumberColumn("r", format="%+.2f", width=52,
                                                                              help=term("correlation")),
+                                "weight": st.column_config.NumberColumn("w", format="%.4f", width=60,
+                                                                        help=term("co_rating")),
                                 "hop": st.column_config.NumberColumn(width=40),
                                 "raters": st.column_config.NumberColumn(width=56, help=term("raters")),
                                 "your rating": st.column_config.TextColumn("you", width=92),

@@ -61,3 +61,36 @@ def test_neighbourhood_edges_match_the_old_rule(rec, data, movie, k, hops, min_c
     want = _old_edges(corr, data, idx, k, min_common)
     assert len(want) > 0
     assert list(zip(nb.edges["source"], nb.edges["target"])) == want
+
+
+# -- the ranking GNN's co-rating graph ------------------------------------------------------------------------
+def test_the_co_rating_graph_is_drawn_from_the_ranking_gnns_shift(rec, data):
+    """graph="co-rating" on the ranker's sparse shift: the centre's neighbours are its strongest
+    entries of that shift (among movies with enough common raters), edges carry the shift's
+    weights, and the sparse matrix gives what its dense copy gives."""
+    from gnnrec.app import graph_view as viz
+
+    assert rec.ranker is not None, rec.ranker_error
+    shift = rec.ranker.shift  # (N, N) scipy CSR
+    nb = nb_mod.neighbourhood(shift, data, 50, k=8, hops=1, min_common=5, graph="co-rating")
+    row = shift[49].toarray()[0]
+    seen = (data.matrix() > 0).astype(np.float32)
+    row[(seen[:, 49] @ seen) < 5] = 0
+    row[49] = 0
+    first = nb.nodes.iloc[1:]
+    assert nb.graph == "co-rating" and len(first) == 8
+    assert set(first["movie"] - 1) == set(np.argsort(-row)[:8])  # the 8 strongest links of Star Wars
+    assert np.allclose(first["corr"], row[first["movie"] - 1], atol=1e-5) and (first["corr"] > 0).all()
+    assert np.allclose(nb.edges["corr"], [shift[a - 1, b - 1] for a, b in zip(nb.edges["source"], nb.edges["target"])],
+                       atol=1e-5)
+    dense = nb_mod.neighbourhood(shift.toarray(), data, 50, k=8, hops=2, graph="co-rating")
+    sparse = nb_mod.neighbourhood(shift, data, 50, k=8, hops=2, graph="co-rating")
+    assert dense.nodes.equals(sparse.nodes) and dense.edges.equals(sparse.edges)
+    table = nb_mod.neighbour_table(nb)
+    assert "weight" in table.columns and "correlation" not in table.columns
+    html = viz.neighbourhood_html(nb)
+    assert "rated by the same users" in html and "move apart" not in html and "co-rating weight" in html
+    corr_html = viz.neighbourhood_html(nb_mod.neighbourhood(rec.knn.corr, data, 50, k=8))
+    assert "move apart" in corr_html and "co-rating weight" not in corr_html
+    with pytest.raises(ValueError, match="graph='items'"):
+        nb_mod.neighbourhood(shift, data, 50, graph="items")

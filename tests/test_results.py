@@ -190,20 +190,36 @@ def test_a_damaged_panel_is_refused_naming_the_field(tmp_path, movielens, change
 @pytest.mark.integration
 def test_every_committed_result_loads_rescores_and_holds_no_ratings(movielens, monkeypatch):
     """The files in results/ are what the Compare page offers first: each is valid, its summary is
-    what its predictions score against the real ratings, and no rating is stored in it."""
+    what its predictions (or lists) score against the real ratings, and no rating is stored in it."""
     from gnnrec import evaluate
 
     monkeypatch.delenv("GNNREC_RESULTS_DIR", raising=False)
     files = list(results.result_files())
-    assert {"panel-1000.json", "panel-1001.json", "star-wars-seed.json"} <= {p.name for p in files}
+    assert {"panel-1000.json", "panel-1001.json", "star-wars-seed.json", "topn-1-3.json"} <= {p.name for p in files}
     for path in files:
         res = results.load_result(path)
         assert '"rating"' not in path.read_text(), path.name
+        if res["task"] == "topn":
+            _topn_rescores_and_holds_no_ratings(res, movielens)
+            continue
         blocks = res["results"] if res.get("task") == "panel" else [res]
         for block in blocks[:3]:
             again = evaluate.rescore(block, movielens)
             for stored, split in zip(block["splits"], again["splits"], strict=True):
                 assert split["rmse"] == pytest.approx(stored["rmse"], abs=1e-9), path.name
+
+
+def _topn_rescores_and_holds_no_ratings(res: dict, movielens) -> None:
+    """Every split's stored metrics are what its lists score against the real ratings; the file
+    holds pairs (user, movie), never a third value (a rating)."""
+    from gnnrec.topn import protocol
+
+    again = protocol.rescore(res, movielens)
+    for split in res["splits"]:
+        assert {len(p) for p in split["test_pairs"]} == {2} and all(type(v) is int for p in split["test_pairs"] for v in p)
+        assert set(again[split["seed"]]) == set(split["metrics"]) == set(res["summary"])
+        for model, stored in split["metrics"].items():
+            assert again[split["seed"]][model] == pytest.approx(stored, abs=1e-9), (split["seed"], model)
 
 
 # -- hostile files in results/: each refused by name, none read without bound, none waited on --------------------

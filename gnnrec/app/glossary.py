@@ -35,6 +35,12 @@ TERMS = {
     "correlation": "Pearson correlation of two movies' ratings over the users who rated both (-1 to +1), "
                    "shrunk towards 0 when few users rated both (times n / (n + λ), n = those users; λ = 25 "
                    "for the default model), as in the active model's graph.",
+    "co_rating": "The weight of a link in the ranking GNN's graph (GF-CF's normalised co-rating graph): the users "
+                 "who rated both movies, each counting 1 / the number of movies they rated, divided by the square "
+                 "roots of how many users rated each movie; each movie's strongest links kept, scaled so that the "
+                 "graph's largest eigenvalue is 1.",
+    "nb_graph": "Correlation graph: movies whose ratings move together, the graph the rating GNN (stars) runs on. "
+                "Co-rating graph: movies rated by the same users, the graph the ranking GNN (the GNN list) runs on.",
     "similarity": "How alike two movies' ratings are for the k-NN in use (k-NN + baselines: a shrunk Pearson "
                   "correlation of the ratings minus their baselines; k-NN: the graph's correlation). Only positive "
                   "similarities count.",
@@ -50,6 +56,14 @@ TERMS = {
              "'any movie', not only for the famous ones a recipe was tuned on.",
     "ratio": "The GNN's RMSE divided by the k-NN with baselines' RMSE on the same movie: below 1 the GNN is "
              "better.",
+    "topn": "List quality, as recommender systems are measured: each user's ratings split 75/25 at random, every "
+            "model lists its top 10 among the movies the user did not rate in the 75%, and a held-out movie in "
+            "the list is a hit. nDCG counts hits higher up more (1 = every slot a hit, best first).",
+    "hit_rate": "The share of users with at least one held-out movie in their list.",
+    "liked": "The same nDCG when only held-out ratings of 4 or 5 count as hits.",
+    "coverage": "The share of the 1,682 movies that appear in at least one user's list: low coverage means "
+                "everyone gets the same blockbusters.",
+    "popularity": "The mean number of training ratings of the listed movies: lower means less obvious picks.",
     "wins": "On how many panel movies the model has the lowest RMSE of all.",
     "preset": "A GNN recipe: 'seed' is the original project's settings, 'best' the tuned one (shrunk "
               "correlations, baseline input), 'transfer' starts from models trained on other movies.",
@@ -73,13 +87,17 @@ HOW = {
         "you have not rated. Select a row to see why it is there; hidden movies leave the lists for this visit."),
     "neighbourhood": (
         "**How it works.** Two movies are neighbours when the people who rated both rated them alike "
-        "(correlation). The k-NN predicts from your ratings of a movie's neighbours; the GNN passes your "
-        "ratings along these links a few hops. Click a node to centre the graph on it."),
+        "(correlation). The k-NN predicts from your ratings of a movie's neighbours; the rating GNN passes your "
+        "ratings along these links a few hops. The ranking GNN, whose list the Recommend page shows, runs on "
+        "another graph: movies rated by the same users (**Graph**: co-rating). Click a node to centre the graph "
+        "on it."),
     "compare": (
         "**How it works.** The seed's protocol: for a target movie, its raters are split at random into "
         "training, validation and test users; every model learns without the test users' rating of that movie "
         "and predicts it. RMSE measures the error in stars (lower is better). A panel repeats this on random "
-        "movies, so one can see on which movies each model wins."),
+        "movies, so one can see on which movies each model wins. **List quality (top-N)** measures the lists "
+        "instead: each user's ratings split 75/25, each model's top 10 among the unrated movies, hits on the "
+        "held-out ones."),
     "train": (
         "**How it works.** An all-movies GNN learns to predict ratings hidden from each user's profile, on "
         "every MovieLens rating except 5% kept for validation. The weights with the lowest validation RMSE are "

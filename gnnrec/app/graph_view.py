@@ -78,9 +78,11 @@ LABELLED = 8  # at 2 hops: labels on the movie, your rated movies and this many 
 LEGEND = ("<div id='legend'><span><i class='dot' style='background:{target}'></i>the movie</span>"
           "<span><b style='color:{rated}'>★</b> you rated it</span>"
           "<span><i class='dot' style='background:{other}'></i>size: how many rated it</span>"
-          "<span><i class='line' style='background:{pos}'></i>ratings move together</span>"
-          "<span><i class='line dash' style='border-color:{neg}'></i>move apart</span>"
-          "<span>click a movie to centre on it</span></div>")
+          "{lines}<span>click a movie to centre on it</span></div>")
+LINES = {"correlation": "<span><i class='line' style='background:{pos}'></i>ratings move together</span>"
+                        "<span><i class='line dash' style='border-color:{neg}'></i>move apart</span>",
+         "co-rating": "<span><i class='line' style='background:{pos}'></i>rated by the same users (thicker: "
+                      "more)</span>"}  # the lines' legend per graph (gnnrec.app.neighbourhood.GRAPHS)
 STYLE = ("<style>body{margin:0;font-family:sans-serif}.vis-tooltip{max-width:320px;white-space:normal}"
          "#mynetwork{box-sizing:border-box;border-radius:6px}.card{border:0}"
          "#legend{display:flex;flex-wrap:wrap;gap:4px 14px;padding:6px 4px 0;font-size:12px;color:#444}"
@@ -131,6 +133,9 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
     top = max(1, int(nodes["raters"].max()))
     named = labelled_nodes(nb)
     two = bool(nodes["hop"].max() >= 2)  # ~100 movies: the graph is drawn at a third of the size, its names 3x larger
+    co = nb.graph != "correlation"  # co-rating weights (0.001-0.06): widths relative to the strongest shown
+    scale = float(nb.edges["corr"].abs().max()) if co and len(nb.edges) else 1.0
+    word, fmt = ("co-rating weight", ".4f") if co else ("correlation", "+.2f")
     for row in nodes.itertuples(index=False):
         year = f" ({row.year})" if pd.notna(row.year) else ""
         rated = pd.notna(row.your_rating)
@@ -139,7 +144,7 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
         if row.hop == 0:
             lines.append("the movie you picked")
         else:
-            lines.append(f"correlation with it: {row.corr:+.2f}" if pd.notna(row.corr) else "")
+            lines.append(f"{word} with it: {row.corr:{fmt}}" if pd.notna(row.corr) else "")
             if row.hop == 2 and row.via:
                 lines.append(f"2 hops, via {esc(row.via)}")
         if rated:
@@ -156,9 +161,9 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
                      font={"size": (16 if row.hop == 0 else 12) * (3 if two else 1), "strokeWidth": 3 * (2 if two else 1),
                            "strokeColor": "#ffffff", "color": "#222222"})
     for e in drawn_edges(nb).itertuples(index=False):
-        c = float(e.corr)
-        net.add_edge(int(e.source), int(e.target), width=float(1 + 7 * abs(c)), title=f"correlation {c:+.2f}",
-                     color={"color": POSITIVE if c > 0 else NEGATIVE, "opacity": 0.35 + 0.6 * abs(c)},
+        c, r = float(e.corr), min(1.0, abs(float(e.corr)) / (scale or 1.0))  # r: strength in [0, 1]
+        net.add_edge(int(e.source), int(e.target), width=float(1 + 7 * r), title=f"{word} {c:{fmt}}",
+                     color={"color": POSITIVE if c > 0 else NEGATIVE, "opacity": 0.35 + 0.6 * r},
                      dashes=bool(c < 0))
     net.set_options(json.dumps({
         "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250, "fit": True},
@@ -168,10 +173,10 @@ def neighbourhood_html(nb: Neighbourhood, height_px: int = 560) -> str:
         "nodes": {"scaling": {"label": {"drawThreshold": 3}}},  # names stay drawn when a big graph is zoomed out
         "edges": {"smooth": False},
     }))
-    return _finish(net.generate_html(notebook=False))
+    return _finish(net.generate_html(notebook=False), nb.graph)
 
 
-def _finish(page: str) -> str:
+def _finish(page: str, graph: str = "correlation") -> str:
     """pyvis's page made offline and ours: no CDN links, escaped tooltips, settling, clicks, legend."""
     page = strip_external(page)
     page, n = re.subn(r"\n\s*network = new vis\.Network\(container, data, options\);", lambda m: _NETWORK_JS,
@@ -181,7 +186,8 @@ def _finish(page: str) -> str:
     page = page.replace("<center>\n<h1></h1>\n</center>", "").replace(
         "<center>\n          <h1></h1>\n        </center>", "")
     page = page.replace("<head>", "<head>\n" + STYLE, 1)
-    legend = LEGEND.format(target=TARGET, rated=RATED, other=OTHER, pos=POSITIVE, neg=NEGATIVE)
+    legend = LEGEND.format(target=TARGET, rated=RATED, other=OTHER,
+                           lines=LINES[graph].format(pos=POSITIVE, neg=NEGATIVE))
     page, n = re.subn(r"(<div id=\"mynetwork\"[^>]*>\s*</div>)", lambda m: m.group(1) + legend, page, count=1)
     if n != 1:
         raise RuntimeError("unexpected pyvis template: cannot place the legend")

@@ -1,4 +1,5 @@
-"""A movie's correlation neighbourhood: the nodes and edges the Neighbourhood page draws, and its table.
+"""A movie's neighbourhood on a graph of movies (the correlations, or the ranking GNN's co-rating
+graph): the nodes and edges the Neighbourhood page draws, and its table.
 
 No Streamlit in here; bad arguments raise ``ValueError`` naming the allowed range.
 """
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .. import data as data_mod
 from ..graph import GraphConfig, ItemGraph, top_k_mask
@@ -20,20 +22,29 @@ from .ratings_io import stars
 
 @dataclasses.dataclass(frozen=True)
 class Neighbourhood:
-    """A movie's correlation neighbourhood.
+    """A movie's neighbourhood on one of :data:`GRAPHS`.
 
-    nodes: ``movie, title, year, genres, raters, hop, corr (with the target), via (title of the
-    hop-1 movie a hop-2 movie hangs on), via_movie (its id, 0 for none), your_rating`` (NaN if not
-    rated); the target first.
-    edges: ``source, target, corr`` between shown movies (each movie's strongest correlations).
+    nodes: ``movie, title, year, genres, raters, hop, corr (the edge weight with the target: a
+    correlation, or a co-rating weight), via (title of the hop-1 movie a hop-2 movie hangs on),
+    via_movie (its id, 0 for none), your_rating`` (NaN if not rated); the target first.
+    edges: ``source, target, corr`` between shown movies (each movie's strongest links).
     """
 
     target: int
     nodes: pd.DataFrame
     edges: pd.DataFrame
+    graph: str = "correlation"
 
 
 MAX_NEIGHBOURS, MAX_NODES, MAX_COMMON = 25, 120, 300
+GRAPHS = {"correlation": "correlation graph (the rating GNN's)",
+          "co-rating": "co-rating graph (the ranking GNN's lists)"}  # graph -> its name on the page
+
+
+def _rows(w, rows) -> np.ndarray:
+    """Rows of a dense or scipy-sparse ``(N, N)`` graph, dense ``(len(rows), N)``."""
+    rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+    return w[rows].toarray().astype(np.float64) if sp.issparse(w) else np.asarray(w[rows], dtype=np.float64)
 
 
 def correlations(data: data_mod.MovieLens, config: GraphConfig | None = None) -> np.ndarray:
@@ -54,12 +65,14 @@ def _strongest(row: np.ndarray, k: int, exclude) -> np.ndarray:
     return idx[np.argsort(-score[idx], kind="stable")]
 
 
-def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int = 10, hops: int = 1,
-                  ratings: Mapping[int, float] | None = None, min_common: int = 25) -> Neighbourhood:
-    """The ``k`` movies most strongly correlated with ``movie`` (either sign) among those that at
-    least ``min_common`` users rated together with it, and with ``hops=2`` each of those movies'
-    own ``k`` strongest (at most :data:`MAX_NODES` movies in all). Edges join shown movies where
-    one is among the other's ``k`` strongest."""
+def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops: int = 1,
+                  ratings: Mapping[int, float] | None = None, min_common: int = 25,
+                  graph: str = "correlation") -> Neighbourhood:
+    """The ``k`` movies most strongly linked to ``movie`` on the ``(N, N)`` graph ``corr`` (dense
+    correlations, or the ranking GNN's scipy-sparse shift with ``graph="co-rating"``; either sign)
+    among those that at least ``min_common`` users rated together with it, and with ``hops=2`` each
+    of those movies' own ``k`` strongest (at most :data:`MAX_NODES` movies in all). Edges join
+    shown movies where one is among the other's ``k`` strongest."""
     movie = data.check_movie(movie)
     whole = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
     if not (whole(k) and 1 <= k <= MAX_NEIGHBOURS):
@@ -68,12 +81,14 @@ def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int
         raise ValueError(f"hops={hops!r}: choose 1 or 2")
     if not (whole(min_common) and 1 <= min_common <= MAX_COMMON):
         raise ValueError(f"common raters={min_common!r}: choose 1..{MAX_COMMON}")
+    if graph not in GRAPHS:
+        raise ValueError(f"graph={graph!r}: choose one of {', '.join(GRAPHS)}")
     t = movie - 1
     ratings = dict(ratings or {})
     seen = (data.matrix() > 0).astype(np.float32)  # (U, N)
 
     def supported(i: int) -> np.ndarray:  # row i of the correlations, 0 where too few co-raters
-        return np.where(seen[:, i] @ seen >= min_common, corr[i], 0.0)
+        return np.where(seen[:, i] @ seen >= min_common, _rows(corr, i)[0], 0.0)
 
     order, hop, via = [t], {t: 0}, {}
     first = _strongest(supported(t), k, [t])
@@ -88,19 +103,20 @@ def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int
                 order.append(int(j))
                 hop[int(j)], via[int(j)] = 2, int(i)
     idx = np.array(order)
+    digits = 3 if graph == "correlation" else 5  # co-rating weights are small (0.001-0.06)
     n_raters = data.n_raters()
     mv = data.movies.iloc[idx]
     nodes = pd.DataFrame({
         "movie": idx + 1, "title": [natural_title(t) for t in mv["title"]], "year": mv["year"].to_numpy(),
         "genres": mv["genres"].str.replace("|", ", ", regex=False).to_numpy(), "raters": n_raters[idx],
-        "hop": [hop[i] for i in order], "corr": np.where(idx == t, np.nan, corr[t, idx]).round(3),
+        "hop": [hop[i] for i in order], "corr": np.where(idx == t, np.nan, _rows(corr, t)[0, idx]).round(digits),
         "via": [natural_title(data.movies.at[via[i], "title"]) if i in via else None for i in order],
         "via_movie": [via[i] + 1 if i in via else 0 for i in order],
         "your_rating": [float(ratings[i + 1]) if i + 1 in ratings else np.nan for i in order],
     })
     # edges: the k-strongest graph (with the same co-rater minimum) restricted to the shown movies
     common = seen[:, idx].T @ seen[:, idx]  # (V, V)
-    sub = np.where(common >= min_common, np.asarray(corr[np.ix_(idx, idx)], dtype=np.float64), 0.0)
+    sub = np.where(common >= min_common, _rows(corr, idx)[:, idx], 0.0)
     np.fill_diagonal(sub, 0)
     keep = np.zeros(sub.shape, dtype=bool)  # (V, V)
     kk = min(k, len(idx) - 1)
@@ -109,15 +125,17 @@ def neighbourhood(corr: np.ndarray, data: data_mod.MovieLens, movie: int, k: int
         keep = top_k_mask(a, kk) & (a > 0)
         keep |= keep.T
     ii, jj = np.nonzero(np.triu(keep, 1))
-    edges = pd.DataFrame({"source": idx[ii] + 1, "target": idx[jj] + 1, "corr": sub[ii, jj].round(3),
+    edges = pd.DataFrame({"source": idx[ii] + 1, "target": idx[jj] + 1, "corr": sub[ii, jj].round(digits),
                           "common": common[ii, jj].astype(int)})
-    return Neighbourhood(movie, nodes, edges)
+    return Neighbourhood(movie, nodes, edges, graph)
 
 
 def neighbour_table(nb: Neighbourhood) -> pd.DataFrame:
-    """The neighbours (not the movie itself) for a sortable table, strongest first."""
+    """The neighbours (not the movie itself) for a sortable table, strongest first; the link's
+    weight is ``correlation`` on the correlation graph, ``weight`` on the co-rating graph."""
     t = nb.nodes.iloc[1:]
-    return pd.DataFrame({"title": t["title"].to_numpy(), "correlation": t["corr"].to_numpy(),
+    return pd.DataFrame({"title": t["title"].to_numpy(), "correlation" if nb.graph == "correlation" else "weight":
+                         t["corr"].to_numpy(),
                          "hop": t["hop"].to_numpy(), "raters": t["raters"].to_numpy(),
                          "your rating": [stars(r) if pd.notna(r) else "" for r in t["your_rating"]],
                          "year": t["year"].to_numpy(),

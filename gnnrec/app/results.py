@@ -20,7 +20,7 @@ from ..data import MovieLens
 from ..evaluate import attach_ratings
 from ..panels import panel_summary
 from ..titles import natural_title
-from . import safe_read
+from . import safe_read, topn_files
 
 # model name -> (short label for charts and tables, what it is in a sentence)
 MODELS = {
@@ -34,10 +34,17 @@ MODELS = {
     "item_mean": ("Item mean", "the movie's mean rating"),
 }
 MODEL_LABELS = {m: short for m, (short, _) in MODELS.items()}  # the one definition of the labels
+# the names of a top-N result (gnnrec.topn.protocol), where "gnn" is the ranking GNN; k-NNs as above
+TOPN_LABELS = {"gnn": "ranking GNN", "gnn_rating": "rating GNN (by predicted rating)", "ease": "EASE",
+               "gf_cf": "GF-CF (linear)", "gf_cf_ideal": "GF-CF (+ ideal low-pass)", "lightgcn": "LightGCN (PyG)",
+               "item_cosine": "item cosine", "popular": "most popular"}
 
 
-def label(model: str) -> str:
-    """A model's short label (``"knn_baseline"`` -> ``"k-NN + baselines"``); unknown names as they are."""
+def label(model: str, task: str = "rating") -> str:
+    """A model's short label (``"knn_baseline"`` -> ``"k-NN + baselines"``); unknown names as they are.
+    ``task="topn"``: the names of a top-N result (``"gnn"`` -> ``"ranking GNN"``)."""
+    if task == "topn" and model in TOPN_LABELS:
+        return TOPN_LABELS[model]
     return MODEL_LABELS.get(model, str(model))
 
 
@@ -75,8 +82,8 @@ def check_result(obj) -> dict:
     every value the Compare page draws of the right type: numbers in the summary, every split's
     ``rmse`` and every test record's ``pred``; whole-number user and movie ids; text titles."""
     if not isinstance(obj, dict) or obj.get("task") != "target":
-        raise ResultError("not a target-movie evaluation (`python -m gnnrec evaluate --task target --json FILE`) "
-                          "or a panel (`... --panel N --json FILE`)")
+        raise ResultError("not a target-movie evaluation (`python -m gnnrec evaluate --task target --json FILE`), "
+                          "a panel (`... --panel N --json FILE`) or top-N lists (`... --task topn --json FILE`)")
     if not isinstance(obj.get("title", ""), str) or not isinstance(obj.get("config", {}), dict):
         raise ResultError("its 'title' is not text or its 'config' not a mapping")
     splits = obj.get("splits")
@@ -131,6 +138,9 @@ def load_result(path: Path, data: MovieLens | None = None) -> dict:
     except safe_read.Refused as e:
         raise ResultError(str(e)) from None
     try:
+        if isinstance(obj, dict) and obj.get("task") == "topn":  # lists, checked (and re-scored with data) there
+            obj = topn_files.check_topn(obj)
+            return obj if data is None else topn_files.prepare(obj, data)
         obj = check_panel(obj) if isinstance(obj, dict) and obj.get("task") == "panel" else check_result(obj)
         return obj if data is None else with_ratings(obj, data)
     except (ResultError, ValueError, IndexError, KeyError, TypeError, OverflowError) as e:
@@ -148,6 +158,10 @@ def with_ratings(res: dict, data: MovieLens) -> dict:
 
 
 def result_title(res: dict) -> str:
+    if res.get("task") == "topn":
+        c = res["config"]
+        return (f"top-{c['k']} lists of {len(res['summary'])} models on {len(res['splits'])} split(s), seeds "
+                + ", ".join(str(s["seed"]) for s in res["splits"]))
     if res.get("task") == "panel":
         p, c = res["panel"], res.get("config", {})
         return (f"panel of {len(res['rows'])} random movies (at least {p.get('min_raters', '?')} raters, seed "

@@ -123,6 +123,17 @@ def correlations():
     return ("data", fp), _correlations(fp)
 
 
+def graph(kind: str):
+    """``(cache key, (N, N) graph)`` for the Neighbourhood page: the correlations (:func:`correlations`),
+    or with ``kind="co-rating"`` the ranking GNN's shift (scipy CSR); ``(None, why not)`` without one."""
+    if kind == "correlation":
+        return correlations()
+    rec, error = recommender()
+    if rec is None or rec.ranker is None:
+        return None, error or f"no ranking GNN is loaded ({rec.ranker_error})"
+    return ("ranking", id(rec.ranker)) + model_key(), rec.ranker.shift
+
+
 # -- lists and tables -----------------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
 def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec, knn: str = "baseline",
@@ -151,13 +162,30 @@ def disagreements(key: tuple, ratings: tuple, top: int, min_raters: int, n: int,
 
 
 @st.cache_data(max_entries=64, show_spinner="Drawing the neighbourhood …")
-def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr):
+def neighbourhood(key: tuple, movie: int, k: int, hops: int, min_common: int, ratings: tuple, _corr,
+                  kind: str = "correlation"):
     from gnnrec.app import graph_view
 
-    nb = nb_mod.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common)
+    nb = nb_mod.neighbourhood(_corr, _data(), movie, k, hops, dict(ratings), min_common, kind)
     return nb, graph_view.neighbourhood_html(nb)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def saved_result(path: str, mtime_ns: int) -> dict:
     return results.load_result(path, _data())
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the saved top-N results …")
+def saved_topn(files: tuple) -> tuple[dict, list[str]]:
+    """The top-N results among ``files`` (``(path, mtime_ns)`` pairs), by path, as arrays
+    (:func:`gnnrec.app.topn_results.prepare`), and why any file was skipped."""
+    good, skipped = {}, []
+    for path, mtime_ns in files:
+        try:
+            res = saved_result(path, mtime_ns)
+        except results.ResultError as e:
+            skipped.append(str(e))
+            continue
+        if res.get("task") == "topn":
+            good[path] = res
+    return good, skipped
