@@ -11,24 +11,14 @@ machine), and the median and p95 of a new user's top-10 from the committed ranki
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
+from recommend_speed import timed  # bench/ is on the path when a bench script runs
 
 from gnnrec import data as data_mod
 from gnnrec.recommender import Recommender
 from gnnrec.topn.training import fit_rank_gnn
-
-
-def timed(fn, repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3, float(np.percentile(ts, 95)) * 1e3
 
 
 def main() -> None:

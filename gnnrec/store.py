@@ -184,15 +184,20 @@ def load(name: str, folder: Path | None = None, *, data_fingerprint: str | None 
         have = ", ".join(list_names(folder)) or "none"
         raise NotFound(f"no model {name!r} in the models folder (available: {have}); "
                          f"train it with `python -m gnnrec train --name {name}`")
-    with open(path, "rb") as f:
-        raw = f.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        raise StoreError(f"model file {path.name} is over the {MAX_BYTES:,}-byte limit; it is not a gnnrec model")
-    ckpt = from_bytes(raw, name, n_movies)
+    ckpt = from_bytes(read_bounded(path), name, n_movies)
     if data_fingerprint is not None and ckpt.data_fingerprint != data_fingerprint:
         raise DataMismatch(f"model {name!r} was trained on data {ckpt.data_fingerprint}, but the loaded data is "
                          f"{data_fingerprint}; retrain it (`python -m gnnrec train --name {name}`)")
     return ckpt
+
+
+def read_bounded(path: Path) -> bytes:
+    """A model file's bytes, at most :data:`MAX_BYTES` read; StoreError for a bigger file."""
+    with open(path, "rb") as f:
+        raw = f.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise StoreError(f"model file {path.name} is over the {MAX_BYTES:,}-byte limit; it is not a gnnrec model")
+    return raw
 
 
 def list_names(folder: Path | None = None) -> list[str]:

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from ..data import atomic_write_bytes
-from ..store import MAX_BYTES, DataMismatch, StoreError, check_name, models_dir
+from ..store import DataMismatch, NotFound, StoreError, check_name, models_dir, read_bounded
 from .model import RankGNN, RankGNNConfig
 from .training import RankGNNRanker
 
@@ -119,12 +119,8 @@ def load(name: str = DEFAULT_RANKER, folder: Path | None = None, *, data_fingerp
     """Load ``models/ranking/<name>.pt``; refuse other data's model with ``data_fingerprint``."""
     path = folder_for(folder) / f"{check_name(name)}.pt"
     if not path.is_file():
-        raise StoreError(f"no ranking model {name!r}; train it with `python -m gnnrec train --task topn`")
-    with open(path, "rb") as f:
-        raw = f.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        raise StoreError(f"ranking model file {path.name} is over the {MAX_BYTES:,}-byte limit")
-    ckpt = from_bytes(raw, name, n_movies)
+        raise NotFound(f"no ranking model {name!r}; train it with `python -m gnnrec train --task topn`")
+    ckpt = from_bytes(read_bounded(path), name, n_movies)
     if data_fingerprint is not None and ckpt.data_fingerprint != data_fingerprint:
         raise DataMismatch(f"ranking model {name!r} was trained on data {ckpt.data_fingerprint}, not on the loaded "
                            f"{data_fingerprint}; retrain it (`python -m gnnrec train --task topn --force`)")
