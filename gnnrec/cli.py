@@ -242,6 +242,13 @@ def cmd_models(args) -> int:
             print(f"{n:<28} target={c.config.target} preset={c.extra.get('preset')} metrics={json.dumps(c.metrics)}")
         except store.StoreError as e:
             print(f"{n:<28} UNREADABLE: {e}")
+    from .topn import store as rank_store
+
+    try:
+        r = rank_store.load(n_movies=data_mod.N_MOVIES)
+        print(f"{'ranking/' + r.name:<28} the ranking GNN (the app's GNN list) metrics={json.dumps(r.metrics)}")
+    except store.StoreError as e:
+        print(f"{'ranking/' + rank_store.DEFAULT_RANKER:<28} UNAVAILABLE: {e}")
     return 0
 
 

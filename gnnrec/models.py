@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -70,9 +71,11 @@ def sparse_shift(s: sp.spmatrix) -> torch.Tensor:
     """A SciPy ``(N, N)`` graph shift operator as a torch sparse CSR tensor (float32), what the
     reference forward multiplies by."""
     s = sp.csr_matrix(s, dtype=np.float32)
-    return torch.sparse_csr_tensor(torch.from_numpy(s.indptr.astype(np.int64)),
-                                   torch.from_numpy(s.indices.astype(np.int64)),
-                                   torch.from_numpy(s.data), size=s.shape, check_invariants=True)
+    with warnings.catch_warnings():  # torch's one-line "sparse CSR is in beta" notice, on every CLI run
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(torch.from_numpy(s.indptr.astype(np.int64)),
+                                       torch.from_numpy(s.indices.astype(np.int64)),
+                                       torch.from_numpy(s.data), size=s.shape, check_invariants=True)
 
 
 class GraphFilter(nn.Module):
