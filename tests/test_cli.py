@@ -186,10 +186,11 @@ def test_train_then_models(loaded, capsys, tmp_path, monkeypatch):
     (tmp_path / "broken.pt").write_bytes(b"not a model")
     assert cli.main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["all-movies", "broken", "t27"]
+    assert [line.split()[0] for line in lines] == ["all-movies", "broken", "t27", "ranking/ranking"]
     assert "target=None preset=all" in lines[0]
     assert "UNREADABLE" in lines[1] and "corrupt" in lines[1]
     assert "target=26 preset=best+custom" in lines[2]
+    assert "UNAVAILABLE" in lines[3] and "train --task topn" in lines[3]  # this models folder has no ranking/
 
 
 @pytest.mark.parametrize("text", ["1_0", "+5", "٥٠", "5.0", " 50"])
