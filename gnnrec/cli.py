@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from . import cli_topn, store
 from . import data as data_mod
-from . import store
 from .evaluate import DEFAULT_TARGET
+from .files import check_writable, write_json
 
 
 def _print_table(summary: dict, title: str) -> None:
@@ -20,29 +18,6 @@ def _print_table(summary: dict, title: str) -> None:
     print(f"{'model':<12} {'RMSE mean':>10} {'± std':>8}")
     for name, s in sorted(summary.items(), key=lambda kv: kv[1]["mean"]):
         print(f"{name:<12} {s['mean']:>10.4f} {s['std']:>8.4f}")
-
-
-def _write_json(path: str | None, obj: dict) -> None:
-    if path:
-        data_mod.atomic_write_bytes(Path(path), json.dumps(obj, indent=1).encode())
-        print(f"wrote {path}")
-
-
-def check_writable(path: str | Path | None, what: str) -> None:
-    """Before long work: raise ValueError unless a file can be written at ``path`` (its folder is
-    created as the final write would; a temporary file is made there and removed)."""
-    if not path:
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"{what} {path}: is a folder; give a file name, e.g. {target / 'out.json'} (nothing was run)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".check"):
-            pass
-    except OSError as e:
-        raise ValueError(f"{what} {path}: cannot write there ({e.strerror or type(e).__name__}); choose a writable "
-                         "path (nothing was run)") from None
 
 
 def cmd_data(args) -> int:
@@ -58,7 +33,7 @@ def cmd_evaluate(args) -> int:
 
     d = data_mod.load()
     if args.task == "topn":
-        return _evaluate_topn(d, args)
+        return cli_topn.evaluate(d, args)
     args.splits = 10 if args.splits is None else args.splits
     args.preset = args.preset or (evaluate.DEFAULT_PRESET if args.task == "target" else "all")
     if args.panel is not None:
@@ -80,27 +55,7 @@ def cmd_evaluate(args) -> int:
             ("GroupLens's canonical splits u1-u5" if split == "canonical" else f"GroupLens's canonical split {split}")
         title = f"All movies: RMSE over {what} ({res['seconds']:.1f} s)"
     _print_table(res["summary"], title)
-    _write_json(args.json, res)
-    return 0
-
-
-def _evaluate_topn(d, args) -> int:
-    from .topn import protocol
-
-    if args.panel is not None or args.split is not None:
-        raise ValueError("--task topn splits each user's ratings 75/25; drop --panel and --split")
-    models = protocol.check_models(args.models.split(",")) if args.models else protocol.MODELS
-    splits = 1 if args.splits is None else args.splits
-    if splits < 1:
-        raise ValueError(f"--splits {splits}: give at least 1")
-    seeds = range(args.seed, args.seed + splits)
-    res = protocol.evaluate_topn(d, seeds, args.k, models, on_model=lambda seed, name, m, secs: print(
-        f"seed {seed} {name:<14} nDCG@{args.k} {m['ndcg']:.4f}  P@{args.k} {m['precision']:.4f}  "
-        f"coverage {m['coverage']:.3f}  ({secs:.1f} s)", flush=True))
-    print(f"Top-{args.k} lists, each user's ratings split 75/25 (seeds {', '.join(map(str, seeds))}; "
-          f"{res['seconds']:.0f} s); means over the splits:")
-    print(protocol.format_table(res["summary"], args.k))
-    _write_json(args.json, res)
+    write_json(args.json, res)
     return 0
 
 
@@ -123,7 +78,7 @@ def _evaluate_panel(d, args) -> int:
     print(panels.format_summary(res["summary"], header_done[0]))
     print(f"panel seed {args.seed}, {args.panel} movies with >= {args.min_raters} raters, {args.splits} splits "
           f"(seeds {args.split_seed}..{args.split_seed + args.splits - 1}), preset {args.preset}: {res['seconds']:.0f} s")
-    _write_json(args.json, res)
+    write_json(args.json, res)
     return 0
 
 
@@ -133,7 +88,7 @@ def cmd_train(args) -> int:
     if args.task == "folds":
         return _train_folds(args)
     if args.task == "topn":
-        return _train_ranker(args)
+        return cli_topn.train(args)
     args.preset = args.preset or ("best" if args.task == "target" else "all")
     if args.preset == "transfer":
         raise ValueError("--preset transfer is the target task's evaluation recipe, built per split from the fold "
@@ -158,31 +113,6 @@ def cmd_train(args) -> int:
     path = store.save(ckpt_pred, name, metrics=metrics, data_fingerprint=d.fingerprint(), extra=extra)
     print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - t0:.1f} s; "
           f"metrics: {json.dumps(metrics)}")
-    return 0
-
-
-def _train_ranker(args) -> int:
-    """The ranking GNN the app's lists come from, trained on every rating (gnnrec.topn)."""
-    from .topn import store as rank_store
-    from .topn.training import RankTrainConfig, fit_rank_gnn
-
-    if args.features or args.taps or args.k or args.preset:
-        raise ValueError("--task topn trains the ranking GNN's recipe (docs/experiments.md); drop --features, --taps, "
-                         "--k and --preset")
-    name = args.name or rank_store.DEFAULT_RANKER
-    path = rank_store.folder_for() / f"{store.check_name(name)}.pt"
-    if path.exists() and not args.force:
-        raise ValueError(f"ranking model {name!r} exists already; add --force to replace it")
-    check_writable(path, "model file")
-    tc = RankTrainConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
-    d = data_mod.load()
-    t0 = time.perf_counter()
-    ranker = fit_rank_gnn(d.matrix(), tc=tc, on_progress=lambda p: print(
-        f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}", flush=True))
-    seconds = time.perf_counter() - t0
-    path = rank_store.save(ranker, name, metrics={"train_seconds": seconds}, data_fingerprint=d.fingerprint(),
-                           extra={"task": "topn", "train": dataclasses.asdict(tc)})
-    print(f"saved {path} ({path.stat().st_size / 1024:.0f} KiB) in {seconds:.1f} s")
     return 0
 
 
