@@ -11,13 +11,10 @@ with the server (Linux parent-death signal, and a watchdog on its parent's pid).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import multiprocessing
 import os
 import queue
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -28,14 +25,13 @@ from pathlib import Path
 from ..data import DataError
 from ..store import StoreError
 from ..train import Cancelled
+from .priority import NICE, _die_with_parent, _lower_priority  # noqa: F401  (NICE re-exported)
 from .slot import HEAVY, Busy, HeavyJobLock, JobInfo  # noqa: F401  (re-exported: the app's job API)
 
-NICE = 19  # a heavy job's thread (or process) priority on Linux (0 = normal, 19 = lowest)
 CANCEL_GRACE = 20.0  # seconds a cancelled child process gets to stop by itself before it is terminated
 WALL_LIMIT = 600.0  # seconds any job may run (twice the training budget of gnnrec.app.live)
 ABANDON_GRACE = 60.0  # seconds a job outlives the last sign of its session (a closed tab)
 MODES = ("process", "thread")  # GNNREC_JOBS: where the app's heavy jobs run (default: a child process)
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def use_processes() -> bool:
@@ -239,35 +235,6 @@ def _child(fn, events, cancel, parent: int) -> None:
     events.put(("end", outcome))
     events.close()
     events.join_thread()  # everything sent before the process exits
-
-
-def _die_with_parent(parent: int, poll: float = 1.0) -> None:
-    """End this process as soon as ``parent`` (the server) is gone, so that a server killed by
-    SIGKILL (the out-of-memory killer) leaves no training behind to save a model nobody asked for.
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel sends it when the thread that started
-    this process ends; it outlives the child). Everywhere: a daemon thread that polls the parent's
-    pid, in case the signal is unavailable or the parent died before it was set."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
-        os._exit(70)  # the parent is gone: no clean-up, nothing saved (saves are atomic)
-
-    if os.getppid() != parent:
-        os._exit(70)
-    threading.Thread(target=watch, name="gnnrec-parent-watch", daemon=True).start()
-
-
-def _lower_priority() -> None:
-    """Give this thread (and the threads it starts: training's validation, the graph builder) the
-    lowest CPU priority on Linux, so that on a few shared cores the visitors' page reruns come
-    first and the heavy job takes what is left. Elsewhere (or if refused) nothing changes."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
 def start_job(kind: str, label: str, fn, total: int | None = None, owner: str = "app", process: bool = False,

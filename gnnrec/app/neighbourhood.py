@@ -65,15 +65,8 @@ def _strongest(row: np.ndarray, k: int, exclude) -> np.ndarray:
     return idx[np.argsort(-score[idx], kind="stable")]
 
 
-def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops: int = 1,
-                  ratings: Mapping[int, float] | None = None, min_common: int = 25,
-                  graph: str = "correlation") -> Neighbourhood:
-    """The ``k`` movies most strongly linked to ``movie`` on the ``(N, N)`` graph ``corr`` (dense
-    correlations, or the ranking GNN's scipy-sparse shift with ``graph="co-rating"``; either sign)
-    among those that at least ``min_common`` users rated together with it, and with ``hops=2`` each
-    of those movies' own ``k`` strongest (at most :data:`MAX_NODES` movies in all). Edges join
-    shown movies where one is among the other's ``k`` strongest."""
-    movie = data.check_movie(movie)
+def _check_args(k, hops, min_common, graph) -> None:
+    """ValueError naming the first of :func:`neighbourhood`'s settings out of its range."""
     whole = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
     if not (whole(k) and 1 <= k <= MAX_NEIGHBOURS):
         raise ValueError(f"neighbours={k!r}: choose 1..{MAX_NEIGHBOURS}")
@@ -83,6 +76,18 @@ def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops:
         raise ValueError(f"common raters={min_common!r}: choose 1..{MAX_COMMON}")
     if graph not in GRAPHS:
         raise ValueError(f"graph={graph!r}: choose one of {', '.join(GRAPHS)}")
+
+
+def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops: int = 1,
+                  ratings: Mapping[int, float] | None = None, min_common: int = 25,
+                  graph: str = "correlation") -> Neighbourhood:
+    """The ``k`` movies most strongly linked to ``movie`` on the ``(N, N)`` graph ``corr`` (dense
+    correlations, or the ranking GNN's scipy-sparse shift with ``graph="co-rating"``; either sign)
+    among those that at least ``min_common`` users rated together with it, and with ``hops=2`` each
+    of those movies' own ``k`` strongest (at most :data:`MAX_NODES` movies in all). Edges join
+    shown movies where one is among the other's ``k`` strongest."""
+    movie = data.check_movie(movie)
+    _check_args(k, hops, min_common, graph)
     t = movie - 1
     ratings = dict(ratings or {})
     seen = (data.matrix() > 0).astype(np.float32)  # (U, N)
