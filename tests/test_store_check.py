@@ -207,7 +207,7 @@ def test_randomly_damaged_checkpoints_never_crash_the_process(blob, tmp_path):
         write(tmp_path, f"m{i:02d}", b)
     proc = run_models(tmp_path)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
-    lines = proc.stdout.splitlines()
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("ranking/")]  # the ranking GNN's line
     assert sorted(line.split()[0] for line in lines) == [f"m{i:02d}" for i in range(60)]
     assert sum("UNREADABLE" in line for line in lines) >= 30  # most damage is caught (a negated tensor may be fine)
 
