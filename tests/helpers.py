@@ -120,3 +120,18 @@ def synthetic_panel(data, movies=PANEL_MOVIES, splits: int = 2, users: int = 10)
             "config": {"splits": splits, "split_seed": 0, "preset": "best", "reference": panels.REFERENCE},
             "data_fingerprint": data.fingerprint(), "results": results, "rows": rows,
             "summary": panels.panel_summary(rows), "seconds": 1.0}
+
+
+def app_folders(tmp_path: Path, monkeypatch) -> dict:
+    """A models copy and a results folder holding one synthetic result, both handed to the app
+    through ``GNNREC_MODELS_DIR`` / ``GNNREC_RESULTS_DIR`` (the AppTest files' shared set-up)."""
+    import json
+
+    from gnnrec.app import catalog
+
+    models, results = models_copy(tmp_path / "models"), tmp_path / "results"
+    results.mkdir()
+    (results / "synthetic.json").write_text(json.dumps(synthetic_result(catalog.load_data())))
+    monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
+    monkeypatch.setenv("GNNREC_RESULTS_DIR", str(results))
+    return {"models": models, "results": results}

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import models_copy, synthetic_result
+from helpers import app_folders
 from streamlit.testing.v1 import AppTest
 
 from gnnrec.app import catalog, graph_view, live, ratings_io
@@ -26,13 +26,9 @@ TIMEOUT = 90
 
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
-    models, results = models_copy(tmp_path / "models"), tmp_path / "results"
-    results.mkdir()
-    (results / "synthetic.json").write_text(json.dumps(synthetic_result(catalog.load_data())))
-    (results / "broken.json").write_text("{not json")
-    monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
-    monkeypatch.setenv("GNNREC_RESULTS_DIR", str(results))
-    return {"models": models, "results": results}
+    made = app_folders(tmp_path, monkeypatch)
+    (made["results"] / "broken.json").write_text("{not json")
+    return made
 
 
 def start(page: str | None = None) -> AppTest:

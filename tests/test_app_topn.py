@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import models_copy, synthetic_result
+from helpers import app_folders
 from streamlit.testing.v1 import AppTest
 
-from gnnrec.app import catalog, results
+from gnnrec.app import results
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPN = ROOT / "results" / "topn-1-3.json"
@@ -21,12 +21,7 @@ TOPN = ROOT / "results" / "topn-1-3.json"
 
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
-    models, res = models_copy(tmp_path / "models"), tmp_path / "results"
-    res.mkdir()
-    (res / "synthetic.json").write_text(json.dumps(synthetic_result(catalog.load_data())))
-    monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
-    monkeypatch.setenv("GNNREC_RESULTS_DIR", str(res))
-    return {"models": models, "results": res}
+    return app_folders(tmp_path, monkeypatch)
 
 
 def start(page: str) -> AppTest:

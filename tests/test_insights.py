@@ -3,8 +3,6 @@ profiles), where GNN and k-NN disagree, graph hops."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,10 +66,8 @@ def test_why_gnn_is_leave_one_out_and_honest_when_nothing_reaches(rec):
 
 def test_why_is_bounded_for_a_long_profile(rec, data):
     many = ratings_io.user_ratings(data, 405)  # 737 ratings
-    t0 = time.perf_counter()
-    big = insights.why(rec, many, 50, "gnn")
+    big = insights.why(rec, many, 50, "gnn")  # bounded work: how long it takes is bench/app_speed.py's business
     assert len(big.table) == insights.EXPLAIN_MAX and f"{insights.EXPLAIN_MAX} of your {len(many)}" in big.how
-    assert time.perf_counter() - t0 < 30
     with pytest.raises(ValueError):
         insights.why(rec, {50: 5}, 172, "svd")
 

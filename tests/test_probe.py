@@ -3,27 +3,19 @@ Compare with hostile files in ``results/`` (AppTest: real files, a real FIFO and
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-from helpers import ROOT, models_copy, synthetic_result
+from helpers import ROOT, app_folders
 from streamlit.testing.v1 import AppTest
 from test_results import hostile
-
-from gnnrec.app import catalog
 
 APP = str(ROOT / "app.py")
 
 
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
-    models, res = models_copy(tmp_path / "models"), tmp_path / "results"
-    res.mkdir()
-    (res / "synthetic.json").write_text(json.dumps(synthetic_result(catalog.load_data())))
-    monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
-    monkeypatch.setenv("GNNREC_RESULTS_DIR", str(res))
-    return {"models": models, "results": res}
+    return app_folders(tmp_path, monkeypatch)
 
 
 def test_compare_names_each_hostile_results_file_and_still_shows_the_good_one(folders):
