@@ -150,20 +150,36 @@ def test_lightgcn_from_pyg_learns_the_planted_tastes():
 
 
 # --- the ranking GNN ----------------------------------------------------------------------------
-def test_ranking_loss_is_softmax_cross_entropy_over_unshown_movies():
-    scores = torch.tensor([[1.0, 2.0, 0.5, -1.0]])
-    shown = torch.tensor([[1.0, 0, 0, 0]])
-    hidden = torch.tensor([[0, 1.0, 0, 1.0]])
-    p = np.exp([2.0, 0.5, -1.0]) / np.exp([2.0, 0.5, -1.0]).sum()
-    want = -(np.log(p[0]) + np.log(p[2])) / 2
-    assert float(ranking_loss(scores, shown, hidden)) == pytest.approx(want, rel=1e-6)
+def test_ranking_loss_is_bpr_against_the_highest_ranked_free_movies():
+    """Against a plain reference: per user, the ``M`` best-scored movies neither shown nor targets
+    are the negatives; each target's BPR loss is averaged over them, then over all targets."""
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(3, 9))
+    shown = (rng.random((3, 9)) < 0.3).astype(float)
+    targets = ((rng.random((3, 9)) < 0.3) & (shown == 0)).astype(float)
+    targets[2] = 0.0  # a user with no target adds nothing
+    losses = []
+    for b in range(3):
+        free = np.flatnonzero((shown[b] == 0) & (targets[b] == 0))
+        neg = free[np.argsort(-scores[b, free], kind="stable")[:2]]
+        for i in np.flatnonzero(targets[b]):
+            losses.append(np.mean(np.log1p(np.exp(-(scores[b, i] - scores[b, neg])))))
+    got = ranking_loss(torch.tensor(scores), torch.tensor(shown), torch.tensor(targets), negatives=2)
+    assert float(got) == pytest.approx(np.mean(losses), rel=1e-9)
+    few = torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([[1.0, 0, 0]]), torch.tensor([[0, 1.0, 0]])
+    # one free movie (index 2) but 5 negatives asked: only the real one counts
+    assert float(ranking_loss(*few, negatives=5)) == pytest.approx(np.log1p(np.exp(-(1.0 - 2.0))), rel=1e-6)
 
 
 def test_ranking_gnn_learns_and_beats_popularity_on_planted_tastes():
     x = planted(n_users=80)
     fit, valid = sp.holdout(x, seed=1)
+    seen = []
     gnn = fit_rank_gnn(fit, RankGNNConfig(graph_k=5, taps=3, features=4, ease_lambda=5.0),
-                       RankTrainConfig(epochs=15, lr=0.01, batch=16))
+                       RankTrainConfig(epochs=15, lr=0.01, batch=16), on_progress=seen.append)
+    assert [p.epoch for p in seen] == list(range(1, 16))
+    assert seen[-1].loss < 0.95 * seen[0].loss, [p.loss for p in seen]  # the filter learns
+    assert float(gnn.model.readout.weight.abs().sum()) > 0  # it started at zero: EASE alone
     pop = (fit > 0).sum(0)
     ours = metrics.score_lists(gnn.recommend(fit, 5), valid, pop, 5)["ndcg"]
     popular = metrics.score_lists(rankers.Popular().fit(fit).recommend(fit, 5), valid, pop, 5)["ndcg"]

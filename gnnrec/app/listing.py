@@ -58,7 +58,7 @@ def why_listed(rec: Recommender, ratings: Mapping[int, float], movie: int, min_r
             text += (f" No single rating moves it from #{rank}: it rests on several of them; the one that lifts it "
                      f"most is your {top['your rating']} for {top['title']} ({top['link']}).")
     how = ("without it: where the movie would rank if you had not rated that movie. link: hops between the two "
-           "movies on the co-rating graph the GNN's filters run on (1 = neighbours), and the direct edge the GNN "
-           "learnt between them (+: rating the one lifts the other). A rating counts as 'you saw it', "
+           "movies on the co-rating graph the GNN's filters run on (1 = neighbours), and the direct edge between "
+           "them in the GNN's EASE filter (+: rating the one lifts the other). A rating counts as 'you saw it', "
            "so a 1★ can still bring in movies people watch alongside it; the stars are the rating GNN's.")
     return Listed(movie, title, rank, shown.reset_index(drop=True), text, how)

@@ -1,5 +1,5 @@
 """Why the ranking GNN lists a movie: each of your ratings left out in turn, where the movie would
-rank without it, and the edges that carry it (the co-rating graph's, the edge-varying filter's).
+rank without it, and the edges that carry it (the co-rating graph's, and EASE's edge-varying filter's).
 
 Letters: R your ratings, N movies.
 """
@@ -26,7 +26,7 @@ def explain_listing(ranker: RankGNNRanker, x: np.ndarray, t: int, candidates: np
     """Movie index ``t``'s rank for a user ``x`` ``(N,)`` among ``candidates`` (the movies the list
     may hold), and one row per rating: ``movie`` (index), ``rank_without`` (where ``t`` would rank
     with that rating left out), ``score_effect`` (its score minus the score without it),
-    ``edge`` (the edge-varying filter's weight from that movie to ``t``; 0 without one),
+    ``edge`` (EASE's edge-varying filter's weight from that movie to ``t``; 0 without one),
     ``hops`` (graph distance on the co-rating graph, capped at the filter's reach + 1)."""
     rated = np.flatnonzero(x > 0)  # (R,)
     rows = np.repeat(x[None, :], len(rated) + 1, axis=0)  # (R+1, N): row 0 all ratings, row i+1 without rated[i]

@@ -1,5 +1,5 @@
-r"""The ranking GNN: graph filters on the item co-rating graph with a local readout, plus an
-edge-varying filter, scoring every movie for a user's list.
+r"""The ranking GNN: graph filters on the item co-rating graph with a local readout, on top of
+EASE's edge-varying filter, scoring every movie for a user's list.
 
 .. math::
     s_u = \mathrm{readout}\Big(\sigma\Big(\sum_{k=0}^{K-1} S^k X_u H_k + b\Big)\Big) + c + r_u (W \odot (1 - I))
@@ -9,8 +9,10 @@ centred on 3 and scaled to [-1, 1]); ``S`` the normalised co-rating graph (GF-CF
 :math:`\tilde R^\top \tilde R`) sparsified to each movie's strongest neighbours; the readout is
 the same linear map at every node (the method's local readout); ``c`` ``(N,)`` a per-movie
 offset; ``W`` ``(N, N)`` an edge-varying graph filter (EdgeNets, Isufi, Gama and Ribeiro 2021)
-on who-rated-what ``r_u``, started at EASE's closed form (itself a rational filter of the
-co-rating graph) and trained with the rest to rank.
+on who-rated-what ``r_u``: EASE's closed form, a rational filter of the co-rating graph designed
+to rank, computed from the training ratings and not trained (training it by gradient lowered the
+lists' quality, docs/experiments.md). The polynomial filter, the readout and the offsets learn
+what EASE misses.
 
 Letters: B users, N movies, G input channels, F features, K taps.
 """
@@ -38,8 +40,8 @@ class RankGNNConfig:
     graph_k: int = 50  # neighbours kept per movie in the normalised co-rating graph
     taps: int = 4  # K: S^0 .. S^(K-1)
     features: int = 16  # F: graph-filter outputs per movie before the readout
-    edge: bool = True  # add the edge-varying filter W
-    ease_lambda: float = 300.0  # λ of the EASE closed form W starts from
+    edge: bool = True  # add EASE's edge-varying filter W
+    ease_lambda: float = 500.0  # λ of the EASE closed form W (as the EASE reference; chosen on validation)
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("graph_k", 1, 1000), ("taps", 1, 10), ("features", 1, 256)):
@@ -85,8 +87,10 @@ class RankGNN(nn.Module):
         self.config = config
         self.filter = GraphFilter(CHANNELS, config.features, config.taps)
         self.readout = nn.Linear(config.features, 1)
+        nn.init.zeros_(self.readout.weight)  # the start is EASE alone: the filter adds what it learns
         self.offset = nn.Parameter(torch.zeros(n_movies))  # c
-        self.edge = nn.Parameter(torch.zeros(n_movies, n_movies)) if config.edge else None  # W
+        # W, a buffer: computed (set_edge), saved, not trained; None without ``edge``
+        self.register_buffer("edge", torch.zeros(n_movies, n_movies) if config.edge else None)
 
     @staticmethod
     def shapes(config: RankGNNConfig, n_movies: int) -> dict[str, tuple[int, ...]]:
@@ -94,6 +98,11 @@ class RankGNN(nn.Module):
         out = {"offset": (n_movies,), "filter.weight": (config.taps, CHANNELS, config.features),
                "filter.bias": (config.features,), "readout.weight": (1, config.features), "readout.bias": (1,)}
         return out | ({"edge": (n_movies, n_movies)} if config.edge else {})
+
+    def set_edge(self, train: np.ndarray) -> None:
+        """``W`` := EASE's closed form on ``(U, N)`` training ratings (nothing without ``edge``)."""
+        if self.edge is not None:
+            self.edge.copy_(torch.from_numpy(ease_weights(train, self.config.ease_lambda)))
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.filter(signal(x), s))  # (B, N, F)
