@@ -96,26 +96,37 @@ def main() -> None:
     if not args.skip_gnn:
         for epochs in (1, 4, 8, 16):
             show(f"ranking GNN, {epochs} epochs", gnn(tr, 500.0, epochs))
+        show("EASE λ 500 on the rating-weighted input (β 0.5), alone", weighted_ease(tr, 500.0, 0.5))
     show("EASE λ 500 (the reference)", EASE(500.0).fit(tr).scores(tr))
 
 
-def gnn(train: np.ndarray, lam: float, epochs: int) -> np.ndarray:
-    """The ranking GNN's ``(U, N)`` scores with EASE λ ``lam`` inside, after ``epochs``."""
+def gnn(train: np.ndarray, lam: float, epochs: int, beta: float = 0.5) -> np.ndarray:
+    """The ranking GNN's ``(U, N)`` scores with EASE λ ``lam`` (input weight ``beta``) inside, after ``epochs``."""
     import torch
 
     from gnnrec.topn.model import RankGNNConfig
     from gnnrec.topn.training import RankTrainConfig, fit_rank_gnn
 
     torch.set_num_threads(1)
-    return fit_rank_gnn(train, RankGNNConfig(ease_lambda=lam), RankTrainConfig(epochs=epochs)).scores(train)
+    return fit_rank_gnn(train, RankGNNConfig(ease_lambda=lam, ease_rating=beta),
+                        RankTrainConfig(epochs=epochs)).scores(train)
+
+
+def weighted_ease(train: np.ndarray, lam: float, beta: float) -> np.ndarray:
+    """EASE on the rating-weighted input the ranking GNN uses (``beta`` 0: plain EASE): ``(U, N)`` scores."""
+    from gnnrec.topn.model import ease_input, ease_weights
+
+    return ease_input(train, beta) @ ease_weights(train, lam, beta).astype(np.float64)
 
 
 def choose(fit: np.ndarray, show) -> None:
-    """The recipe's choice on validation interactions: EASE alone, then the GNN after 1, 2, 4 epochs."""
-    for lam in (300.0, 500.0):
-        show(f"EASE λ {lam:.0f} alone", EASE(lam).fit(fit).scores(fit))
-        for epochs in (1, 2, 4):
-            show(f"ranking GNN, EASE λ {lam:.0f}, {epochs} epochs", gnn(fit, lam, epochs))
+    """The recipe's choice on validation interactions: EASE's input weight β and λ alone, then the
+    GNN around the chosen EASE after 1, 2, 4, 6, 8 epochs."""
+    for lam in (300.0, 500.0, 800.0):
+        for beta in (0.0, 0.2, 0.35, 0.5, 0.75, 1.0):
+            show(f"EASE λ {lam:.0f}, rating weight β {beta} alone", weighted_ease(fit, lam, beta))
+    for epochs in (1, 2, 4, 6, 8):
+        show(f"ranking GNN, EASE λ 500 β 0.5, {epochs} epochs", gnn(fit, 500.0, epochs, 0.5))
 
 
 if __name__ == "__main__":

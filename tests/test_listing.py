@@ -39,6 +39,8 @@ def test_why_listed_reads_the_numbers(rec, ratings):
             assert "No single rating moves it" in w.summary
         else:
             assert f"would be {top['without it']}" in w.summary and top["title"] in w.summary
+    beta = rec.ranker.config.ease_rating  # the weights the text gives are the loaded model's
+    assert f"a 5★ weighs {1 + beta:g}, a 3★ 1, a 1★ {1 - beta:g}" in w.how
 
 
 @pytest.mark.integration

@@ -11,7 +11,7 @@ import torch
 
 from gnnrec.topn import metrics, protocol, rankers
 from gnnrec.topn import split as sp
-from gnnrec.topn.model import RankGNNConfig, rank_graph
+from gnnrec.topn.model import RankGNN, RankGNNConfig, ease_weights, rank_graph
 from gnnrec.topn.training import RankTrainConfig, fit_rank_gnn, ranking_loss
 
 recs_eval = pytest.importorskip("recommenders.evaluation.python_evaluation")
@@ -169,6 +169,27 @@ def test_ranking_loss_is_bpr_against_the_highest_ranked_free_movies():
     few = torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([[1.0, 0, 0]]), torch.tensor([[0, 1.0, 0]])
     # one free movie (index 2) but 5 negatives asked: only the real one counts
     assert float(ranking_loss(*few, negatives=5)) == pytest.approx(np.log1p(np.exp(-(1.0 - 2.0))), rel=1e-6)
+
+
+def test_ease_filter_on_rating_weighted_input_against_numpy():
+    """W is EASE's closed form on rated + β (rating - 3) / 2; β = 0 is the EASE reference's own
+    weights; an untrained GNN (readout at zero, offsets zero) scores exactly that input times W."""
+    x = planted()
+    for beta in (0.0, 0.5):
+        r = np.where(x > 0, 1.0 + beta * (x - 3.0) / 2.0, 0.0)  # (U, N)
+        p = np.linalg.inv(r.T @ r + 7.0 * np.eye(x.shape[1]))
+        want = np.eye(x.shape[1]) - p / np.diag(p)[None, :]
+        np.testing.assert_allclose(ease_weights(x, 7.0, beta), want, atol=1e-5)
+    np.testing.assert_allclose(ease_weights(x, 7.0, 0.0), rankers.EASE(7.0).fit(x).weights, atol=1e-6)
+    model = RankGNN(RankGNNConfig(graph_k=5, taps=2, features=3, ease_lambda=7.0, ease_rating=0.5), x.shape[1])
+    model.set_edge(x)
+    s = torch.from_numpy(rank_graph(x, 5).toarray())
+    with torch.no_grad():
+        got = model(torch.from_numpy(x), s).numpy()
+    r = np.where(x > 0, 1.0 + 0.5 * (x - 3.0) / 2.0, 0.0)
+    np.testing.assert_allclose(got, r @ ease_weights(x, 7.0, 0.5) + float(model.readout.bias), atol=1e-4)
+    with pytest.raises(ValueError, match="ease_rating"):
+        RankGNNConfig(ease_rating=1.5)
 
 
 def test_ranking_gnn_learns_and_beats_popularity_on_planted_tastes():

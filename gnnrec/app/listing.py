@@ -57,8 +57,10 @@ def why_listed(rec: Recommender, ratings: Mapping[int, float], movie: int, min_r
         else:
             text += (f" No single rating moves it from #{rank}: it rests on several of them; the one that lifts it "
                      f"most is your {top['your rating']} for {top['title']} ({top['link']}).")
+    beta = rec.ranker.config.ease_rating
     how = ("without it: where the movie would rank if you had not rated that movie. link: hops between the two "
            "movies on the co-rating graph the GNN's filters run on (1 = neighbours), and the direct edge between "
-           "them in the GNN's EASE filter (+: rating the one lifts the other). A rating counts as 'you saw it', "
-           "so a 1★ can still bring in movies people watch alongside it; the stars are the rating GNN's.")
+           "them in the GNN's EASE filter (+: rating the one lifts the other). A rating counts mostly as 'you saw "
+           f"it' (in the EASE filter a 5★ weighs {1 + beta:g}, a 3★ 1, a 1★ {1 - beta:g}), so a 1★ can still bring "
+           "in movies people watch alongside it; the stars are the rating GNN's.")
     return Listed(movie, title, rank, shown.reset_index(drop=True), text, how)

@@ -9,10 +9,10 @@ centred on 3 and scaled to [-1, 1]); ``S`` the normalised co-rating graph (GF-CF
 :math:`\tilde R^\top \tilde R`) sparsified to each movie's strongest neighbours; the readout is
 the same linear map at every node (the method's local readout); ``c`` ``(N,)`` a per-movie
 offset; ``W`` ``(N, N)`` an edge-varying graph filter (EdgeNets, Isufi, Gama and Ribeiro 2021)
-on who-rated-what ``r_u``: EASE's closed form, a rational filter of the co-rating graph designed
-to rank, computed from the training ratings and not trained (training it by gradient lowered the
-lists' quality, docs/experiments.md). The polynomial filter, the readout and the offsets learn
-what EASE misses.
+on ``r_u``, who-rated-what weighted by the rating (1 ± β for 5★ and 1★): EASE's closed form
+on that input, a rational filter of the co-rating graph designed to rank, computed from the
+training ratings and not trained (training it by gradient lowered the lists' quality,
+docs/experiments.md). The polynomial filter, the readout and the offsets learn what EASE misses.
 
 Letters: B users, N movies, G input channels, F features, K taps.
 """
@@ -42,6 +42,7 @@ class RankGNNConfig:
     features: int = 16  # F: graph-filter outputs per movie before the readout
     edge: bool = True  # add EASE's edge-varying filter W
     ease_lambda: float = 500.0  # λ of the EASE closed form W (as the EASE reference; chosen on validation)
+    ease_rating: float = 0.5  # β: W's input is rated + β (rating - 3) / 2, so a 5★ weighs 1.5 and a 1★ 0.5 (validation)
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("graph_k", 1, 1000), ("taps", 1, 10), ("features", 1, 256)):
@@ -52,12 +53,21 @@ class RankGNNConfig:
             raise ValueError(f"edge={self.edge!r} must be True or False")
         if not 0 < self.ease_lambda < 1e6:
             raise ValueError(f"ease_lambda={self.ease_lambda!r} must be in (0, 1e6)")
+        if not 0 <= self.ease_rating <= 1:
+            raise ValueError(f"ease_rating={self.ease_rating!r} must be in [0, 1] (0: who rated what alone)")
 
 
 def signal(x: torch.Tensor) -> torch.Tensor:
     """``(B, N)`` ratings (0 = not rated) -> ``(B, N, G)`` graph signal."""
     rated = (x > 0).float()
     return torch.stack([rated, rated * (x - 3.0) / 2.0], dim=-1)  # (B, N, 2)
+
+
+def ease_input(x: np.ndarray | torch.Tensor, beta: float):
+    """EASE's input from ``(U, N)`` ratings: rated or not, plus ``beta`` times the rating centred
+    on 3 and halved (the two channels of :func:`signal`, mixed)."""
+    rated = x > 0
+    return rated * (1.0 + beta * (x - 3.0) / 2.0)
 
 
 def rank_graph(train: np.ndarray, k: int) -> sp.csr_matrix:
@@ -70,9 +80,9 @@ def rank_graph(train: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix(a / rho if rho > 0 else a, dtype=np.float32)
 
 
-def ease_weights(train: np.ndarray, lam: float) -> np.ndarray:
-    """EASE's ``(N, N)`` closed form on who-rated-what, zero diagonal (float32)."""
-    r = (train > 0).astype(np.float64)  # (U, N)
+def ease_weights(train: np.ndarray, lam: float, beta: float = 0.0) -> np.ndarray:
+    """EASE's ``(N, N)`` closed form on :func:`ease_input` (``beta`` 0: who-rated-what), zero diagonal (float32)."""
+    r = ease_input(np.asarray(train, dtype=np.float64), beta)  # (U, N)
     p = np.linalg.inv(r.T @ r + lam * np.eye(r.shape[1]))
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
@@ -102,12 +112,12 @@ class RankGNN(nn.Module):
     def set_edge(self, train: np.ndarray) -> None:
         """``W`` := EASE's closed form on ``(U, N)`` training ratings (nothing without ``edge``)."""
         if self.edge is not None:
-            self.edge.copy_(torch.from_numpy(ease_weights(train, self.config.ease_lambda)))
+            self.edge.copy_(torch.from_numpy(ease_weights(train, self.config.ease_lambda, self.config.ease_rating)))
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.filter(signal(x), s))  # (B, N, F)
         out = self.readout(y).squeeze(-1) + self.offset  # (B, N)
         if self.edge is not None:
             w = self.edge - torch.diag(torch.diagonal(self.edge))  # no movie explains itself
-            out = out + (x > 0).float() @ w  # (B, N)
+            out = out + ease_input(x, self.config.ease_rating).float() @ w  # (B, N)
         return out
