@@ -31,11 +31,12 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# `make test` also runs the core tests on the reference path (every speed-up of gnnrec.fast off;
-# test_fast.py compares the two paths, so it runs once, with them on)
+# `make test` also runs the core tests that read the switch (marker `reference`: GNNPredictor is its one
+# reader) on the reference path, every speed-up of gnnrec.fast off; the other core files run the same
+# code either way, and test_fast.py compares the two paths, so they run once, with the speed-ups on
 test: data chromium
 	$(PY) -m ruff check .
-	GNNREC_FAST=0 $(PY) -m pytest -q -m core --ignore=tests/test_fast.py $(PYTEST_ARGS)
+	GNNREC_FAST=0 $(PY) -m pytest -q -m reference tests/test_gnn.py $(PYTEST_ARGS)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: data

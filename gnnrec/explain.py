@@ -65,6 +65,19 @@ def rows(model: Predictor, x_row: np.ndarray, t: int, rated: np.ndarray, titles:
     return float("nan"), frame(rated, titles, x_row, effect, weight, residual, nan, nan)
 
 
+def start(model: Predictor, x_row: np.ndarray, t: int, knn: bool, raw: bool = True) -> tuple[float, dict, float]:
+    """Where ``model``'s prediction at movie index ``t`` starts for one user ``(N,)``, its parts and
+    the estimate before clipping (:meth:`gnnrec.recommender.Recommender.baseline`): NaN where a
+    ``knn`` has no support (its fallback), or the GNN reaches nothing; with ``raw=False`` the GNN's
+    estimate is not computed (NaN)."""
+    base, parts = model.baseline(x_row, t)
+    if not knn and not raw:
+        return base, parts, float("nan")
+    est = float(model.estimate(x_row[None, :], np.array([t]))[0, 0])
+    falls_back = knn and model.support(x_row, np.array([t]))[0][0] == 0  # as lists.knn_predictions
+    return base, parts, float("nan") if falls_back else est
+
+
 def frame(rated: np.ndarray, titles: np.ndarray, x_row: np.ndarray, effect: np.ndarray, weight: np.ndarray,
           residual: np.ndarray, via_bias: np.ndarray, via_graph: np.ndarray) -> pd.DataFrame:
     """One row per rated movie index in ``rated`` ``(R,)`` (columns as :meth:`gnnrec.recommender.

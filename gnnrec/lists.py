@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .predict import Predictor
+from .predict import Predictions, Predictor
 
 MODELS = ("gnn", "knn")
 
@@ -58,6 +58,15 @@ def scored(movies: pd.DataFrame, x_row: np.ndarray, gnn: Predictor, knn: Predict
                        knn_fallback=support == 0, gnn_estimate=gnn.fill(g_raw, cols)[0],
                        knn_estimate=knn.fill(k_raw, cols)[0], knn_support=support, knn_similarity=similarity)
     return df[x_row == 0].reset_index(drop=True)
+
+
+def knn_predictions(knn: Predictor, x: np.ndarray, movies=None) -> Predictions:
+    """A k-NN's predictions for one user ``x`` ``(1, N)`` at ``movies`` (column indices; default all),
+    ``fallback`` True where its support is 0, as in :func:`scored` (none of the user's ratings is a
+    positively similar neighbour: plain, the movie's mean; with baselines, the baseline)."""
+    p = knn.predict(x, movies)
+    cols = np.arange(x.shape[1]) if movies is None else np.atleast_1d(np.asarray(movies))
+    return Predictions(p.values, (knn.support(np.atleast_2d(x)[0], cols)[0] == 0)[None, :])
 
 
 def top_lists(df: pd.DataFrame, top: int, min_raters: float, exclude: Iterable[int],

@@ -48,6 +48,14 @@ def parse_ratings(ratings: Mapping | Iterable) -> dict[int, float]:
     return out
 
 
+def rating_row(ratings: dict[int, float], n_movies: int) -> np.ndarray:
+    """Validated ratings ``{movie id: rating}`` as one user's ``(1, N)`` row (0: not rated)."""
+    x = np.zeros((1, n_movies), dtype=np.float32)  # (1, N)
+    for m, r in ratings.items():
+        x[0, m - 1] = r
+    return x
+
+
 def short(value) -> str:
     """``repr(value)``, cut to 30 characters for an error message."""
     text = repr(value)

@@ -12,9 +12,9 @@ from . import data as data_mod
 from . import explain as explain_mod
 from . import store
 from .graph import ItemGraph
-from .lists import MODELS, Recommendations, format_result, scored, top_lists
+from .lists import MODELS, Recommendations, format_result, knn_predictions, scored, top_lists
 from .predict import ItemKNN, KNNBaseline, Predictions, Predictor
-from .ratings import check_list_args, parse_ratings, short
+from .ratings import check_list_args, parse_ratings, rating_row, short
 from .titles import display_movies
 from .topn import store as rank_store
 from .topn.training import RankGNNRanker
@@ -63,10 +63,8 @@ class Recommender:
         return out
 
     def vector(self, ratings: dict[int, float]) -> np.ndarray:
-        x = np.zeros((1, self.data.n_movies), dtype=np.float32)  # (1, N)
-        for m, r in ratings.items():
-            x[0, m - 1] = r
-        return x
+        """One user's ratings as a ``(1, N)`` row (0: not rated)."""
+        return rating_row(ratings, self.data.n_movies)
 
     @property
     def knn_baseline(self) -> KNNBaseline:
@@ -96,10 +94,7 @@ class Recommender:
     def knn_predict(self, x: np.ndarray, movies=None, knn: str = "baseline") -> Predictions:
         """The k-NN's predictions for one user ``x`` ``(1, N)``; ``fallback`` True where none of the user's ratings is a
         positively similar neighbour (plain: the movie's mean; with baselines: the baseline)."""
-        model = self.knn_model(knn)
-        p = model.predict(x, movies)
-        cols = np.arange(x.shape[1]) if movies is None else np.atleast_1d(np.asarray(movies))
-        return Predictions(p.values, (model.support(np.atleast_2d(x)[0], cols)[0] == 0)[None, :])
+        return knn_predictions(self.knn_model(knn), x, movies)
 
     def knn_support(self, x: np.ndarray, knn: str = "baseline") -> tuple[np.ndarray, np.ndarray]:
         """What the k-NN's prediction of every movie rests on, for one user ``x`` ``(1, N)``: how
@@ -175,16 +170,9 @@ class Recommender:
         - ``gnn``: the offset of its input encoding (for the all-movies models: the movie's
           damped mean + your damped offset from the movies' means).
         """
-        ratings = parse_ratings(ratings)
+        x_row = self.vector(parse_ratings(ratings))[0]  # (N,)
         t = self.data.check_movie(movie) - 1
-        x = self.vector(ratings)  # (1, N)
-        m = self.model(model, knn)
-        base, parts = m.baseline(x[0], t)
-        if model == "gnn" and not raw:
-            return base, parts, float("nan")
-        est = float(m.estimate(x, np.array([t]))[0, 0])
-        falls_back = model == "knn" and m.support(x[0], np.array([t]))[0][0] == 0  # as knn_predict
-        return base, parts, float("nan") if falls_back else est
+        return explain_mod.start(self.model(model, knn), x_row, t, knn=model == "knn", raw=raw)
 
 
 def load_ranker(data: data_mod.MovieLens, folder=None) -> tuple[RankGNNRanker | None, str | None]:

@@ -1,6 +1,6 @@
 """Shared fixtures: the real MovieLens-100K, loaded once per test session; a full disk. The ``core``
-marker: the algorithm's own tests (``make test-unit``; ``make test`` also runs them with the
-speed-ups off)."""
+marker: the algorithm's own tests (``make test-unit``); ``reference``: those of them whose code reads
+the speed-up switch, which ``make test`` also runs with the speed-ups off."""
 
 from __future__ import annotations
 
@@ -14,16 +14,23 @@ import gnnrec.data
 # the method and its speed-ups: graph, models, training, the GNN predictor, the classical models, imports
 CORE_FILES = {"test_graph.py", "test_models.py", "test_train.py", "test_gnn.py", "test_predict.py", "test_fast.py",
               "test_imports.py"}
+# the core files whose code reads the switch (``GNNPredictor`` decides it in its __init__, the one reader
+# in the library: tests/test_imports.py holds that): ``make test`` runs them again with GNNREC_FAST=0. The
+# other core files run the same code either way (graph, models, train.fit with its validator given, predict).
+REFERENCE_FILES = {"test_gnn.py"}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "core: the algorithm's own tests, about a minute (make test-unit)")
+    config.addinivalue_line("markers", "reference: core tests whose code reads the switch (run again with GNNREC_FAST=0)")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in CORE_FILES:
             item.add_marker(pytest.mark.core)
+        if item.path.name in REFERENCE_FILES:
+            item.add_marker(pytest.mark.reference)
 
 
 @pytest.fixture(scope="session")

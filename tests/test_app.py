@@ -357,29 +357,6 @@ def test_compare_page_shows_a_panel_file(folders):
     assert len(next(d.value for d in at.dataframe if "test users" in d.value.columns)) == 2
 
 
-def test_a_live_evaluation_run_to_its_end_is_drawn_like_a_saved_one(folders, monkeypatch):
-    """Run live with the page's defaults (Star Wars, 1 split, the project's GNN preset), to the
-    end (a real evaluation in a child process): its charts are drawn, as a saved file's are."""
-    from gnnrec.evaluate import DEFAULT_PRESET
-
-    monkeypatch.setattr(live, "_eval_results", {})
-    at = start("pages/compare.py")
-    at.radio(key="cmp_source").set_value("Run live").run()
-    assert at.selectbox(key="cmp_preset").value == DEFAULT_PRESET == "transfer"  # the README's GNN
-    at.button(key="cmp_run").click().run()
-    assert_clean(at)
-    job = at.session_state["eval_job"]
-    assert job.wait(300) and job.state == "done", job.error
-    at.run()
-    assert_clean(at)
-    assert len(at.get("plotly_chart")) == 2  # RMSE bars and predicted vs true (no ratings: no disagreements)
-    splits = next(d.value for d in at.dataframe if "test users" in d.value.columns)
-    assert len(splits) == 1 and "GNN, 1 movie" in splits.columns  # the transfer preset's per-target GNN beside it
-    at.run()  # the cached result, shown again
-    assert_clean(at)
-    assert len(at.get("plotly_chart")) == 2
-
-
 # -- Train ----------------------------------------------------------------------------------------------------
 def test_train_page_validates_names_and_cancels(folders):
     at = start("pages/train.py")

@@ -1,6 +1,7 @@
-"""End to end, what issue 21 found broken: a live evaluation run to its end draws its charts with
-no error, and an open tab keeps its ratings and model when the server restarts under it (the
-menu, then the next page and Back). Real ``streamlit run app.py``, headless Chromium (tests/browser.py)."""
+"""End to end, what issue 21 found broken: a live evaluation run to its end draws its charts and its
+split's table with no error (the suite's one live evaluation run to its end through the page), and
+an open tab keeps its ratings and model when the server restarts under it (the menu, then the
+next page and Back). Real ``streamlit run app.py``, headless Chromium (tests/browser.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import shutil
 
 import browser as shared
 import pytest
-from browser import DESKTOP, goto_page, new_page, no_exception, open_url, snap, wait_idle
+from browser import DESKTOP, cells, goto_page, new_page, no_exception, open_url, snap, wait_idle
 from helpers import free_port, models_copy, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
@@ -39,6 +40,7 @@ def test_a_live_evaluation_run_to_its_end_shows_its_charts(page, server):
     assert page.get_by_text(ERROR).count() == 0
     assert scatter.is_visible() and page.locator(".st-key-cmp_scatter .point").count() > 0  # dots: test users
     assert "GNN, 1 movie" in page.locator(".st-key-cmp_bars").inner_text()  # the bars, of the transfer preset
+    assert len(cells(page, "test users")) == 1 and len(cells(page, "GNN, 1 movie")) == 1  # the split's table
     no_exception(page)
     log = server["log"].read_text(errors="replace")
     assert "Traceback" not in log and "KeyError" not in log, log[-2000:]

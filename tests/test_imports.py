@@ -90,3 +90,15 @@ def test_every_module_imports_in_a_fresh_interpreter():
     run = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True,
                          cwd=PACKAGE.parent, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_the_speed_up_switch_is_read_by_the_gnn_predictor_alone():
+    """``make test`` runs the reference path (GNNREC_FAST=0) only on the core tests of code that reads
+    the switch (tests/conftest.py's REFERENCE_FILES): that holds while GNNPredictor is its one reader
+    (besides gnnrec.fast's process set-up, which the entry points call, never the core tests)."""
+    readers = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "enabled":
+                readers.add(name)
+    assert readers == {"gnnrec.gnn", "gnnrec.fast"}, readers

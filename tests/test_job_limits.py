@@ -213,6 +213,25 @@ def test_a_restarted_server_sees_a_job_of_another_process_holding_the_slot(model
     assert not (models_dir / slot.LOCK_NAME).exists()  # removed when the job ended
 
 
+def test_a_job_child_that_outlives_its_killed_server_still_holds_the_slot(models_dir):
+    """The server's flock went with it, but its job's child (spawned: it holds no lock) still runs:
+    the record's child pid and start time keep the slot until it ends."""
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        record = {"pid": 999_999_999, "start": 1, "child": child.pid, "child_start": slot.process_start(child.pid),
+                  "what": "training orphan", "since": time.time()}
+        (models_dir / slot.LOCK_NAME).write_text(json.dumps(record))
+        with pytest.raises(jobs.Busy, match=rf"training orphan started 0 min ago by another server process \(pid {child.pid}\)"):
+            jobs.start_job("test", "second", lambda r, c: None)
+        assert json.loads((models_dir / slot.LOCK_NAME).read_text())["child"] == child.pid  # left as it was
+    finally:
+        child.kill()
+        child.wait()
+    job = jobs.start_job("test", "after", lambda r, c: "ok")
+    assert job.wait(10) and job.result == "ok"
+    assert not (models_dir / slot.LOCK_NAME).exists()
+
+
 @pytest.mark.parametrize("record", [
     {"pid": 999_999_999, "start": 1, "child": None, "what": "x"},  # no such process
     {"pid": 1, "start": -5, "child": None, "what": "x"},  # pid 1 is alive, but started at another time: reused
