@@ -50,6 +50,7 @@ def on_rate() -> None:
     if value is None:
         return
     ss["rate_round"] = ss.get("rate_round", 0) + 1
+    ss["_rated"] = True  # the search fragment (rate.search) turns its run into the whole page's
     if movie is None:
         flash("warning", "Pick a movie in the search box first, then click the stars.")
         return

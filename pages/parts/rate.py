@@ -9,14 +9,19 @@ import streamlit as st
 
 from gnnrec.app import ratings_io
 
-from . import cache, link, my_ratings
+from . import cache, link, my_ratings, session
 from .text import plain
 
 THIN = 5  # with fewer ratings than this the lists are said to be thin, and the quick-rate grid stays open
 
 
+@st.fragment
 def search(labels: dict) -> None:
-    """Find a movie, then click the stars."""
+    """Find a movie, then click the stars. A fragment: picking a movie reruns these two widgets
+    alone (a whole page run was a third of a rating's server time under load, bench/load.py);
+    the stars' rating then reruns the whole page, which shows it everywhere."""
+    if st.session_state.pop("_rated", False) and session.fragment_run():
+        st.rerun()  # the stars were clicked (my_ratings.on_rate ran): every part of the page changes
     c1, c2 = st.columns([3, 1.3], vertical_alignment="bottom")
     c1.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
                  placeholder="Type part of a title, e.g. Star Wars …")

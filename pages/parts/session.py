@@ -1,4 +1,4 @@
-"""What runs around every page: the legacy-mode guard, and the server's garbage collection (the
+"""What runs around every page: the legacy-mode guard, whether a run is a fragment's, and the server's garbage collection (the
 imported heap frozen once, full collections at most every few seconds)."""
 
 from __future__ import annotations
@@ -50,6 +50,14 @@ def _run_by_app() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def fragment_run() -> bool:
+    """Whether this run reruns fragments alone (a widget in an ``st.fragment`` changed), not the page."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 def freeze_heap() -> None:
