@@ -1,5 +1,5 @@
-"""What runs around every page: the legacy-mode guard, whether a run is a fragment's, and the server's garbage collection (the
-imported heap frozen once, full collections at most every few seconds)."""
+"""What runs around every page: the legacy-mode guard, whether a run is a fragment's, and the
+server's garbage collection (the imported heap frozen once, full collections at most every few seconds)."""
 
 from __future__ import annotations
 
