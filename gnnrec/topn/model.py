@@ -95,10 +95,15 @@ class RankGNN(nn.Module):
                "filter.bias": (config.features,), "readout.weight": (1, config.features), "readout.bias": (1,)}
         return out | ({"edge": (n_movies, n_movies)} if config.edge else {})
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, s: torch.Tensor, edge: torch.Tensor | None = None) -> torch.Tensor:
+        """``edge``: :meth:`off_diagonal` when the caller keeps it (inference), else made here."""
         y = torch.relu(self.filter(signal(x), s))  # (B, N, F)
         out = self.readout(y).squeeze(-1) + self.offset  # (B, N)
         if self.edge is not None:
-            w = self.edge - torch.diag(torch.diagonal(self.edge))  # no movie explains itself
+            w = self.off_diagonal() if edge is None else edge
             out = out + (x > 0).float() @ w  # (B, N)
         return out
+
+    def off_diagonal(self) -> torch.Tensor:
+        """The edge-varying weights ``(N, N)`` with a zero diagonal: no movie explains itself."""
+        return self.edge - torch.diag(torch.diagonal(self.edge))
