@@ -60,3 +60,25 @@ def test_picking_a_movie_reruns_the_search_box_alone_and_the_stars_rerun_the_pag
             await s.close()
 
     run(visit())
+
+
+@pytest.mark.integration
+def test_a_folded_grid_opens_in_its_own_run_and_its_stars_rerun_the_page(url, movielens):
+    async def visit():
+        s = await StreamlitSession.open(url, query="r=50:5,181:4,1:2,127:5,98:4", timeout=120)
+        try:
+            assert not any(k.startswith("quick_") for k in s.user_keys())  # folded: no cards sent
+            runs = s.runs_started
+            await s.rerun({"quick_more": ("bool_value", True)}, timeout=60)  # opened
+            assert s.runs_started == runs and s.fragment_runs_finished == 1  # the grid's run alone
+            assert {f"quick_{m}" for m in (50, 127, 313)} <= set(s.user_keys())
+            await s.rerun({"quick_313": ("string_value", "1")}, timeout=60, full=True)  # 2 stars for Titanic
+            assert s.runs_finished == runs + 1 and "Your ratings (6)" in s.expander_labels()
+            assert parse_qs(s.query)["r"] == ["50:5,181:4,1:2,127:5,98:4,313:2"]
+            await s.rerun({"predict_more": ("bool_value", True)}, timeout=60)  # 'Predict any movie' opened
+            assert s.runs_started == runs + 1 and "target_movie" in s.user_keys()
+            s.check()
+        finally:
+            await s.close()
+
+    run(visit())

@@ -20,8 +20,7 @@ def search(labels: dict) -> None:
     """Find a movie, then click the stars. A fragment: picking a movie reruns these two widgets
     alone (a whole page run was a third of a rating's server time under load, bench/load.py);
     the stars' rating then reruns the whole page, which shows it everywhere."""
-    if st.session_state.pop("_rated", False) and session.fragment_run():
-        st.rerun()  # the stars were clicked (my_ratings.on_rate ran): every part of the page changes
+    session.follow_page()  # the stars were clicked (my_ratings.on_rate ran): every part of the page changes
     c1, c2 = st.columns([3, 1.3], vertical_alignment="bottom")
     c1.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
                  placeholder="Type part of a title, e.g. Star Wars …")
@@ -46,16 +45,24 @@ def quick_grid(ratings: dict) -> None:
 
 def quick_start(ratings: dict) -> None:
     """The quick-rate grid: open while the lists are thin, folded away after (the page puts it
-    under the lists once there is a rating). Folded, its cards are drawn only once opened (the
-    expander reruns the page): 12 cards are 53 of the page's ~150 elements, ~18 ms of server CPU a run."""
+    under the lists once there is a rating)."""
     if len(ratings) < THIN:
         st.markdown("**Quick start:** click the stars of a few movies you have seen (or search above)." if not ratings
                     else "**Rate a few more:** click the stars of movies you have seen.")
         quick_grid(ratings)
     else:
-        with st.expander("Quick start: well-known movies to rate", key="quick_more", on_change="rerun") as more:
-            if more.open:  # drawn only when open (a third of the page's elements, on every run)
-                quick_grid(ratings)
+        _folded_grid()
+
+
+@st.fragment
+def _folded_grid() -> None:
+    """The grid folded away, its cards drawn only once opened (opening reruns this fragment alone):
+    12 cards are 53 of the page's ~150 elements, ~18 ms of server CPU a run. A card's stars rerun
+    the whole page (:func:`.session.follow_page`)."""
+    session.follow_page()
+    with st.expander("Quick start: well-known movies to rate", key="quick_more", on_change="rerun") as more:
+        if more.open:
+            quick_grid(my_ratings.ratings())
 
 
 def thin_hint(n: int) -> None:

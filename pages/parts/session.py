@@ -60,6 +60,20 @@ def fragment_run() -> bool:
     return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
+def page_changed() -> None:
+    """Called by a callback that changes what the whole page shows (the ratings): a fragment's run
+    that follows becomes the page's (:func:`follow_page`)."""
+    st.session_state["_page_changed"] = True
+
+
+def follow_page() -> None:
+    """First in a fragment (the search box, the quick-rate grid, 'Predict any movie'): if one of its
+    widgets changed the ratings, rerun the whole page, which shows them everywhere; else its own
+    run is enough (a pick in the search box, an expander opened)."""
+    if st.session_state.pop("_page_changed", False) and fragment_run():
+        st.rerun()
+
+
 def freeze_heap() -> None:
     """Once per process, on the first run: every object alive now (the imported modules, the
     data) leaves the cyclic garbage collector's reach (``gc.freeze()``). Streamlit runs a full
