@@ -174,6 +174,9 @@ def main() -> None:
         return dt, spy.take()
 
     def quick(at, movie: int, stars: int) -> tuple[float, dict]:
+        if f"quick_{movie}" not in [f.key for f in at.feedback]:  # from 5 ratings the grid is folded: open it (untimed)
+            at.session_state["quick_more"] = True
+            at.run()
         at.feedback(key=f"quick_{movie}").set_value(stars - 1)
         spy.take()
         dt = timed(at.run)

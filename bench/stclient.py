@@ -292,7 +292,9 @@ class StreamlitSession:
             if getattr(_widget(element), "set_value", False):
                 self.values.pop(_widget(element).id, None)
         elif kind == "add_block":
-            self.nodes[path] = msg.delta.add_block
+            self.nodes[path] = block = msg.delta.add_block
+            if block.WhichOneof("type") == "expandable" and block.expandable.id:  # an expander with state: a widget
+                self.fragment_of[block.expandable.id] = msg.delta.fragment_id
 
     def _finished(self, msg: ForwardMsg) -> None:
         status = msg.script_finished
@@ -321,11 +323,16 @@ class StreamlitSession:
                 yield node
 
     def widget_id(self, key: str) -> str:
-        """The id of the element with this user ``key`` (a SessionError if not on the page)."""
+        """The id of the element (or expander with state) with this user ``key`` (a SessionError if
+        not on the page)."""
         for e in self.elements():
             wid = getattr(_widget(e), "id", "")
             if wid and user_key_from_element_id(wid) == key:
                 return wid
+        for b in self.nodes.values():
+            if isinstance(b, Block) and b.WhichOneof("type") == "expandable" and b.expandable.id \
+                    and user_key_from_element_id(b.expandable.id) == key:
+                return b.expandable.id
         raise SessionError(f"no widget with key {key!r} on the page")
 
     def user_keys(self) -> list[str]:

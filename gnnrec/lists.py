@@ -54,10 +54,11 @@ def scored(movies: pd.DataFrame, x_row: np.ndarray, gnn: Predictor, knn: Predict
     g_raw, k_raw = gnn.estimate(x, cols), knn.estimate(x, cols)  # (1, N), NaN where impossible
     support, similarity = knn.support(x_row, cols)  # (N,), (N,)
     g, k = gnn.settle(g_raw, cols), knn.settle(k_raw, cols)  # the fallback filled in, clipped
-    df = movies.assign(gnn=g.values[0], knn=k.values[0], gnn_rank=rank, gnn_fallback=g.fallback[0],
-                       knn_fallback=support == 0, gnn_estimate=gnn.fill(g_raw, cols)[0],
-                       knn_estimate=knn.fill(k_raw, cols)[0], knn_support=support, knn_similarity=similarity)
-    return df[x_row == 0].reset_index(drop=True)
+    new = dict(gnn=g.values[0], knn=k.values[0], gnn_rank=rank, gnn_fallback=g.fallback[0], knn_fallback=support == 0,
+               gnn_estimate=gnn.fill(g_raw, cols)[0], knn_estimate=knn.fill(k_raw, cols)[0], knn_support=support,
+               knn_similarity=similarity)
+    keep = x_row == 0  # the unrated movies' rows taken once, the new columns beside them (4x faster than assign)
+    return pd.concat([movies[keep].reset_index(drop=True), pd.DataFrame({c: v[keep] for c, v in new.items()})], axis=1)
 
 
 def knn_predictions(knn: Predictor, x: np.ndarray, movies=None) -> Predictions:
@@ -73,24 +74,27 @@ def top_lists(df: pd.DataFrame, top: int, min_raters: float, exclude: Iterable[i
               ranking: bool) -> dict[str, pd.DataFrame]:
     """The best ``top`` rows of ``df`` per model among those with ``min_raters`` raters and not in
     ``exclude``, each with ``agree`` (in both lists)."""
-    hidden = {int(m) for m in exclude}
-    eligible = df[(df["n_raters"] >= min_raters) & ~df["movie"].isin(hidden)]
-    tops = {name: _ranked(eligible, name, ranking).head(top) for name in MODELS}
+    hidden = np.array(sorted({int(m) for m in exclude}), dtype=np.int64)
+    keep = np.flatnonzero((df["n_raters"].to_numpy() >= min_raters) & ~np.isin(df["movie"].to_numpy(), hidden))
+    tops = {name: df.iloc[keep[_order(df, keep, name, ranking)[:top]]] for name in MODELS}
     both = set(tops["gnn"]["movie"]) & set(tops["knn"]["movie"])
     return {n: t.assign(agree=t["movie"].isin(both)).reset_index(drop=True) for n, t in tops.items()}
 
 
-def _ranked(df: pd.DataFrame, model: str, ranking: bool = False) -> pd.DataFrame:
-    """``df`` in the order of :meth:`gnnrec.recommender.Recommender.recommend`'s lists for
-    ``model``; with ``ranking`` the GNN list by the ranking GNN's score (ties: more raters, then
-    the lower id, as its lists)."""
+def _order(df: pd.DataFrame, rows: np.ndarray, model: str, ranking: bool = False) -> np.ndarray:
+    """The rows at positions ``rows`` of ``df`` in the order of :meth:`gnnrec.recommender.Recommender.
+    recommend`'s lists for ``model``, as positions into ``rows`` ``(len(rows),)``: by the estimate
+    (highest first), then the support, then the raters (most first), then the lower movie id; with
+    ``ranking`` the GNN list by the ranking GNN's score (ties: more raters, then the lower id, as its
+    lists). NaN keys last. (One ``np.lexsort`` on the key columns: a pandas sort took every column of
+    every row along, twice a rating.)"""
+    def key(column: str, sign: float = -1.0) -> np.ndarray:
+        return sign * df[column].to_numpy(dtype=np.float64)[rows]
+
     if model == "gnn" and ranking:
-        keys = pd.DataFrame({"r": df["gnn_rank"], "n": df["n_raters"], "m": df["movie"]})
-        return df.loc[keys.sort_values(["r", "n", "m"], ascending=[False, False, True], kind="stable").index]
-    support = df["knn_support"] if model == "knn" else (~df["gnn_fallback"]).astype(int)
-    keys = pd.DataFrame({"e": df[f"{model}_estimate"], "s": support, "n": df["n_raters"], "m": df["movie"]})
-    order = keys.sort_values(["e", "s", "n", "m"], ascending=[False, False, False, True], kind="stable").index
-    return df.loc[order]
+        return np.lexsort((key("movie", 1.0), key("n_raters"), key("gnn_rank")))
+    support = key("knn_support") if model == "knn" else df["gnn_fallback"].to_numpy()[rows] - 1.0  # reached: -1
+    return np.lexsort((key("movie", 1.0), key("n_raters"), support, key(f"{model}_estimate")))
 
 
 def format_result(res: Recommendations) -> str:

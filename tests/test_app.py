@@ -93,6 +93,9 @@ def test_recommend_page_rates_and_changing_ratings_changes_predictions(folders):
     at.slider(key="top_n").set_value(5).run()
     assert [len(t) for t in top_tables(at)] == [5, 5]
 
+    assert "target_movie" not in [s.key for s in at.selectbox]  # folded: not drawn
+    at.session_state["predict_more"] = True  # "Predict any movie" opened: its search box is drawn only then
+    at.run()
     at.selectbox(key="target_movie").set_value(172).run()  # The Empire Strikes Back
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
@@ -122,6 +125,11 @@ def test_a_newcomer_rates_from_the_quick_grid_and_gets_lists_at_once(folders):
     assert_clean(at)
     assert len(at.session_state["ratings"]) == 5 and "still thin" not in texts(at.caption)
     assert "Quick start: well-known movies to rate" in [e.label for e in at.expander]  # folded away
+    assert not any(f.key in grid for f in at.feedback)  # folded, its cards are not drawn (nor sent)
+    at.session_state["quick_more"] = True  # opened: the cards, showing your ratings
+    at.run()
+    assert_clean(at)
+    assert at.feedback(key="quick_313").value == 1 and at.feedback(key="quick_127").value == 3
 
 
 def test_why_adds_up_and_the_row_actions_rate_hide_and_explore(folders):

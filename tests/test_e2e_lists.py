@@ -112,3 +112,21 @@ def test_the_disagreement_table_rests_on_enough_ratings(page):
     knn = [float(x) for x in cells(page, "k-NN + baselines", key="cmp_disagree_box")]
     assert not all(x < 1.2 for x in knn)  # not the one-rating artefact (all about 1.0 from Titanic)
     no_exception(page)
+
+
+def test_folded_parts_draw_when_opened(page):
+    """With 5+ ratings the quick-start grid and "Predict any movie" are folded and not sent (each run
+    is cheaper); opened, they draw: the cards with your ratings' stars, the movie search."""
+    open_url(page, "/?" + SCIFI, "Recommendations")
+    assert page.locator("[class*='st-key-quick_card_']").count() == 0  # folded: not drawn at all
+    page.get_by_text("Quick start: well-known movies to rate").click()
+    page.locator(".st-key-quick_card_313").get_by_text("Titanic").wait_for()
+    wait_idle(page)
+    assert page.locator("[class*='st-key-quick_card_']").count() == 12
+    stars = page.locator(".st-key-quick_313").get_by_role("radio", name="1 out of 5 stars")
+    assert stars.is_checked()  # your 1★ for Titanic
+    assert page.get_by_role("combobox", name="Movie", exact=True).count() == 0
+    page.get_by_text("Predict any movie").click()
+    page.get_by_role("combobox", name="Movie", exact=True).wait_for()
+    wait_idle(page)
+    no_exception(page)

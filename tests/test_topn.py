@@ -264,6 +264,23 @@ def test_store_round_trip_gives_the_same_lists(tmp_path):
         rank_store.load("nope", tmp_path)
 
 
+def test_scores_keep_the_edge_without_its_diagonal_and_follow_a_change_of_weights():
+    """RankGNNRanker.scores keeps the edge weights' off-diagonal between calls (the app scores twice
+    a rating); the scores are the model's own forward pass, also after the weights change in place."""
+    import torch
+
+    x, r = _small_ranker()
+    with torch.no_grad():
+        r.model.edge.add_(torch.rand(r.model.edge.shape))  # a diagonal that must not count, and new weights
+        want = r.model(torch.from_numpy(x.astype(np.float32)), r._s).numpy()
+    np.testing.assert_array_equal(r.scores(x), want)
+    with torch.no_grad():
+        r.model.edge.mul_(-2.0)  # in place: the kept off-diagonal is stale
+        want2 = r.model(torch.from_numpy(x.astype(np.float32)), r._s).numpy()
+    assert not np.allclose(want, want2)
+    np.testing.assert_array_equal(r.scores(x), want2)
+
+
 def _crafted(tmp_path, edit):
     """Save a real small ranker, apply ``edit`` to its dict, write it back; the StoreError on load."""
     import io

@@ -114,10 +114,15 @@ class RankGNN(nn.Module):
         if self.edge is not None:
             self.edge.copy_(torch.from_numpy(ease_weights(train, self.config.ease_lambda, self.config.ease_rating)))
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, s: torch.Tensor, edge: torch.Tensor | None = None) -> torch.Tensor:
+        """``edge``: :meth:`off_diagonal` when the caller keeps it (inference), else made here."""
         y = torch.relu(self.filter(signal(x), s))  # (B, N, F)
         out = self.readout(y).squeeze(-1) + self.offset  # (B, N)
         if self.edge is not None:
-            w = self.edge - torch.diag(torch.diagonal(self.edge))  # no movie explains itself
+            w = self.off_diagonal() if edge is None else edge
             out = out + ease_input(x, self.config.ease_rating).float() @ w  # (B, N)
         return out
+
+    def off_diagonal(self) -> torch.Tensor:
+        """The edge-varying weights ``(N, N)`` with a zero diagonal: no movie explains itself."""
+        return self.edge - torch.diag(torch.diagonal(self.edge))

@@ -168,9 +168,13 @@ SCROLL = """<script>/* selection N */ setTimeout(() => document.getElementById("
 
 
 # -- one movie -----------------------------------------------------------------------------------------------------
+@st.fragment
 def predict_one(labels: dict, knn: str, rec) -> None:
-    """Both models' predicted rating of any movie (one you rated: from your other ratings)."""
-    with st.expander("Predict any movie"):
+    """Both models' predicted rating of any movie (one you rated: from your other ratings). A
+    fragment: opening it or picking a movie reruns it alone."""
+    with st.expander("Predict any movie", key="predict_more", on_change="rerun") as more:
+        if not more.open:  # its search box lists all 1,682 titles (~50 KB): drawn only when open
+            return
         target = st.selectbox("Movie", list(labels), index=None, format_func=labels.get, key="target_movie",
                               placeholder="Type a title to see both models' predicted rating …")
         if target is None:

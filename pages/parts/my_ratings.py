@@ -15,6 +15,7 @@ from gnnrec import data as data_mod
 from gnnrec.app import ratings_io
 from gnnrec.app.ratings_io import stars
 
+from . import session
 from .cache import _data, labels
 from .text import flash
 
@@ -50,6 +51,7 @@ def on_rate() -> None:
     if value is None:
         return
     ss["rate_round"] = ss.get("rate_round", 0) + 1
+    session.page_changed()  # the search box's fragment (rate.search) turns its run into the page's
     if movie is None:
         flash("warning", "Pick a movie in the search box first, then click the stars.")
         return
@@ -59,6 +61,7 @@ def on_rate() -> None:
 
 def rate(movie: int, value: float | None) -> None:
     """Rate one movie (``None``: remove its rating) and confirm it in a toast."""
+    session.page_changed()  # from a fragment's stars (the quick-rate grid): the whole page reruns
     new = dict(ratings())
     if value is None:
         new.pop(int(movie), None)

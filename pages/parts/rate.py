@@ -9,14 +9,18 @@ import streamlit as st
 
 from gnnrec.app import ratings_io
 
-from . import cache, link, my_ratings
+from . import cache, link, my_ratings, session
 from .text import plain
 
 THIN = 5  # with fewer ratings than this the lists are said to be thin, and the quick-rate grid stays open
 
 
+@st.fragment
 def search(labels: dict) -> None:
-    """Find a movie, then click the stars."""
+    """Find a movie, then click the stars. A fragment: picking a movie reruns these two widgets
+    alone (a whole page run was a third of a rating's server time under load, bench/load.py);
+    the stars' rating then reruns the whole page, which shows it everywhere."""
+    session.follow_page()  # the stars were clicked (my_ratings.on_rate ran): every part of the page changes
     c1, c2 = st.columns([3, 1.3], vertical_alignment="bottom")
     c1.selectbox("Find a movie", list(labels), index=None, format_func=labels.get, key="rate_movie",
                  placeholder="Type part of a title, e.g. Star Wars …")
@@ -47,8 +51,18 @@ def quick_start(ratings: dict) -> None:
                     else "**Rate a few more:** click the stars of movies you have seen.")
         quick_grid(ratings)
     else:
-        with st.expander("Quick start: well-known movies to rate"):
-            quick_grid(ratings)
+        _folded_grid()
+
+
+@st.fragment
+def _folded_grid() -> None:
+    """The grid folded away, its cards drawn only once opened (opening reruns this fragment alone):
+    12 cards are 53 of the page's ~150 elements, ~18 ms of server CPU a run. A card's stars rerun
+    the whole page (:func:`.session.follow_page`)."""
+    session.follow_page()
+    with st.expander("Quick start: well-known movies to rate", key="quick_more", on_change="rerun") as more:
+        if more.open:
+            quick_grid(my_ratings.ratings())
 
 
 def thin_hint(n: int) -> None:

@@ -1,5 +1,5 @@
-"""What runs around every page: the legacy-mode guard, and the server's garbage collection (the
-imported heap frozen once, full collections at most every few seconds)."""
+"""What runs around every page: the legacy-mode guard, whether a run is a fragment's, and the
+server's garbage collection (the imported heap frozen once, full collections at most every few seconds)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,28 @@ def _run_by_app() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def fragment_run() -> bool:
+    """Whether this run reruns fragments alone (a widget in an ``st.fragment`` changed), not the page."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def page_changed() -> None:
+    """Called by a callback that changes what the whole page shows (the ratings): a fragment's run
+    that follows becomes the page's (:func:`follow_page`)."""
+    st.session_state["_page_changed"] = True
+
+
+def follow_page() -> None:
+    """First in a fragment (the search box, the quick-rate grid, 'Predict any movie'): if one of its
+    widgets changed the ratings, rerun the whole page, which shows them everywhere; else its own
+    run is enough (a pick in the search box, an expander opened)."""
+    if st.session_state.pop("_page_changed", False) and fragment_run():
+        st.rerun()
 
 
 def freeze_heap() -> None:
