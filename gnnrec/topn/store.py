@@ -19,7 +19,7 @@ from .model import RankGNN, RankGNNConfig
 from .training import RankGNNRanker
 
 FORMAT = "gnnrec-ranker"
-VERSION = 1
+VERSION = 2  # 2: W is EASE on the star-weighted input (config.ease_rating); 1 files are refused: retrain
 DEFAULT_RANKER = "ranking"  # the committed ranking GNN the app's lists come from
 MAX_MOVIES = 10_000  # a claimed catalogue beyond this is refused before anything is allocated
 
