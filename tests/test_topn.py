@@ -187,7 +187,7 @@ def test_ease_filter_on_rating_weighted_input_against_numpy():
     with torch.no_grad():
         got = model(torch.from_numpy(x), s).numpy()
     r = np.where(x > 0, 1.0 + 0.5 * (x - 3.0) / 2.0, 0.0)
-    np.testing.assert_allclose(got, r @ ease_weights(x, 7.0, 0.5) + float(model.readout.bias), atol=1e-4)
+    np.testing.assert_allclose(got, r @ ease_weights(x, 7.0, 0.5) + float(model.readout.bias.detach()), atol=1e-4)
     with pytest.raises(ValueError, match="ease_rating"):
         RankGNNConfig(ease_rating=1.5)
 
