@@ -3,6 +3,8 @@ profiles), where GNN and k-NN disagree, graph hops."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,6 +118,9 @@ def test_why_signs_read_as_the_heading_says_and_your_bias_is_its_own_line(rec):
         assert float(shown) == pytest.approx(graph_with - graph_without, abs=0.0051)  # with minus without
     assert w.table["title"].iloc[0] != "Titanic"  # before: Titanic, -0.33, all of it through your bias
     assert "Your ★☆☆☆☆ for Titanic pulls it down most: without it your bias would be" in w.summary
+    side = "above" if w.bias >= 0 else "below"  # a negative bias read "run above" before
+    assert f"Your bias, {w.bias:+.2f}: your ratings run {abs(w.bias):.2f} {side} the movies' means" in w.summary
+    assert re.search(r"\(the movie's mean rating[^)]*: \d\.\d\d, your bias: [+-]\d\.\d\d\)", w.summary), w.summary
     k = insights.why(rec, SCIFI, 174, "knn")
     kt = insights.why_table(k)
     assert k.effect_label == "adds" and list(kt["title"][:2]) == ["the movie's baseline", insights.BIAS_LINE]

@@ -35,8 +35,9 @@ def test_neighbourhood(rec, data):
             nb_mod.neighbourhood(corr, data, args.pop("movie"), **args)
 
 
-def _old_edges(corr, data, idx, k, min_common):
-    """The edge rule as written before it used ``graph.top_k_mask`` (kept here as the reference)."""
+def _old_edges(corr, data, idx, k, min_common, found_through=()):
+    """The edge rule as written before it used ``graph.top_k_mask`` (kept here as the reference),
+    plus each movie's link to the one it was found through (``(position, position)`` pairs)."""
     seen = (data.matrix() > 0).astype(np.float32)
     common = seen[:, idx].T @ seen[:, idx]
     sub = np.where(common >= min_common, np.asarray(corr[np.ix_(idx, idx)], dtype=np.float64), 0.0)
@@ -48,6 +49,8 @@ def _old_edges(corr, data, idx, k, min_common):
         kth = -np.partition(-a, kk - 1, axis=1)[:, kk - 1:kk]
         keep = (a >= kth) & (a > 0)
         keep |= keep.T
+    for p, q in found_through:
+        keep[p, q] = keep[q, p] = sub[p, q] != 0
     ii, jj = np.nonzero(np.triu(keep, 1))
     return list(zip(idx[ii] + 1, idx[jj] + 1))
 
@@ -58,9 +61,29 @@ def test_neighbourhood_edges_match_the_old_rule(rec, data, movie, k, hops, min_c
     corr = rec.knn.corr
     nb = nb_mod.neighbourhood(corr, data, movie, k=k, hops=hops, min_common=min_common)
     idx = nb.nodes["movie"].to_numpy() - 1
-    want = _old_edges(corr, data, idx, k, min_common)
+    pos = {m: p for p, m in enumerate(nb.nodes["movie"])}
+    tree = [(p, pos[v] if v else 0) for p, v in enumerate(nb.nodes["via_movie"]) if p > 0]
+    want = _old_edges(corr, data, idx, k, min_common, tree)
     assert len(want) > 0
     assert list(zip(nb.edges["source"], nb.edges["target"])) == want
+
+
+@pytest.mark.parametrize("graph", ["correlation", "co-rating"])
+def test_every_movie_at_two_hops_is_drawn_joined_to_the_one_it_was_found_through(rec, data, graph):
+    """A 2-hop movie's link to its hop-1 movie was dropped when stronger links among the shown
+    movies filled both ends' top k: the movie floated alone in the drawing (13 of 111 on Star Wars'
+    co-rating graph, 8 neighbours)."""
+    from gnnrec.app import graph_view as viz
+
+    w = rec.ranker.shift if graph == "co-rating" else rec.knn.corr
+    for movie in (50, 98, 313):
+        nb = nb_mod.neighbourhood(w, data, movie, k=8, hops=2, min_common=5, graph=graph)
+        drawn = viz.drawn_edges(nb)
+        ends = set(drawn["source"]) | set(drawn["target"])
+        assert set(nb.nodes["movie"]) <= ends, set(nb.nodes["movie"]) - ends
+        pairs = set(zip(drawn["source"], drawn["target"])) | set(zip(drawn["target"], drawn["source"]))
+        for m, v, h in zip(nb.nodes["movie"], nb.nodes["via_movie"], nb.nodes["hop"]):
+            assert h == 0 or (m, v if h == 2 else movie) in pairs
 
 
 # -- the ranking GNN's co-rating graph ------------------------------------------------------------------------

@@ -166,7 +166,7 @@ BIAS_LINE = "your bias (all your ratings)"
 
 def _summary(w: Why, name: str, rec: Recommender, n_ratings: int) -> str:
     """The explanation in one paragraph of plain words."""
-    parts = ", ".join(f"{what} {v:+.2f}" if i else f"{what} {v:.2f}" for i, (what, v) in enumerate(w.parts))
+    parts = ", ".join(f"{what}: {v:+.2f}" if i else f"{what}: {v:.2f}" for i, (what, v) in enumerate(w.parts))
     base = f"its baseline for you is {w.baseline:.2f}" + (f" ({parts})" if len(w.parts) > 1 else "")
     if not w.reached:
         if w.model == "gnn":
@@ -200,8 +200,9 @@ def _bias_words(w: Why) -> str:
     if w.bias is None:
         return ""
     moved = w.table.dropna(subset=["via bias"])
-    text = (f" Your bias, {w.bias:+.2f}, is how far your ratings run above the movies' means (damped); it moves "
-            "every movie alike.")
+    side = "above" if w.bias >= 0 else "below"
+    text = (f" Your bias, {w.bias:+.2f}: your ratings run {abs(w.bias):.2f} {side} the movies' means (damped); it "
+            "moves every movie alike.")
     if len(moved) and abs(moved["via bias"]).max() >= TINY:
         top = moved.loc[moved["via bias"].abs().idxmax()]
         way, other = ("up", "lower") if top["via bias"] > 0 else ("down", "higher")

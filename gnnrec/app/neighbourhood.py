@@ -85,7 +85,8 @@ def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops:
     correlations, or the ranking GNN's scipy-sparse shift with ``graph="co-rating"``; either sign)
     among those that at least ``min_common`` users rated together with it, and with ``hops=2`` each
     of those movies' own ``k`` strongest (at most :data:`MAX_NODES` movies in all). Edges join
-    shown movies where one is among the other's ``k`` strongest."""
+    shown movies where one is among the other's ``k`` strongest, and each movie to the one it was
+    found through."""
     movie = data.check_movie(movie)
     _check_args(k, hops, min_common, graph)
     t = movie - 1
@@ -129,6 +130,10 @@ def neighbourhood(corr, data: data_mod.MovieLens, movie: int, k: int = 10, hops:
         a = np.abs(sub)
         keep = top_k_mask(a, kk) & (a > 0)
         keep |= keep.T
+    pos = {m: p for p, m in enumerate(order)}
+    for j in order[1:]:  # the tree: each movie to the one it was found through (else it could float alone)
+        p, q = pos[j], pos[via.get(j, t)]
+        keep[p, q] = keep[q, p] = sub[p, q] != 0
     ii, jj = np.nonzero(np.triu(keep, 1))
     edges = pd.DataFrame({"source": idx[ii] + 1, "target": idx[jj] + 1, "corr": sub[ii, jj].round(digits),
                           "common": common[ii, jj].astype(int)})
