@@ -135,3 +135,42 @@ def app_folders(tmp_path: Path, monkeypatch) -> dict:
     monkeypatch.setenv("GNNREC_MODELS_DIR", str(models))
     monkeypatch.setenv("GNNREC_RESULTS_DIR", str(results))
     return {"models": models, "results": results}
+
+
+def random_slot(obj, rng):
+    """A random (container, key) of a leaf inside ``obj`` (nested dicts and lists)."""
+    slots = []
+
+    def walk(v):
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for k, x in items:
+            slots.append((v, k))
+            walk(x)
+
+    walk(obj)
+    return rng.choice(slots)
+
+
+def damaged_loads(good: dict, path: Path, data, values: list, copies: int, use) -> int:
+    """``copies`` copies of the result ``good``, each with one random value replaced by one of
+    ``values`` and written to ``path``: each is loaded with the data and handed to ``use``, or
+    refused with ``ResultError``. Returns how many were refused."""
+    import copy
+    import json
+    import random
+
+    from gnnrec.app import results
+
+    rng, refused = random.Random(0), 0
+    for _ in range(copies):
+        res = copy.deepcopy(good)
+        parent, key = random_slot(res, rng)
+        parent[key] = rng.choice(values)
+        path.write_text(json.dumps(res))
+        try:
+            loaded = results.load_result(path, data)
+        except results.ResultError:
+            refused += 1
+            continue
+        use(loaded)
+    return refused

@@ -86,25 +86,12 @@ def test_a_result_with_wrong_types_is_refused_naming_the_field(tmp_path, moviele
 def test_randomly_damaged_results_are_refused_or_fully_usable(tmp_path, movielens):
     """200 copies of a good result, each with one random value replaced: loading either raises
     ResultError or gives a result every part of the Compare page can draw."""
-    import random
-
-    from helpers import synthetic_result
+    from helpers import damaged_loads, synthetic_result
 
     good = synthetic_result(movielens, splits=2, users=8)
     _compare_page_uses(results.load_result(_write(tmp_path, good), movielens))
-    rng = random.Random(0)
     values = [None, "x", -1, 1e308, float("nan"), [], {}, True, 3, 2.5]
-    refused = 0
-    for _ in range(200):
-        res = json.loads(json.dumps(good))
-        parent, key = _random_slot(res, rng)
-        parent[key] = rng.choice(values)
-        try:
-            loaded = results.load_result(_write(tmp_path, res), movielens)
-        except results.ResultError:
-            refused += 1
-            continue
-        _compare_page_uses(loaded)
+    refused = damaged_loads(good, tmp_path / "r.json", movielens, values, 200, _compare_page_uses)
     assert refused > 50  # most damage is caught; the rest is harmless (e.g. a seed changed)
 
 
@@ -112,20 +99,6 @@ def _write(folder, res) -> object:
     path = folder / "r.json"
     path.write_text(json.dumps(res))
     return path
-
-
-def _random_slot(obj, rng):
-    """A random (container, key) of a leaf inside ``obj``."""
-    slots = []
-
-    def walk(v):
-        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
-        for k, x in items:
-            slots.append((v, k))
-            walk(x)
-
-    walk(obj)
-    return rng.choice(slots)
 
 
 # -- panels ---------------------------------------------------------------------------------------------------

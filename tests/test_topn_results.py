@@ -148,25 +148,15 @@ def test_a_user_outside_the_data_or_a_seed_outside_the_file_is_a_clear_error(com
 def test_randomly_damaged_top_n_files_are_refused_or_fully_usable(tmp_path, small, movielens):
     """40 copies of a real top-N file, each with one random value replaced: loading with the data
     either raises ResultError or gives a result every part of the list-quality view can draw."""
-    import random
+    from helpers import damaged_loads
 
-    from test_results import _random_slot
-
-    rng = random.Random(0)
-    values = [None, "x", -1, 0, 1e308, float("nan"), [], {}, True, 3, 2.5, "1"]
-    refused = 0
-    for _ in range(40):
-        res = copy.deepcopy(small)
-        parent, key = _random_slot(res, rng)
-        parent[key] = rng.choice(values)
-        try:
-            loaded = results.load_result(_write(tmp_path, res), movielens)
-        except results.ResultError:
-            refused += 1
-            continue
+    def use(loaded):
         frame = tr.metrics_frame(loaded)
         tr.quality_bars(frame, loaded["config"]["k"])
         tr.protocol_text(loaded)
         for user in (1, 943):
             tr.user_view(loaded, tr.split_seeds(loaded)[0], user, movielens, list(frame["model"]))
+
+    values = [None, "x", -1, 0, 1e308, float("nan"), [], {}, True, 3, 2.5, "1"]
+    refused = damaged_loads(small, tmp_path / "topn.json", movielens, values, 40, use)
     assert refused > 20  # most damage is caught; the rest is harmless (e.g. the run's seconds)
