@@ -55,6 +55,14 @@ def top_tables(at: AppTest):
     return tables
 
 
+def opened_section(at: AppTest, key: str) -> AppTest:
+    """Open a folded section of the Recommend page (a tracked expander whose parts are drawn only
+    while it is open: "Why this movie?" ``why_open``, "Your ratings" ``ratings_open``, "More ways
+    to rate" ``more_ways``), as a click on its label does."""
+    at.session_state[key] = True
+    return at.run()
+
+
 def rate(at: AppTest, movie: int, stars: int) -> AppTest:
     at.selectbox(key="rate_movie").set_value(movie).run()
     round_ = at.session_state["rate_round"] if "rate_round" in at.session_state else 0
@@ -81,6 +89,13 @@ def test_recommend_page_rates_and_changing_ratings_changes_predictions(folders):
     gnn1, knn1 = top_tables(at)
     assert len(gnn1) == len(knn1) == 10
     assert not set(gnn1["title"]) & {"Star Wars", "Return of the Jedi"}  # rated movies are not recommended
+    # folded under the lists, its parts not drawn (nor computed): why, your ratings, more ways to rate
+    labels = [e.label for e in at.expander]
+    assert any(x.startswith("**Why this movie?**") for x in labels) and "Your ratings (2)" in labels
+    assert not any(k in [w.key for w in at.selectbox] for k in ("explain_movie",))
+    assert not any("effect" in d.value.columns for d in at.dataframe)
+    assert "remove_sel" not in [m.key for m in at.multiselect] and "ml_user" not in [n.key for n in at.number_input]
+    opened_section(at, "why_open")
     # the movie to explain is one of the listed ones (it keeps the user's pick across reruns)
     assert at.selectbox(key="explain_movie").value in set(gnn1["movie"]) | set(knn1["movie"])
     assert any("effect" in d.value.columns for d in at.dataframe)  # the explanations
@@ -138,6 +153,7 @@ def test_why_adds_up_and_the_row_actions_rate_hide_and_explore(folders):
     at.run()
     assert_clean(at)
     gnn, knn = top_tables(at)
+    opened_section(at, "why_open")
     movie = at.selectbox(key="explain_movie").value
     assert movie == gnn["movie"].iloc[0]  # the first GNN row until another is chosen
     pick = int(knn["movie"].iloc[3])
@@ -170,6 +186,12 @@ def test_remove_clear_undo_and_movielens_user(folders):
     at = start()
     rate(at, 50, 5)
     rate(at, 1, 3)
+    opened_section(at, "ratings_open")
+    assert next(d.value for d in at.dataframe if "your rating" in d.value.columns)["movie"].tolist() == [50, 1]
+    rate(at, 181, 4)  # "Your ratings (3)": a new label, still open
+    assert "Your ratings (3)" in [e.label for e in at.expander] and at.multiselect(key="remove_sel") is not None
+    at.multiselect(key="remove_sel").set_value([181]).run()
+    at.button(key="remove_btn").click().run()
     at.multiselect(key="remove_sel").set_value([1])
     at.button(key="remove_btn").click().run()
     assert at.session_state["ratings"] == {50: 5}
@@ -181,6 +203,7 @@ def test_remove_clear_undo_and_movielens_user(folders):
     at.button(key="undo_ratings").click().run()
     assert at.session_state["ratings"] == {50: 5, 1: 3}
 
+    opened_section(at, "more_ways")
     at.number_input(key="ml_user").set_value(7).run()
     at.button(key="load_user").click().run()
     assert_clean(at)
@@ -202,6 +225,7 @@ def test_remove_clear_undo_and_movielens_user(folders):
 def test_bad_import_shows_error_and_keeps_ratings(folders, content, message):
     at = start()
     rate(at, 50, 4)
+    opened_section(at, "more_ways")  # folded once there are ratings
     at.file_uploader(key="import_csv").set_value(("mine.csv", content, "text/csv")).run()
     assert_clean(at)
     assert message in texts(at.error)
@@ -234,6 +258,7 @@ def test_model_removed_during_a_session_falls_back_with_a_warning(folders):
 def test_import_merges_or_replaces(folders):
     at = start()
     rate(at, 50, 4)
+    opened_section(at, "more_ways")
     csv = b"movie,title,rating\n181,x,5\n1,y,2\n"
     at.file_uploader(key="import_csv").set_value(("mine.csv", csv, "text/csv")).run()
     assert at.session_state["ratings"] == {50: 4, 181: 5, 1: 2}
@@ -550,9 +575,11 @@ def test_hostile_titles_are_shown_as_text(folders, monkeypatch):
         at = start()
         kinds = ("markdown", "caption", "subheader", "title", "info", "warning", "error", "success")
         rate(at, 50, 5)  # one rating: the explanations' notes name it as the driver
+        opened_section(at, "why_open")
         shown = [str(e.value) for kind in kinds for e in at.get(kind)]
         at.session_state["ratings"] = {}
         rate(at, 181, 4)  # then the other hostile title alone
+        opened_section(at, "why_open")
         shown += [str(e.value) for kind in kinds for e in at.get(kind)]
         assert any("alert" in s for s in shown), "the hostile titles are named somewhere (the explanations)"
         named = [s for s in shown if "alert" in s]

@@ -54,6 +54,12 @@ def opened(page: str | None = None, **params) -> AppTest:
     return clean(at.run())
 
 
+def open_section(at: AppTest, key: str) -> AppTest:
+    """Open a folded section of the Recommend page, drawn only while open (as a click on it)."""
+    at.session_state[key] = True
+    return clean(at.run())
+
+
 def rate(at: AppTest, movie: int, stars: int) -> None:
     at.selectbox(key="rate_movie").set_value(movie).run()
     at.feedback(key=f"rate_stars_{at.session_state['rate_round'] if 'rate_round' in at.session_state else 0}") \
@@ -120,6 +126,7 @@ def test_repeated_link_keys_are_merged_and_said(models):
 # -- more ratings than a link holds ---------------------------------------------------------------------------
 def test_too_many_ratings_warn_when_it_happens_and_offer_the_export(models):
     at = opened("pages/recommend.py", r="50:5")
+    open_section(at, "more_ways")
     at.number_input(key="ml_user").set_value(405).run()  # 737 ratings
     at.button(key="load_user").click().run()
     clean(at)
@@ -132,6 +139,7 @@ def test_too_many_ratings_warn_when_it_happens_and_offer_the_export(models):
         clean(at)
         assert at.sidebar.get("download_button") and "more than a link holds" not in texts(at.warning)
     at.switch_page("pages/recommend.py").run()
+    open_section(at, "ratings_open")
     at.button(key="undo_ratings").click().run()  # back under the limit: back in the URL
     assert at.session_state["ratings"] == {50: 5} and qp(at, "r") == "50:5"
     assert not at.sidebar.get("download_button")
@@ -159,10 +167,11 @@ def test_a_raters_filter_leaving_nothing_is_a_message_not_a_crash(models, moviel
     popular = [m for m, n in enumerate(movielens.n_raters(), start=1) if n >= 200]
     at = opened("pages/recommend.py", r=",".join(f"{m}:4" for m in popular[:100]))
     rest = "movie,rating\n" + "".join(f"{m},3\n" for m in popular[100:])
+    open_section(at, "more_ways")
     at.file_uploader(key="import_csv").set_value(("rest.csv", rest.encode(), "text/csv")).run()
     at.slider(key="min_raters").set_value(200).run()
     clean(at.run())
     assert "Nothing left to recommend" in texts(at.info) and "lower" in texts(at.info)
     at.slider(key="min_raters").set_value(150).run()
-    clean(at)
+    open_section(at, "why_open")
     assert at.selectbox(key="explain_movie").value is not None

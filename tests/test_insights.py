@@ -19,6 +19,11 @@ def test_top_table_and_prediction(rec):
         t = insights.top_table(res, model)
         assert len(t) == 7 and (t["raters"] >= 30).all() and t["predicted"].between(1, 5).all()
         assert not set(t["movie"]) & {50, 181, 1}
+        top = res.top[model]  # the list's own rows, its text columns as text
+        assert t["title"].tolist() == top["title"].tolist() and t["genres"].tolist() == top["genres"].tolist()
+        assert t["genre"].tolist() == [insights.short_genres(g) for g in top["genres"]]
+        assert t["predicted"].tolist() == top[model].round(2).tolist() and t["movie"].tolist() == top["movie"].tolist()
+        assert str(t["title"].dtype) == str(top["title"].dtype) and isinstance(t.index, pd.RangeIndex)
     assert set(t.columns) >= {"title", "genres", "predicted"}
     p = insights.predict_movie(rec, {50: 5, 181: 4}, 181)
     assert p["rated"] == 4 and 1 <= p["gnn"] <= 5 and 1 <= p["knn"] <= 5 and p["raters"] > 100

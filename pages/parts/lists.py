@@ -50,9 +50,12 @@ WITH_FALLBACK = {  # with the 'mean only' column: one genre, so that every colum
 }
 
 
+WHY_OPEN = "why_open"  # the key of the folded "Why this movie?" section (True: open)
+
+
 def _on_select(model: str) -> None:
     """A row of a top list selected (its box, or a click on its title or any other cell): select the
-    row, explain that movie and bring the explanation into view."""
+    row, open "Why this movie?" on that movie and bring the explanation into view."""
     ss = st.session_state
     key = f"top_{model}"
     selection = ss.get(key, {}).get("selection", {})
@@ -60,6 +63,7 @@ def _on_select(model: str) -> None:
     ids = ss.get(f"_top_ids_{model}", [])
     if rows and rows[0] < len(ids):
         ss["explain_movie"] = ids[rows[0]]
+        ss[WHY_OPEN] = True  # "Why this movie?" opens on it
         ss[key] = {"selection": {"rows": rows[:1], "columns": [], "cells": []}}  # the row shows as selected
         ss["_why_scroll"] = ss.get("_why_scroll", 0) + 1
 
@@ -136,14 +140,25 @@ def on_explore(movie: int) -> None:
 
 
 def why(res, knn: str, key: tuple, rk: tuple, rec, lk: tuple = (0, ())) -> None:
-    """The selected movie, its actions and both models' explanations."""
-    labels = cache.labels()
+    """"Why this movie?", folded: the selected movie, its actions and both models' explanations,
+    computed and drawn only while it is open (a click on a row opens it: :func:`_on_select`).
+    Folded, a run after a rating costs no explanation (two models' and the listing's: over a third
+    of the page's server time, docs/guarantees.md)."""
     choices = list(dict.fromkeys([*res.top["gnn"]["movie"], *res.top["knn"]["movie"]]))
     if st.session_state.get("explain_movie") not in choices:
         st.session_state["explain_movie"] = int(choices[0])
-    st.subheader("Why this movie?", anchor="why")
+    with st.expander("**Why this movie?** Click a title in a list above, or open this", key=WHY_OPEN,
+                     on_change="rerun") as box:
+        if box.open:
+            _why_open(res, knn, key, rk, rec, lk, choices)
+    if scroll := st.session_state.pop("_why_scroll", 0):  # a row was just selected: show its explanation
+        st.html(SCROLL.replace("N", str(scroll)), unsafe_allow_javascript=True)
+
+
+def _why_open(res, knn: str, key: tuple, rk: tuple, rec, lk: tuple, choices: list) -> None:
+    labels = cache.labels()
     c1, c2, c3, c4 = st.columns([2.6, 1.2, 0.9, 1.7], vertical_alignment="bottom")
-    movie = int(c1.selectbox("Explain", choices, format_func=labels.get, key="explain_movie",
+    movie = int(c1.selectbox("Explain", choices, format_func=labels.get, key="explain_movie", persist_state="session",
                              help="Or click a title in a list above."))
     with c2:
         st.caption("Seen it? Rate it")
@@ -159,11 +174,9 @@ def why(res, knn: str, key: tuple, rk: tuple, rec, lk: tuple = (0, ())) -> None:
                 _listed_column(cache.listing(key, rk, movie, *lk, rec))
         with col.container(key=f"why_{model}_box"):
             _why_column(cache.explanation(key, rk, movie, model, rec, knn), name)
-    if scroll := st.session_state.pop("_why_scroll", 0):  # a row was just selected: show its explanation
-        st.html(SCROLL.replace("N", str(scroll)), unsafe_allow_javascript=True)
 
 
-SCROLL = """<script>/* selection N */ setTimeout(() => document.getElementById("why")?.scrollIntoView(
+SCROLL = """<script>/* selection N */ setTimeout(() => document.querySelector(".st-key-why_open")?.scrollIntoView(
   {block: "start"}), 150);</script>"""
 
 

@@ -81,9 +81,15 @@ def undo_offer() -> None:
 
 
 def your_ratings(data, labels: dict) -> None:
-    """Your ratings, folded: the table, remove, clear, undo."""
-    ratings = my_ratings.ratings()
-    with st.expander(f"Your ratings ({len(ratings)})"):
+    """Your ratings, folded: the table, remove, clear, undo, drawn only while open (a tracked
+    expander: the count in its label changes with every rating, which makes it a new widget each
+    time, so whether it is open is kept in ``_ratings_open`` and given as its default)."""
+    ratings, ss = my_ratings.ratings(), st.session_state
+    with st.expander(f"Your ratings ({len(ratings)})", key="ratings_open", expanded=ss.get("_ratings_open", False),
+                     on_change="rerun") as box:
+        ss["_ratings_open"] = box.open
+        if not box.open:
+            return
         if ratings:
             st.dataframe(ratings_io.ratings_table(data, ratings), hide_index=True, key="ratings_table",
                          column_config={"movie": st.column_config.NumberColumn("id", format="%d", width="small"),
@@ -99,9 +105,13 @@ def your_ratings(data, labels: dict) -> None:
 
 
 def more_ways(data, expanded: bool = False) -> None:
-    """A MovieLens user's ratings, CSV export and import, the share link."""
+    """A MovieLens user's ratings, CSV export and import, the share link; drawn only while open
+    (open on a first visit, folded once there are ratings)."""
     ratings = my_ratings.ratings()
-    with st.expander("More ways to rate: a MovieLens user, import, export, share", expanded=expanded):
+    with st.expander("More ways to rate: a MovieLens user, import, export, share", expanded=expanded,
+                     key="more_ways", on_change="rerun") as box:
+        if not box.open:
+            return
         a, b = st.columns([1, 2], gap="large", vertical_alignment="bottom")
         a.number_input("MovieLens user id", min_value=1, max_value=ratings_io.N_USERS, value=1, step=1, key="ml_user")
         b.button("Start from this MovieLens user", key="load_user", on_click=my_ratings.on_load_user,
