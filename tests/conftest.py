@@ -18,6 +18,12 @@ CORE_FILES = {"test_graph.py", "test_models.py", "test_train.py", "test_gnn.py",
 # in the library: tests/test_imports.py holds that): ``make test`` runs them again with GNNREC_FAST=0. The
 # other core files run the same code either way (graph, models, train.fit with its validator given, predict).
 REFERENCE_FILES = {"test_gnn.py"}
+# the files that take longest (browser servers, live runs, trainings), run first: ``make test`` hands whole files
+# to two pytest-xdist workers in collection order (``--dist loadfile --no-loadscope-reorder``), and a long file
+# handed out last would leave one worker running it alone. An order, not a check: a file not named runs after.
+SLOW_FIRST = ("test_e2e.py", "test_e2e_ux.py", "test_app.py", "test_e2e_fixes.py", "test_bench_load.py",
+              "test_app_links.py", "test_app_jobs.py", "test_faults.py", "test_jobs.py", "test_job_limits.py",
+              "test_e2e_lists.py", "test_live.py", "test_e2e_topn.py", "test_cli.py", "test_transfer.py")
 
 
 def pytest_configure(config):
@@ -26,6 +32,8 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order is kept
     for item in items:
         if item.path.name in CORE_FILES:
             item.add_marker(pytest.mark.core)

@@ -43,8 +43,12 @@ def test_rate_three_movies_and_see_both_models(page):
     page.get_by_role("heading", name="k-NN + baselines · all ratings").wait_for()
     page.get_by_text("are in both lists").wait_for()
     assert page.get_by_test_id("stException").count() == 0
-    assert page.get_by_test_id("stDataFrame").count() >= 4  # your ratings, two top lists, explanations
     tables_drawn(page)
+    assert page.get_by_test_id("stDataFrame").count() == 2  # the two top lists; the folded sections draw nothing
+    page.locator("summary").filter(has_text="Why this movie?").click()  # opened by hand: the first GNN row
+    page.get_by_text("GNN predicts").first.wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("stDataFrame").count() >= 4  # and the explanations' tables
     assert "r=" in page.url  # the share link is the page's URL
     wait_idle(page)
     snap(page, "recommend-three")
