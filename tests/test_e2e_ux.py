@@ -235,8 +235,15 @@ def test_on_a_phone_nothing_is_wider_than_the_screen_or_covers_text(phone, path,
     width = phone.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 400, f"the page is {width} px wide on a 400 px screen"
     assert phone.locator(".modebar").count() == 0
+    # a toolbar shows while its element is hovered or focused (a finger's tap): none is, here; one that
+    # shows anyway sits over the heading above its element (a CI run found one on Compare, pointer left over a chart)
+    phone.mouse.move(0, 0)
+    phone.evaluate("() => document.activeElement?.blur()")
+    phone.wait_for_timeout(300)
     toolbars = phone.locator("[data-testid='stElementToolbar']")
-    assert all(not toolbars.nth(i).is_visible() for i in range(toolbars.count()))  # none over a heading
+    shown = [toolbars.nth(i).evaluate("t => t.closest('[class*=\"st-key-\"]')?.className ?? t.parentElement.outerHTML"
+                                      ".slice(0, 300)") for i in range(toolbars.count()) if toolbars.nth(i).is_visible()]
+    assert not shown, shown  # none over a heading (which element's, if one is)
     for i in range(phone.locator("[data-testid='stDataFrame']").count()):  # tables fit the screen or scroll inside
         box = phone.locator("[data-testid='stDataFrame']").nth(i).bounding_box()
         assert box is None or box["x"] + box["width"] <= 400, box
