@@ -31,6 +31,7 @@ style.apply()
 sidebar.show()
 link.sync()
 menu.refresh()  # its links carry the address sync wrote (a restarted server's new session reads them)
+first.fold_after_pick(page)  # a phone's sidebar folds after a menu pick, as Streamlit's own menu does
 session.freeze_heap()
 try:
     page.run()

@@ -22,7 +22,7 @@ import time
 
 import browser as shared
 import pytest
-from browser import TIMEOUT_MS, cells, new_page, no_exception, open_url, snap, tables_drawn, wait_idle
+from browser import TIMEOUT_MS, cells, goto_page, new_page, no_exception, open_url, snap, tables_drawn, wait_idle
 
 pytestmark = pytest.mark.browser
 server, browser, page, phone = shared.server, shared.browser, shared.page, shared.phone  # the fixtures
@@ -250,6 +250,20 @@ def test_on_a_phone_nothing_is_wider_than_the_screen_or_covers_text(phone, path,
     phone.get_by_text("How it works").first.wait_for()  # the page's short explanation
     no_exception(phone)
     snap(phone, shot)
+
+
+def test_on_a_phone_the_menu_folds_away_after_a_pick(phone):
+    """The sidebar covers a phone's screen: after a pick in its menu it folds, as Streamlit's own
+    menu does (a page link alone leaves it open over the page it opened)."""
+    open_url(phone, "/?r=50:5", "Recommendations")
+    sidebar = phone.get_by_test_id("stSidebar")
+    for link, heading in (("Compare", "Compare the models"), ("Recommend", "Recommendations")):
+        goto_page(phone, link, heading)  # opens the sidebar, then picks
+        phone.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
+                                ".getAttribute('data-collapsed') === 'true'", timeout=10_000)
+        assert sidebar.get_attribute("data-collapsed") == "true"
+        assert phone.get_by_test_id("stExpandSidebarButton").is_visible()
+    no_exception(phone)
 
 
 def show_tooltip(page, key: str, text: str) -> None:

@@ -68,6 +68,21 @@ class Menu:
                     st.page_link(p, query_params=params)
 
 
+# on a phone (Streamlit's narrow layout) the sidebar covers the page: fold it, as Streamlit's own menu does
+FOLD = """<script>/* pick N */ if (window.innerWidth < 640) document.querySelector(
+  '[data-testid="stSidebar"][data-collapsed="false"] [data-testid="stSidebarCollapseButton"] button')?.click();</script>"""
+
+
+def fold_after_pick(page) -> None:
+    """After a pick in the menu (this session's page changed), fold the sidebar on a phone: a link in
+    the menu is an ``st.page_link``, which leaves it open over the page it opened."""
+    ss = st.session_state
+    last, ss["_menu_page"] = ss.get("_menu_page"), page.url_path
+    if last is not None and last != page.url_path:
+        ss["_menu_picks"] = ss.get("_menu_picks", 0) + 1
+        st.sidebar.html(FOLD.replace("N", str(ss["_menu_picks"])), unsafe_allow_javascript=True)
+
+
 def navigation(pages: list) -> tuple[object, Menu]:
     """The page to run, and the menu (:class:`Menu`)."""
     page = st.navigation(pages, position="hidden")
