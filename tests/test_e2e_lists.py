@@ -71,6 +71,39 @@ def test_a_click_on_a_title_selects_the_row_and_shows_its_explanation(server, br
         pg.context.close()
 
 
+def ticked(page, key: str) -> list[str]:
+    """The titles of the rows the list shows as selected (the grid's accessible copy marks them)."""
+    page.wait_for_function(f"() => document.querySelectorAll('.st-key-{key} tr').length > 1", timeout=30_000)
+    return page.evaluate(f"""() => Array.from(document.querySelectorAll('.st-key-{key} tr'))
+        .filter(r => r.getAttribute('aria-selected') === 'true').map(r => r.querySelector('td').textContent)""")
+
+
+def test_every_click_on_a_title_explains_it_and_a_tick_never_marks_another_movie(page):
+    """A second and a third title clicked each select their own row and explain that movie (before,
+    only the first click did anything: the kept row outranked the clicked cell). Hiding the ticked
+    movie unticks its place instead of leaving the tick on the movie that moves up into it."""
+    open_url(page, "/?" + SCIFI, "Recommendations")
+    tables_drawn(page)
+    explain = page.get_by_role("combobox", name="Explain")
+    for row in (2, 1, 4):
+        page.mouse.wheel(0, -3000)  # back up to the lists (a click scrolls to the explanation)
+        page.wait_for_timeout(500)
+        title = click_title(page, "top_gnn", row)
+        page.wait_for_function("t => Array.from(document.querySelectorAll('input[role=\"combobox\"]'))"
+                               ".some(i => i.getAttribute('aria-label') === 'Explain' && i.value.startsWith(t))",
+                               arg=title, timeout=30_000)
+        wait_idle(page)
+        assert ticked(page, "top_gnn") == [title], (row, title)
+    page.get_by_role("button", name="Hide it").click()
+    page.get_by_text("from your lists").first.wait_for()
+    wait_idle(page)
+    assert title not in cells(page, "title", key="top_gnn")
+    page.wait_for_timeout(500)
+    assert ticked(page, "top_gnn") == [], "the tick stayed on its place, on the movie that moved up into it"
+    assert not explain.input_value().startswith(title)
+    no_exception(page)
+
+
 def test_no_list_column_is_cut_off_at_1400_px(page):
     """A first rating of a movie one person rated: most predictions are fallbacks, so both lists
     show the "mean only" column; every column fits (the grid does not scroll sideways)."""

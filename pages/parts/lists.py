@@ -53,13 +53,29 @@ WITH_FALLBACK = {  # with the 'mean only' column: one genre, so that every colum
 WHY_OPEN = "why_open"  # the key of the folded "Why this movie?" section (True: open)
 
 
+def _ticked(key: str) -> list[int]:
+    """The rows selected in list ``key``: a clicked cell's row first (the newest click: a selection is
+    kept as a row, :func:`_on_select`, so a cell in the state is always new), else the ticked box."""
+    selection = st.session_state.get(key, {}).get("selection", {})
+    return [int(c[0]) for c in selection.get("cells", [])] or list(selection.get("rows", []))
+
+
+def _untick_moved(model: str, ids: list[int]) -> None:
+    """Untick a list's row whose movie changed since it was ticked (a rating or a hide redrew the
+    list): Streamlit's grid keeps a tick on a row number, which would now mark another movie than
+    the one explained below."""
+    ss, key = st.session_state, f"top_{model}"
+    rows, old = _ticked(key), ss.get(f"_top_ids_{model}", [])
+    if rows and (rows[0] >= min(len(ids), len(old)) or ids[rows[0]] != old[rows[0]]):
+        ss[key] = {"selection": {"rows": [], "columns": [], "cells": []}}
+
+
 def _on_select(model: str) -> None:
     """A row of a top list selected (its box, or a click on its title or any other cell): select the
     row, open "Why this movie?" on that movie and bring the explanation into view."""
     ss = st.session_state
     key = f"top_{model}"
-    selection = ss.get(key, {}).get("selection", {})
-    rows = list(selection.get("rows", [])) or [int(c[0]) for c in selection.get("cells", [])]
+    rows = _ticked(key)
     ids = ss.get(f"_top_ids_{model}", [])
     if rows and rows[0] < len(ids):
         ss["explain_movie"] = ids[rows[0]]
@@ -77,7 +93,9 @@ def top_lists(res, knn: str) -> None:
               term(insights.knn_name(knn))))
     for col, model, title, sub, helptext in heads:
         table = insights.top_table(res, model)
-        st.session_state[f"_top_ids_{model}"] = [int(m) for m in table["movie"]]
+        ids = [int(m) for m in table["movie"]]
+        _untick_moved(model, ids)
+        st.session_state[f"_top_ids_{model}"] = ids
         with col:
             st.markdown(f"#### {title} <small style='color:#666;font-weight:400'>· {plain(sub)}</small>",
                         unsafe_allow_html=True, help=helptext)
