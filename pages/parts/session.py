@@ -15,6 +15,7 @@ FULL_GC_EVERY = 20.0  # seconds: at most one full collection this often (see tid
 GEN2_THRESHOLD = 1_000  # gen-1 collections between automatic full collections (Python's default: 10)
 _last_full = [0.0]
 _full_lock = threading.Lock()
+SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while another waits (Python's default: 0.005)
 
 
 def guard() -> None:
@@ -82,9 +83,15 @@ def freeze_heap() -> None:
     counting; only reference cycles among them are never collected.
 
     Checked with a flag: ``gc.get_freeze_count()`` counts by walking the ~260,000 frozen objects,
-    ~30 ms with the GIL held on every run (a third of the server's GIL time under load, py-spy)."""
+    ~30 ms with the GIL held on every run (a third of the server's GIL time under load, py-spy).
+
+    Also once: the GIL's switch interval 5 -> 1 ms (:data:`SWITCH_INTERVAL`). The event loop, which
+    takes every connection, request and message of every session, waits for the GIL behind the
+    page runs of the other sessions at each of its steps, up to a switch interval per run
+    ahead of it; a share link (HTTP requests, a websocket, a new session) takes several steps."""
     if _frozen.is_set():
         return
+    sys.setswitchinterval(SWITCH_INTERVAL)
     import plotly.graph_objects  # noqa: F401  imported lazily by the pages: frozen with the rest
     import pyvis.network  # noqa: F401
 
