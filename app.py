@@ -22,7 +22,8 @@ PAGES = [
 ]
 
 loading = first.loading()  # a cold server's first run: say so while the imports below take seconds
-page, menu = first.navigation(PAGES)  # the menu after the message: never a menu over a blank page
+page, menu = first.navigation(PAGES, draw=loading is not None)  # cold: the menu after the message, never
+# a menu over a blank page; warm: its place only, drawn once by refresh() below
 
 from pages.parts import link, session, sidebar, style  # noqa: E402  (heavy: after the menu and the message)
 

@@ -1,11 +1,15 @@
 """Server CPU per kind of run, one websocket client at a time (no load, so the host's noise matters less).
 
-    GNNREC_DATA_DIR=/tmp/gnnrec-cache OMP_NUM_THREADS=1 python bench/action_cpu.py [--cycles 8]
+    GNNREC_DATA_DIR=/tmp/gnnrec-cache OMP_NUM_THREADS=1 python bench/action_cpu.py [--cycles 8] [--hold]
 
 Starts ``streamlit run app.py`` as bench/load.py does and, per cycle, opens a share link with 3
 ratings, then 4 times picks a movie in "Find a movie" and clicks its stars. Prints, per kind of
 run (link, pick, stars), the server process's CPU seconds (user + system, from /proc, 10 ms ticks:
 read the means) and the client's wall time. The load average is printed: compare runs taken back to back.
+
+``--hold``: one more session stays open throughout, as under bench/load.py's load. Without it, a
+share link closes the server's only session, and Streamlit then empties its script cache, so each
+link's run compiles app.py and the page again (~3 ms that a link under load does not pay).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import Server, WsTab, movie_labels  # noqa: E402  (bench/load.py: the server and the client)
 
 
-async def cycles(srv: Server, n: int) -> dict[str, tuple[list[float], list[float]]]:
+async def cycles(srv: Server, n: int, hold: bool = False) -> dict[str, tuple[list[float], list[float]]]:
     labels, rng = movie_labels(), random.Random(1)
     movies = list(labels)
-    tab = WsTab(srv.url, None)
+    tab, held = WsTab(srv.url, None), WsTab(srv.url, None)
+    if hold:
+        await held.open_link({1: 4, 50: 5})
     await tab.open_link({50: 5, 181: 4})  # warm: the model, the caches
     out: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in ("link", "pick", "stars")}
 
@@ -53,16 +59,18 @@ async def cycles(srv: Server, n: int) -> dict[str, tuple[list[float], list[float
                 tab._expect_recommendations(len(ratings))
     finally:
         await tab.close()
+        await held.close()
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cycles", type=int, default=8, help="share links, each followed by 4 ratings (default 8)")
+    ap.add_argument("--hold", action="store_true", help="keep one more session open throughout (as under load)")
     args = ap.parse_args()
     srv = Server(Path(tempfile.mkdtemp()))
     try:
-        out = asyncio.run(cycles(srv, args.cycles))
+        out = asyncio.run(cycles(srv, args.cycles, args.hold))
     finally:
         srv.stop()
     for kind, (cpu, wall) in out.items():

@@ -17,7 +17,7 @@ import pytest
 from helpers import app_folders
 from streamlit.testing.v1 import AppTest
 
-from gnnrec.app import catalog, graph_view, live, ratings_io
+from gnnrec.app import catalog, graph_view, insights, live, ratings_io
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -69,6 +69,23 @@ def rate(at: AppTest, movie: int, stars: int) -> AppTest:
     at.feedback(key=f"rate_stars_{round_}").set_value(stars - 1).run()
     assert_clean(at)
     return at
+
+
+def assert_shared_lists_unchanged(at: AppTest, monkeypatch) -> None:
+    """The recommendations every session shares (``st.cache_resource``, pages/parts/cache.py) are
+    read, never changed: after the pages used them they equal freshly computed ones."""
+    from pages.parts import cache
+
+    name = at.session_state["model_name"]
+    key, ratings = (name, catalog.model_signature(name)), at.session_state["ratings"]
+    rec = cache._recommender(name, key[1], cache.data_info()["fingerprint"])
+    fresh = insights.recommend(rec, ratings)
+    with monkeypatch.context() as m:  # the page's own entry, not a new computation
+        m.setattr(insights, "recommend", lambda *a, **k: pytest.fail("the page's recommendations were not cached"))
+        shared = cache.recommendations(key, ratings_io.ratings_key(ratings), 10, insights.DEFAULT_MIN_RATERS, rec,
+                                       "baseline", ())  # as pages/recommend.py asks
+    assert shared.predictions.equals(fresh.predictions) and shared.ratings == fresh.ratings
+    assert all(shared.top[m].equals(fresh.top[m]) for m in ("gnn", "knn"))
 
 
 # -- Recommend ----------------------------------------------------------------------------------------------
@@ -335,6 +352,7 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     at = start()
     for movie, stars in ((50, 5), (1, 2), (181, 4), (98, 4)):  # the disagreements need 3 similar ratings
         rate(at, movie, stars)
+    opened_section(at, "why_open")
     at.switch_page("pages/compare.py").run()
     assert_clean(at)
     assert at.radio(key="cmp_source").value == "Saved results"
@@ -356,6 +374,7 @@ def test_compare_page_saved_results_and_disagreements(folders, monkeypatch):
     shown = {c: config.get(c, {}).get("type_config", {}).get("format") for c in
              ("GNN", "k-NN + baselines", "GNN − k-NN", "their similarity", "its similarity")}
     assert set(shown.values()) == {"%.2f"}, shown
+    assert_shared_lists_unchanged(at, monkeypatch)
 
 
     at.radio(key="cmp_source").set_value("Run live").run()

@@ -3,13 +3,15 @@ profiles), where GNN and k-NN disagree, graph hops."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from gnnrec.app import insights, ratings_io
+from gnnrec.app import insights, ratings_io, toplist
 
 
 # -- recommendations, explanations, disagreements ------------------------------------------------------------
@@ -28,6 +30,26 @@ def test_top_table_and_prediction(rec):
     p = insights.predict_movie(rec, {50: 5, 181: 4}, 181)
     assert p["rated"] == 4 and 1 <= p["gnn"] <= 5 and 1 <= p["knn"] <= 5 and p["raters"] > 100
     assert insights.predict_movie(rec, {50: 5}, 172)["rated"] is None
+
+
+def test_top_arrow_is_the_top_table_as_streamlit_sends_it(rec):
+    """The Recommend page sends :func:`toplist.top_arrow` to ``st.dataframe``: the same columns,
+    types and values as pandas' conversion of :func:`insights.top_table` (which it replaced), on
+    many profiles, a missing year (NaN: null) and a fallback included."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        ratings = {int(m): int(rng.integers(1, 6)) for m in rng.choice(np.arange(1, 1683), int(rng.integers(1, 30)),
+                                                                          replace=False)}
+        res = insights.recommend(rec, ratings, top=int(rng.integers(5, 31)), min_raters=int(rng.choice([0, 5, 50])))
+        for model in ("gnn", "knn"):
+            want = pa.Table.from_pandas(insights.top_table(res, model), preserve_index=False)
+            assert toplist.top_arrow(res, model).equals(want)
+    res = insights.recommend(rec, {50: 5, 181: 4}, top=5)
+    top = res.top["gnn"].assign(year=[np.nan, 1977.0, 1980.0, 1983.0, 1999.0], gnn_fallback=[False, True] + [False] * 3)
+    res = dataclasses.replace(res, top={**res.top, "gnn": top})
+    got = toplist.top_arrow(res, "gnn")
+    assert got.equals(pa.Table.from_pandas(insights.top_table(res, "gnn"), preserve_index=False))
+    assert got.column("year").null_count == 1 and got.column("fallback").to_pylist()[:2] == [False, True]
 
 
 @pytest.mark.parametrize("knn", ["baseline", "plain"])

@@ -18,6 +18,7 @@ from ..predict import RATING_SCALE
 from ..recommender import Recommendations, Recommender, parse_ratings
 from .ratings_io import stars
 from .results import label
+from .toplist import short_genres, top_table  # noqa: F401  (the top lists for display, kept here by name)
 
 EXPLAIN_MAX = 32  # the GNN's leave-one-out explanation covers at most this many ratings (the most correlated)
 DEFAULT_MIN_RATERS = 50  # the lists skip movies fewer people rated: few opinions give extreme predictions
@@ -36,30 +37,6 @@ def recommend(rec: Recommender, ratings: Mapping[int, float], top: int = 10, min
               knn: str = "baseline", hidden: Iterable[int] = ()) -> Recommendations:
     """Both models' top lists (see :meth:`Recommender.recommend`), without the hidden movies."""
     return rec.recommend(ratings, top=top, min_raters=min_raters, knn=knn, exclude=hidden)
-
-
-def short_genres(genres: str, n: int = 2, chars: int = 17) -> str:
-    """``"Crime, Drama, Thriller"`` -> ``"Crime, Drama +1"``: at most ``n`` genres and about
-    ``chars`` characters for a list's narrow column (``"Animation, Comedy, ..."`` -> ``"Animation +2"``)."""
-    parts = [g for g in str(genres).split(", ") if g]
-    for k in range(min(n, len(parts)), 0, -1):
-        text = ", ".join(parts[:k]) + (f" +{len(parts) - k}" if len(parts) > k else "")
-        if len(text) <= chars or k == 1:
-            return text
-    return ""
-
-
-def top_table(res: Recommendations, model: str) -> pd.DataFrame:
-    """One model's top list for display: ``movie, title, year, genres, genre`` (at most two),
-    ``genre1`` (the first, "+N" for the rest), ``predicted, both, fallback, raters``."""
-    t = res.top[model]
-    genres = t["genres"].array  # the text columns as they are (a round trip through NumPy objects: 40% of the call)
-    return pd.DataFrame({"movie": t["movie"].to_numpy(), "title": t["title"].array,
-                         "year": t["year"].to_numpy(), "genres": genres,
-                         "genre": [short_genres(g) for g in genres],
-                         "genre1": [short_genres(g, n=1, chars=0) for g in genres],
-                         "predicted": t[model].to_numpy().round(2), "both": t["agree"].to_numpy(),
-                         "fallback": t[f"{model}_fallback"].to_numpy(), "raters": t["n_raters"].to_numpy()})
 
 
 @dataclasses.dataclass(frozen=True)

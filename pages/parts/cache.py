@@ -1,15 +1,21 @@
 """Streamlit caches around the gnnrec functions the pages call: the data, the model store, the
 session's recommender, and the lists and tables computed from them.
 
-``st.cache_data`` for the model list, recommendations, explanations, neighbourhoods and saved
-results (copies: nothing cached is ever mutated); ``st.cache_resource`` for the recommender of a
-model, keyed by its name and file signature, so a changed file is reloaded and one session's
-choice never changes another's, and for the MovieLens data itself: a frozen dataclass that nothing
-writes to (the recommenders share it already), where ``st.cache_data``'s copy (a 3 MB unpickling on
-every run) took ~5% of the server's GIL time under load (py-spy, docs/guarantees.md).
+``st.cache_data`` for explanations, neighbourhoods and saved results (copies: nothing cached is
+ever mutated); ``st.cache_resource`` for the recommender of a model, keyed by its name and file
+signature, so a changed file is reloaded and one session's choice never changes another's, and for
+what every run reads, shared and never written to: the MovieLens data (a frozen dataclass the
+recommenders share already; ``st.cache_data``'s copy, a 3 MB unpickling a run, took ~5% of the
+server's GIL time under load), its status and the movie labels (read-only mappings), the model list
+(a tuple of frozen records), the quick-rate movies and the recommendations (read by the pages,
+never changed: tests/test_app.py checks them against fresh ones after a session). Their
+``st.cache_data`` copies (a pickling on each miss, an unpickling on each hit) were ~8% of the
+server's GIL time under the back-to-back load (py-spy, docs/guarantees.md).
 """
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 import streamlit as st
 
@@ -44,12 +50,13 @@ def require_data() -> data_mod.MovieLens:
     return d
 
 
-@st.cache_data(show_spinner=False)
-def data_info() -> dict:
-    return catalog.data_status(_data())
+@st.cache_resource(show_spinner=False)
+def data_info() -> MappingProxyType:
+    """The data's status (:func:`gnnrec.app.catalog.data_status`), read-only."""
+    return MappingProxyType(catalog.data_status(_data()))
 
 
-def info() -> dict | None:
+def info() -> MappingProxyType | None:
     """The data's status (:func:`data_info`), or None after showing what went wrong."""
     try:
         return data_info()
@@ -58,23 +65,25 @@ def info() -> dict | None:
         return None
 
 
-@st.cache_data(show_spinner=False)
-def labels() -> dict[int, str]:
-    return catalog.movie_labels(_data())
+@st.cache_resource(show_spinner=False)
+def labels() -> MappingProxyType:
+    """``{movie id: label}`` (:func:`gnnrec.app.catalog.movie_labels`), read-only."""
+    return MappingProxyType(catalog.movie_labels(_data()))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def quick_movies():
+    """The quick-rate movies' table, shared: read only (pages/parts/rate.py)."""
     return catalog.quick_movies(_data())
 
 
 # -- models ---------------------------------------------------------------------------------------------------
-@st.cache_data(show_spinner=False)
-def _models(signature: tuple, fingerprint: str) -> list[catalog.ModelInfo]:
-    return catalog.list_models(fingerprint)
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _models(signature: tuple, fingerprint: str) -> tuple[catalog.ModelInfo, ...]:
+    return tuple(catalog.list_models(fingerprint))
 
 
-def models() -> list[catalog.ModelInfo]:
+def models() -> tuple[catalog.ModelInfo, ...]:
     """Every stored model (reloaded when a model file changes)."""
     return _models(catalog.store_signature(), data_info()["fingerprint"])
 
@@ -135,9 +144,11 @@ def graph(kind: str):
 
 
 # -- lists and tables -----------------------------------------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def recommendations(key: tuple, ratings: tuple, top: int, min_raters: int, _rec, knn: str = "baseline",
                     hidden: tuple = ()):
+    """:func:`gnnrec.app.insights.recommend`, shared by every session asking for the same lists:
+    read only (the lists, the Compare page's disagreements), never changed."""
     return insights.recommend(_rec, dict(ratings), top, min_raters, knn, hidden)
 
 

@@ -47,15 +47,19 @@ class Menu:
 
     Every link carries the address's ratings and model (:data:`CARRIED`): a server restarted under
     an open tab starts a new, empty session at the next click, and that session reads them from
-    the link (:func:`pages.parts.link.init`). Drawn at once, then :meth:`refresh`-ed once the page's
-    address is written for this run."""
+    the link (:func:`pages.parts.link.init`). Its place is made at once; drawn at once only with
+    ``draw`` (a cold server's first run, before seconds of imports), and :meth:`refresh`-ed once
+    the page's address is written for this run (a warm run draws it there only once: drawn twice,
+    its four links were ~3% of the server's GIL time under load, the address changing with every
+    rating)."""
 
     CARRIED = ("r", "model", "job")  # what pages.parts.link.sync keeps in the address
 
-    def __init__(self, pages: list):
+    def __init__(self, pages: list, draw: bool = True):
         self.pages, self.params = pages, None
         self.box = st.sidebar.container(key="nav").empty()
-        self.refresh()
+        if draw:
+            self.refresh()
 
     def refresh(self) -> None:
         """Redraw the links if the address changed since they were drawn."""
@@ -83,10 +87,10 @@ def fold_after_pick(page) -> None:
         st.sidebar.html(FOLD.replace("N", str(ss["_menu_picks"])), unsafe_allow_javascript=True)
 
 
-def navigation(pages: list) -> tuple[object, Menu]:
-    """The page to run, and the menu (:class:`Menu`)."""
+def navigation(pages: list, draw: bool = True) -> tuple[object, Menu]:
+    """The page to run, and the menu (:class:`Menu`; drawn at once with ``draw``)."""
     page = st.navigation(pages, position="hidden")
-    return page, Menu(pages)
+    return page, Menu(pages, draw)
 
 
 def loading() -> object | None:

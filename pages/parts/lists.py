@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gnnrec.app import insights
+from gnnrec.app import insights, toplist
 from gnnrec.app.glossary import term
 from gnnrec.app.results import label
 
@@ -92,14 +92,14 @@ def top_lists(res, knn: str) -> None:
              (k, "knn", label(insights.knn_name(knn)), "all ratings",
               term(insights.knn_name(knn))))
     for col, model, title, sub, helptext in heads:
-        table = insights.top_table(res, model)
-        ids = [int(m) for m in table["movie"]]
+        table = toplist.top_arrow(res, model)  # top_table's data as st.dataframe sends it, without pandas
+        ids = table.column("movie").to_pylist()
         _untick_moved(model, ids)
         st.session_state[f"_top_ids_{model}"] = ids
         with col:
             st.markdown(f"#### {title} <small style='color:#666;font-weight:400'>· {plain(sub)}</small>",
                         unsafe_allow_html=True, help=helptext)
-            fallback = bool(table["fallback"].any())
+            fallback = True in table.column("fallback").to_pylist()
             st.dataframe(table, hide_index=True, column_config=WITH_FALLBACK if fallback else COLUMNS,
                          key=f"top_{model}",
                          column_order=ORDER[:-1] + ["genre1", "fallback"] if fallback else ORDER,

@@ -31,12 +31,14 @@ def search(labels: dict) -> None:
 
 def quick_grid(ratings: dict) -> None:
     """Well-known movies of many kinds with inline stars: a newcomer's first ratings, one click each."""
-    movies = cache.quick_movies()
+    movies, ss = cache.quick_movies(), st.session_state
     cols = st.columns(4, gap="small")
     for i, row in enumerate(movies.itertuples(index=False)):
         key = f"quick_{row.movie}"
         rated = ratings.get(int(row.movie))
-        st.session_state[key] = None if rated is None else int(round(rated)) - 1  # the stars show your rating
+        shown = None if rated is None else int(round(rated)) - 1  # the stars show your rating
+        if ss.get(key) != shown:  # written only when it differs (a write is a widget's value set: ~0.4 ms a grid)
+            ss[key] = shown
         with cols[i % 4].container(border=True, key=f"quick_card_{row.movie}"):
             st.markdown(plain(row.title))  # bold by the app's style (pages/parts/style.py)
             st.caption(f"{row.year} · {plain(row.genres)}")

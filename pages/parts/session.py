@@ -11,10 +11,11 @@ import time
 import streamlit as st
 
 _frozen = threading.Event()  # set once the heap is frozen (gc.get_freeze_count() walks every frozen object)
-FULL_GC_EVERY = 5.0  # seconds: at most one full collection this often (see tidy)
+FULL_GC_EVERY = 20.0  # seconds: at most one full collection this often (see tidy)
 GEN2_THRESHOLD = 1_000  # gen-1 collections between automatic full collections (Python's default: 10)
 _last_full = [0.0]
 _full_lock = threading.Lock()
+SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while another waits (Python's default: 0.005)
 
 
 def guard() -> None:
@@ -82,9 +83,15 @@ def freeze_heap() -> None:
     counting; only reference cycles among them are never collected.
 
     Checked with a flag: ``gc.get_freeze_count()`` counts by walking the ~260,000 frozen objects,
-    ~30 ms with the GIL held on every run (a third of the server's GIL time under load, py-spy)."""
+    ~30 ms with the GIL held on every run (a third of the server's GIL time under load, py-spy).
+
+    Also once: the GIL's switch interval 5 -> 1 ms (:data:`SWITCH_INTERVAL`). The event loop, which
+    takes every connection, request and message of every session, waits for the GIL behind the
+    page runs of the other sessions at each of its steps, up to a switch interval per run
+    ahead of it; a share link (HTTP requests, a websocket, a new session) takes several steps."""
     if _frozen.is_set():
         return
+    sys.setswitchinterval(SWITCH_INTERVAL)
     import plotly.graph_objects  # noqa: F401  imported lazily by the pages: frozen with the rest
     import pyvis.network  # noqa: F401
 
@@ -103,8 +110,10 @@ def tidy() -> None:
     object, ~20 ms a run, a quarter of the server's GIL time under load (py-spy); and Python's
     automatic full collections, which trigger when a quarter of the unfrozen heap is new, came
     just as often (:data:`GEN2_THRESHOLD` makes them rare). Reference cycles among the objects of
-    finished runs are still freed, within seconds; everything else is freed at once by reference
-    counting."""
+    finished runs are still freed, within :data:`FULL_GC_EVERY` seconds; everything else is freed at
+    once by reference counting. Every 20 s, not 5: under the back-to-back load the unfrozen heap
+    (the sessions kept 2 minutes for a reconnect among it) grows to ~80,000 objects, and each
+    collection held the GIL for ~100 ms (4% of the server's GIL time, py-spy) to free ~6,000."""
     now = time.monotonic()
     if now - _last_full[0] < FULL_GC_EVERY or not _full_lock.acquire(blocking=False):
         return
