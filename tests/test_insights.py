@@ -18,12 +18,12 @@ from gnnrec.app import insights, ratings_io, toplist
 def test_top_table_and_prediction(rec):
     res = insights.recommend(rec, {50: 5, 181: 4, 1: 1}, top=7, min_raters=30)
     for model in ("gnn", "knn"):
-        t = insights.top_table(res, model)
+        t = toplist.top_table(res, model)
         assert len(t) == 7 and (t["raters"] >= 30).all() and t["predicted"].between(1, 5).all()
         assert not set(t["movie"]) & {50, 181, 1}
         top = res.top[model]  # the list's own rows, its text columns as text
         assert t["title"].tolist() == top["title"].tolist() and t["genres"].tolist() == top["genres"].tolist()
-        assert t["genre"].tolist() == [insights.short_genres(g) for g in top["genres"]]
+        assert t["genre"].tolist() == [toplist.short_genres(g) for g in top["genres"]]
         assert t["predicted"].tolist() == top[model].round(2).tolist() and t["movie"].tolist() == top["movie"].tolist()
         assert str(t["title"].dtype) == str(top["title"].dtype) and isinstance(t.index, pd.RangeIndex)
     assert set(t.columns) >= {"title", "genres", "predicted"}
@@ -34,7 +34,7 @@ def test_top_table_and_prediction(rec):
 
 def test_top_arrow_is_the_top_table_as_streamlit_sends_it(rec):
     """The Recommend page sends :func:`toplist.top_arrow` to ``st.dataframe``: the same columns,
-    types and values as pandas' conversion of :func:`insights.top_table` (which it replaced), on
+    types and values as pandas' conversion of :func:`toplist.top_table` (which it replaced), on
     many profiles, a missing year (NaN: null) and a fallback included."""
     rng = np.random.default_rng(7)
     for _ in range(40):
@@ -42,13 +42,13 @@ def test_top_arrow_is_the_top_table_as_streamlit_sends_it(rec):
                                                                           replace=False)}
         res = insights.recommend(rec, ratings, top=int(rng.integers(5, 31)), min_raters=int(rng.choice([0, 5, 50])))
         for model in ("gnn", "knn"):
-            want = pa.Table.from_pandas(insights.top_table(res, model), preserve_index=False)
+            want = pa.Table.from_pandas(toplist.top_table(res, model), preserve_index=False)
             assert toplist.top_arrow(res, model).equals(want)
     res = insights.recommend(rec, {50: 5, 181: 4}, top=5)
     top = res.top["gnn"].assign(year=[np.nan, 1977.0, 1980.0, 1983.0, 1999.0], gnn_fallback=[False, True] + [False] * 3)
     res = dataclasses.replace(res, top={**res.top, "gnn": top})
     got = toplist.top_arrow(res, "gnn")
-    assert got.equals(pa.Table.from_pandas(insights.top_table(res, "gnn"), preserve_index=False))
+    assert got.equals(pa.Table.from_pandas(toplist.top_table(res, "gnn"), preserve_index=False))
     assert got.column("year").null_count == 1 and got.column("fallback").to_pylist()[:2] == [False, True]
 
 

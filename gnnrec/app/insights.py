@@ -18,7 +18,6 @@ from ..predict import RATING_SCALE
 from ..recommender import Recommendations, Recommender, parse_ratings
 from .ratings_io import stars
 from .results import label
-from .toplist import short_genres, top_table  # noqa: F401  (the top lists for display, kept here by name)
 
 EXPLAIN_MAX = 32  # the GNN's leave-one-out explanation covers at most this many ratings (the most correlated)
 DEFAULT_MIN_RATERS = 50  # the lists skip movies fewer people rated: few opinions give extreme predictions

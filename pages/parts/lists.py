@@ -60,6 +60,11 @@ def _ticked(key: str) -> list[int]:
     return [int(c[0]) for c in selection.get("cells", [])] or list(selection.get("rows", []))
 
 
+def _tick(key: str, rows: list[int]) -> None:
+    """List ``key`` shows ``rows`` as selected (none: no tick), and no cell."""
+    st.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+
+
 def _untick_moved(model: str, ids: list[int]) -> None:
     """Untick a list's row whose movie changed since it was ticked (a rating or a hide redrew the
     list): Streamlit's grid keeps a tick on a row number, which would now mark another movie than
@@ -67,7 +72,7 @@ def _untick_moved(model: str, ids: list[int]) -> None:
     ss, key = st.session_state, f"top_{model}"
     rows, old = _ticked(key), ss.get(f"_top_ids_{model}", [])
     if rows and (rows[0] >= min(len(ids), len(old)) or ids[rows[0]] != old[rows[0]]):
-        ss[key] = {"selection": {"rows": [], "columns": [], "cells": []}}
+        _tick(key, [])
 
 
 def _on_select(model: str) -> None:
@@ -80,7 +85,7 @@ def _on_select(model: str) -> None:
     if rows and rows[0] < len(ids):
         ss["explain_movie"] = ids[rows[0]]
         ss[WHY_OPEN] = True  # "Why this movie?" opens on it
-        ss[key] = {"selection": {"rows": rows[:1], "columns": [], "cells": []}}  # the row shows as selected
+        _tick(key, rows[:1])  # the row shows as selected
         ss["_why_scroll"] = ss.get("_why_scroll", 0) + 1
 
 
