@@ -124,15 +124,15 @@ def tables_drawn(page) -> None:
 
 def snap(page, name: str) -> Path:
     """Screenshot the whole page at its width (``screenshots/NAME-WIDTH.png``): Streamlit scrolls
-    inside its main block, so the viewport is made as tall as that block for the shot."""
-    size, shown = page.viewport_size, 0
-    for _ in range(4):  # a taller viewport may draw more (lazy tables): until the height holds
-        height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                               " return m ? m.scrollHeight : 1000; }")
-        if height == shown:
-            break
-        shown = height
-        page.set_viewport_size({"width": size["width"], "height": int(min(max(height + 40, size["height"]), 8000))})
+    inside its main block, so the viewport is made as tall as that block's content for the shot."""
+    size = page.viewport_size
+    for _ in range(4):  # a taller viewport may draw more (lazy tables): until the content fits
+        hidden = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                               " return m ? m.scrollHeight - m.clientHeight : 0; }")  # px scrolled out of view
+        height = page.viewport_size["height"]
+        if hidden <= 0 or height >= 8000:  # (the main block fills the viewport, so its scrollHeight never
+            break                          # settles while the viewport grows: compare with what it shows)
+        page.set_viewport_size({"width": size["width"], "height": min(height + hidden + 40, 8000)})
         page.wait_for_timeout(900)
     path = SHOTS / f"{name}-{size['width']}.png"
     page.screenshot(path=str(path), full_page=True)
