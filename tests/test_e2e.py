@@ -106,19 +106,6 @@ def start_tiny_training(page, name: str) -> None:
     page.get_by_role("button", name="Train").click()
 
 
-def test_tiny_retraining_shows_progress_and_saves(page, server):
-    goto_page(page, "Train", "Train a GNN")
-    start_tiny_training(page, "e2e-tiny")
-    page.get_by_text("Training 'e2e-tiny'").first.wait_for()  # the progress bar's text
-    page.get_by_text("Saved model e2e-tiny").wait_for(timeout=180_000)
-    assert (server["models"] / "e2e-tiny.pt").is_file()
-    page.get_by_role("button", name="Use e2e-tiny now").click()
-    wait_idle(page)
-    assert page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value() == "e2e-tiny"
-    page.wait_for_timeout(500)
-    snap(page, "train")
-
-
 @contextlib.contextmanager
 def own_server(page, tmp_path):
     """A fresh server of its own (a new process: no caches, no sessions) and a browser context
@@ -190,8 +177,9 @@ def test_a_killed_server_takes_its_training_with_it_and_the_train_page_keeps_the
     the server (as the out-of-memory killer does) and start it again. The training process ended
     with it and saved nothing, and the restarted server trains again (before: the child lived on at
     PPID 1, saved the model, and a restarted server started a second training beside it); a reload
-    brings the ratings back from the Train page's own URL, and Recommend shows them. (A graceful
-    restart under an open tab: test_e2e_fixes.py.)"""
+    brings the ratings back from the Train page's own URL. The next training shows its progress, is
+    saved and, at "Use it now", becomes the active model; Recommend shows the ratings with it. (A
+    graceful restart under an open tab: test_e2e_fixes.py.)"""
     from gnnrec.app import slot
 
     with own_server(page, tmp_path) as (pg, restart):
@@ -225,9 +213,13 @@ def test_a_killed_server_takes_its_training_with_it_and_the_train_page_keeps_the
         # raced a tiny training that had already finished on a quiet host)
         pg.get_by_text("Saved model after").wait_for(timeout=180_000)
         assert not (pg.models / "doomed.pt").exists() and (pg.models / "after.pt").exists()
+        pg.get_by_role("button", name="Use after now").click()  # the new model, active at once
+        wait_idle(pg)
+        assert pg.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value() == "after"
+        snap(pg, "train")
         goto_page(pg, "Recommend", "Recommendations")
         pg.get_by_text("Your ratings (3)").wait_for()
-        pg.get_by_role("heading", name="GNN · model all-movies").wait_for()
+        pg.get_by_role("heading", name="GNN · model after").wait_for()  # and Recommend's stars come from it
         wait_idle(pg)
         assert pg.get_by_test_id("stException").count() == 0
         assert not (pg.models / "doomed.pt").exists()
