@@ -38,12 +38,11 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# `make test` also runs the core tests that read the switch (marker `reference`: GNNPredictor is its one
-# reader) on the reference path, every speed-up of gnnrec.fast off; the other core files run the same
-# code either way, and test_fast.py compares the two paths, so they run once, with the speed-ups on
+# the core tests whose code reads the speed-up switch (marker `reference`: GNNPredictor is its one reader)
+# run twice in it, [fast] and [reference] (every speed-up of gnnrec.fast off: tests/conftest.py); the other
+# core files run the same code either way, and test_fast.py compares the two paths
 test: data chromium
 	$(PY) -m ruff check .
-	GNNREC_FAST=0 $(PY) -m pytest -q -m reference tests/test_gnn.py $(PYTEST_ARGS)
 	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-unit: data

@@ -1,6 +1,6 @@
-"""Shared fixtures: the real MovieLens-100K, loaded once per test session; a full disk. The ``core``
-marker: the algorithm's own tests (``make test-unit``); ``reference``: those of them whose code reads
-the speed-up switch, which ``make test`` also runs with the speed-ups off."""
+"""Shared fixtures: the real MovieLens-100K, loaded once per test session; a full disk; both paths of
+the speed-up switch. The ``core`` marker: the algorithm's own tests (``make test-unit``);
+``reference``: those of them whose code reads the switch, each run on both paths."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import os
 import pytest
 
 import gnnrec.data
+import gnnrec.fast
 
 # the method and its speed-ups: graph, models, training, the GNN predictor, the classical models, imports
 CORE_FILES = {"test_graph.py", "test_models.py", "test_train.py", "test_gnn.py", "test_predict.py", "test_fast.py",
               "test_imports.py"}
 # the core files whose code reads the switch (``GNNPredictor`` decides it in its __init__, the one reader
-# in the library: tests/test_imports.py holds that): ``make test`` runs them again with GNNREC_FAST=0. The
-# other core files run the same code either way (graph, models, train.fit with its validator given, predict).
+# in the library: tests/test_imports.py holds that): each of their tests runs twice, ``[fast]`` and
+# ``[reference]`` (the ``speedups`` fixture below). The other core files run the same code either way (graph,
+# models, train.fit with its validator given, predict).
 REFERENCE_FILES = {"test_gnn.py"}
 # the files that take longest (browser servers, live runs, trainings), run first: ``make test`` hands whole files
 # to two pytest-xdist workers in collection order (``--dist loadfile --no-loadscope-reorder``), and a long file
@@ -28,7 +30,26 @@ SLOW_FIRST = ("test_e2e.py", "test_e2e_ux.py", "test_app.py", "test_e2e_fixes.py
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "core: the algorithm's own tests, about a minute (make test-unit)")
-    config.addinivalue_line("markers", "reference: core tests whose code reads the switch (run again with GNNREC_FAST=0)")
+    config.addinivalue_line("markers", "reference: core tests of code that reads the switch (run on both paths)")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.path.name in REFERENCE_FILES:
+        metafunc.parametrize("speedups", ["fast", "reference"], indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def speedups(request):
+    """In a REFERENCE_FILES module, the path its tests run on: ``fast`` (the switch as the environment
+    sets it, on by default) or ``reference`` (:func:`gnnrec.fast.disabled`: what the tests build computes
+    plainly, as under ``GNNREC_FAST=0``). A module fixture that builds a predictor takes ``speedups``, so
+    that it is built once per path. Elsewhere it changes nothing."""
+    path = getattr(request, "param", "fast")
+    if path == "reference":
+        with gnnrec.fast.disabled():
+            yield path
+    else:
+        yield path
 
 
 def pytest_collection_modifyitems(config, items):

@@ -34,7 +34,7 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
+def fitted(data, speedups):  # built once on each path of the switch (tests/conftest.py)
     x, graph = data
     return GNNPredictor(small_config()).fit(x, graph)
 

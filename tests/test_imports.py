@@ -93,7 +93,7 @@ def test_every_module_imports_in_a_fresh_interpreter():
 
 
 def test_the_speed_up_switch_is_read_by_the_gnn_predictor_alone():
-    """``make test`` runs the reference path (GNNREC_FAST=0) only on the core tests of code that reads
+    """The suite runs the reference path (the speed-ups off) only on the core tests of code that reads
     the switch (tests/conftest.py's REFERENCE_FILES): that holds while GNNPredictor is its one reader
     (besides gnnrec.fast's process set-up, which the entry points call, never the core tests)."""
     readers = set()
