@@ -10,8 +10,7 @@ import pandas as pd
 
 from . import data as data_mod
 from . import explain as explain_mod
-from . import store
-from .graph import ItemGraph
+from . import knn_fits, store
 from .lists import MODELS, Recommendations, format_result, knn_predictions, scored, top_lists
 from .predict import ItemKNN, KNNBaseline, Predictions, Predictor
 from .ratings import check_list_args, parse_ratings, rating_row, short
@@ -42,9 +41,8 @@ class Recommender:
         self.data, self.checkpoint, self.gnn = data, checkpoint, checkpoint.predictor
         self.ranker = ranker  # the ranking GNN the GNN list comes from; None: ranked by the rating GNN
         self.ranker_error: str | None = None if ranker is not None else "no ranking GNN given"
-        x = data.matrix()
-        self.knn = ItemKNN().fit(x, ItemGraph.build(x, checkpoint.graph_config))
-        self._knn_baseline: KNNBaseline | None = None  # fitted on first use (~2 s): the graph pages never wait for it
+        self.knn = knn_fits.item_knn(data, checkpoint.graph_config)  # shared by every Recommender on this data
+        self._knn_baseline: KNNBaseline | None = None  # fitted on first use (~1 s): the graph pages never wait for it
         self._lock = threading.Lock()
         self.n_raters = data.n_raters()
         self.movies = display_movies(data.movies).assign(n_raters=self.n_raters)
@@ -68,10 +66,10 @@ class Recommender:
 
     @property
     def knn_baseline(self) -> KNNBaseline:
-        """The k-NN with baselines, fitted on every rating (once, on first use)."""
+        """The k-NN with baselines, fitted on every rating (on first use, once per data: shared)."""
         with self._lock:
             if self._knn_baseline is None:
-                self._knn_baseline = KNNBaseline().fit(self.data.matrix())
+                self._knn_baseline = knn_fits.knn_baseline(self.data)
             return self._knn_baseline
 
     def title(self, movie: int) -> str:
