@@ -1,7 +1,9 @@
 """A pytest plugin: wall and CPU seconds per test file (this process and its reaped children,
-so a module's Streamlit server counts where it stops), printed at the end, and written as JSON
-to ``$PYTEST_TIMES_JSON`` if set (under pytest-xdist, one file per worker: ``…-gw0.json``, as the
-workers print nothing). CPU seconds are the steadier number on a shared host.
+so a module's Streamlit server counts where it stops), and the host's busy CPU seconds over the
+file's tests (``/proc/stat``: every process, Chromium's renderers included, which no rusage
+sees; a file's whole cost when the suite runs serially on a quiet host, meaningless beside other
+work). Printed at the end, and written as JSON to ``$PYTEST_TIMES_JSON`` if set (under
+pytest-xdist, one file per worker: ``…-gw0.json``, as the workers print nothing).
 
     PYTHONPATH=.:bench python -m pytest -q -p pytest_times
     PYTEST_TIMES_JSON=/tmp/t.json PYTHONPATH=.:bench python -m pytest -q -p pytest_times -n 2 --dist loadfile
@@ -17,7 +19,17 @@ from collections import defaultdict
 
 import pytest
 
-_files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+_files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0.0])  # wall, cpu, tests, host busy
+
+
+def _busy() -> float:
+    """The host's busy CPU seconds since boot (all CPUs; 0 where /proc/stat is missing)."""
+    try:
+        with open("/proc/stat") as fh:
+            ticks = [int(v) for v in fh.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
 
 
 def _cpu() -> float:
@@ -27,21 +39,23 @@ def _cpu() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, cpu, busy = time.perf_counter(), _cpu(), _busy()
     yield
     f = _files[item.path.name]
     f[0] += time.perf_counter() - wall
     f[1] += _cpu() - cpu
     f[2] += 1
+    f[3] += _busy() - busy
 
 
 def pytest_terminal_summary(terminalreporter):
     rows = sorted(_files.items(), key=lambda kv: -kv[1][0])
-    terminalreporter.write_sep("=", "wall and CPU seconds per test file")
-    for name, (wall, cpu, n) in rows:
-        terminalreporter.write_line(f"{name:28s} {n:4d} tests  wall {wall:7.1f} s  cpu {cpu:7.1f} s")
-    terminalreporter.write_line(f"{'total':28s} {sum(r[2] for _, r in rows):4d} tests  wall "
-                                f"{sum(r[0] for _, r in rows):7.1f} s  cpu {sum(r[1] for _, r in rows):7.1f} s")
+    terminalreporter.write_sep("=", "wall and CPU seconds per test file (host busy: every process on the host)")
+    for name, (wall, cpu, n, busy) in rows:
+        terminalreporter.write_line(f"{name:28s} {n:4d} tests  wall {wall:7.1f} s  cpu {cpu:7.1f} s  host busy {busy:7.1f} s")
+    total = [sum(r[i] for _, r in rows) for i in range(4)]
+    terminalreporter.write_line(f"{'total':28s} {total[2]:4d} tests  wall {total[0]:7.1f} s  cpu {total[1]:7.1f} s  "
+                                f"host busy {total[3]:7.1f} s")
 
 
 def pytest_sessionfinish(session):
@@ -50,4 +64,5 @@ def pytest_sessionfinish(session):
         path = f"{out.removesuffix('.json')}-{worker}.json" if worker else out
         rows = sorted(_files.items(), key=lambda kv: -kv[1][0])
         with open(path, "w") as fh:
-            json.dump({k: {"wall": round(w, 1), "cpu": round(c, 1), "n": n} for k, (w, c, n) in rows}, fh, indent=1)
+            json.dump({k: {"wall": round(w, 1), "cpu": round(c, 1), "n": n, "host_busy": round(b, 1)}
+                       for k, (w, c, n, b) in rows}, fh, indent=1)
