@@ -38,12 +38,15 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# the suite starts ~50 Python processes (Streamlit servers, job children, CLI runs): bytecode is cached
+# in __pycache__ (git-ignored) even where the environment says PYTHONDONTWRITEBYTECODE, so that each of
+# them does not compile gnnrec and pages/ again (5% of the host CPU of the files that start the most)
 # the core tests whose code reads the speed-up switch (marker `reference`: GNNPredictor is its one reader)
 # run twice in it, [fast] and [reference] (every speed-up of gnnrec.fast off: tests/conftest.py); the other
 # core files run the same code either way, and test_fast.py compares the two paths
 test: data chromium
 	$(PY) -m ruff check .
-	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-unit: data
 	$(PY) -m pytest -q -m core $(PYTEST_ARGS)
