@@ -40,8 +40,8 @@ chromium:
 
 # the suite starts ~50 Python processes (Streamlit servers, job children, CLI runs): bytecode is cached
 # in __pycache__ (git-ignored) even where the environment says PYTHONDONTWRITEBYTECODE, so that each of
-# them does not compile gnnrec and pages/ again (5% of the host CPU of the files that start the most)
-# the core tests whose code reads the speed-up switch (marker `reference`: GNNPredictor is its one reader)
+# them does not compile gnnrec and pages/ again (5% of the host CPU of the files that start the most).
+# The core tests whose code reads the speed-up switch (marker `reference`: GNNPredictor is its one reader)
 # run twice in it, [fast] and [reference] (every speed-up of gnnrec.fast off: tests/conftest.py); the other
 # core files run the same code either way, and test_fast.py compares the two paths
 test: data chromium

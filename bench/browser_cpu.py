@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, wait_idle  # noqa: E402
 from helpers import free_port, models_copy, start_streamlit, stop_streamlit  # noqa: E402
+from pytest_times import host_busy  # noqa: E402  (bench/ is this script's folder)
 
 BASE = [a for a in CHROMIUM_ARGS if not a.startswith("--js-flags")]
 VARIANTS = {
@@ -50,11 +51,6 @@ def chromium_cpu() -> float:
         except OSError:
             pass
     return sum(_seen.values()) / os.sysconf("SC_CLK_TCK")
-
-
-def host_busy() -> float:
-    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def one_round(p, url: str, args: list[str]) -> tuple[float, float, float]:
@@ -97,11 +93,12 @@ def main() -> None:
                         print(f"round {r + 1}  {v:18s} wall {w:5.1f} s  chromium {c:5.1f} s  host busy {b:5.1f} s", flush=True)
         finally:
             stop_streamlit(proc)
+    means = {v: [sum(x[i] for x in rs) / len(rs) for i in range(3)] for v, rs in rows.items()}
+    first = means[args.variants[0]][2]
     print(f"\nmeans over {args.rounds} round(s), load average {os.getloadavg()[0]:.1f}:")
-    for v, rs in rows.items():
-        w, c, b = (sum(x[i] for x in rs) / len(rs) for i in range(3))
+    for v, (w, c, b) in means.items():
         print(f"  {v:18s} wall {w:5.1f} s  chromium {c:5.1f} s  host busy {b:5.1f} s  "
-              f"(host busy / base {b / (sum(x[2] for x in rows.get('base', rs)) / len(rs)):.2f})")
+              f"(host busy / {args.variants[0]}'s {b / first:.2f})")
 
 
 if __name__ == "__main__":

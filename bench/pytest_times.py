@@ -22,7 +22,7 @@ import pytest
 _files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0.0])  # wall, cpu, tests, host busy
 
 
-def _busy() -> float:
+def host_busy() -> float:
     """The host's busy CPU seconds since boot (all CPUs; 0 where /proc/stat is missing)."""
     try:
         with open("/proc/stat") as fh:
@@ -39,13 +39,13 @@ def _cpu() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    wall, cpu, busy = time.perf_counter(), _cpu(), _busy()
+    wall, cpu, busy = time.perf_counter(), _cpu(), host_busy()
     yield
     f = _files[item.path.name]
     f[0] += time.perf_counter() - wall
     f[1] += _cpu() - cpu
     f[2] += 1
-    f[3] += _busy() - busy
+    f[3] += host_busy() - busy
 
 
 def pytest_terminal_summary(terminalreporter):
