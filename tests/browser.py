@@ -97,10 +97,16 @@ def phone(server, browser):
     pg.context.close()
 
 
+IDLE = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState === 'notRunning'
+              && !document.querySelector('[data-testid="stStatusWidget"]')"""
+
+
 def wait_idle(page) -> None:
-    """Until Streamlit has finished the current run."""
+    """Until Streamlit has finished the current run. The app's own script state, not only the
+    running icon: the icon can be missing while a run still draws (a busy CI host once read a list
+    that a "Hide it" run had not redrawn yet)."""
     page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
+    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
 
 
 def goto_page(page, link: str, heading: str) -> None:
